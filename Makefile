@@ -1,0 +1,64 @@
+# One entry point for people and CI. Every target installs what it needs from the project's own
+# lock files (Pipfile.lock, package-lock.json) first, so a fresh machine needs only Python 3.11,
+# Node.js/npm and make.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+PIPENV_VERSION := 2026.10.3
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_NOSPIN := 1
+export PIPENV_YES := 1
+export PIPENV_IGNORE_VIRTUALENVS := 1
+# jsii and the cdk CLI run on the Node.js pinned in package.json (Node 20 is end-of-life).
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
+export JSII_NODE := $(CURDIR)/node_modules/.bin/node
+ENV ?= dev
+
+.PHONY: help install synth test lint format typecheck unit runtime deploy destroy clean
+
+help:
+	@echo "make synth   - synthesize cdk.out/TapStack$(ENV).template.json (ENV=dev by default)"
+	@echo "make test    - lint, type-check and run the whole test suite with coverage gates"
+	@echo "make deploy  - deploy to the AWS account of your credentials (ENV=...)"
+	@echo "make destroy - delete the deployed stack (ENV=...)"
+
+install: .venv/.installed node_modules/.installed
+
+.venv/.installed: Pipfile Pipfile.lock pyproject.toml
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check "pipenv==$(PIPENV_VERSION)"
+	$(PYTHON) -m pipenv sync --dev
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+synth: install
+	cdk synth --quiet -c environmentSuffix=$(ENV)
+	@echo "wrote cdk.out/TapStack$(ENV).template.json"
+
+lint: install
+	ruff check .
+	ruff format --check .
+
+format: install
+	ruff check --fix .
+	ruff format .
+
+typecheck: install
+	mypy src/migration lib tap.py
+
+test: lint typecheck
+	pytest --cov=lib --cov-branch --cov-report=term-missing --cov-fail-under=100
+
+deploy: install
+	cdk deploy -c environmentSuffix=$(ENV) --require-approval broadening \
+	  --outputs-file cfn-outputs/outputs-$(ENV).json
+	python scripts/flatten_outputs.py cfn-outputs/outputs-$(ENV).json TapStack$(ENV) \
+	  > cfn-outputs/flat-outputs.json
+
+destroy: install
+	cdk destroy -c environmentSuffix=$(ENV) --force
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

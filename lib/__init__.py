@@ -1,0 +1,1 @@
+"""Infrastructure of the migration orchestration: the CDK stack and one construct per capability."""

@@ -1,0 +1,214 @@
+"""Typed configuration of the migration stack.
+
+Everything that describes the on-premises site or a sizing decision lives here, with documented
+defaults, instead of literals buried in constructs. ``tap.py`` reads CDK context into these values;
+constructs only receive them as typed properties.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the context key and what to do."""
+
+
+@dataclass(frozen=True)
+class OnPremisesConfig:
+    """Facts about the on-premises data centre.
+
+    The default gateway address is in the documentation range (RFC 5737): it synthesizes and
+    deploys, but a real VPN needs the data centre's own public address (context ``customerGatewayIp``).
+    """
+
+    customer_gateway_ip: str = "203.0.113.10"
+    bgp_asn: int = 65000
+    cidrs: tuple[str, ...] = ("192.168.0.0/16",)
+    database_ports: tuple[int, ...] = (5432, 3306)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The AWS side of the network. AZs are explicit so synth never looks anything up in AWS."""
+
+    vpc_cidr: str = "10.0.0.0/16"
+    availability_zones: tuple[str, ...] = ("us-east-1a", "us-east-1b", "us-east-1c")
+    nat_gateways: int = 1
+    amazon_side_asn: int = 64512
+
+
+@dataclass(frozen=True)
+class DmsConfig:
+    """The DMS replication instance and the account prerequisite role."""
+
+    instance_class: str = "dms.t3.medium"
+    allocated_storage_gb: int = 100
+    multi_az: bool = True
+    # DMS needs an IAM role named exactly ``dms-vpc-role`` once per account; an account that
+    # already has it (another stack, the console) must not create it twice.
+    create_dms_vpc_role: bool = True
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """Alarm thresholds."""
+
+    cdc_latency_threshold_seconds: int = 60
+    cdc_latency_evaluation_periods: int = 3
+    rollback_error_threshold: int = 1
+
+
+@dataclass(frozen=True)
+class MigrationConfig:
+    """All configuration of one deployment of the migration stack."""
+
+    environment_suffix: str = "dev"
+    region: str = "us-east-1"
+    zone_name: str = "migration.internal"
+    log_retention_days: int = 30
+    # Rollbacks are serialised by design (they all change the same zone); 2 leaves room for a
+    # retry while one runs without letting alarms race each other.
+    rollback_reserved_concurrency: int = 2
+    on_premises: OnPremisesConfig = field(default_factory=OnPremisesConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    dms: DmsConfig = field(default_factory=DmsConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> MigrationConfig:
+        """Build the configuration from CDK context values (``-c key=value`` or ``cdk.json``).
+
+        Keys (all optional): environmentSuffix, region, availabilityZones, customerGatewayIp,
+        onPremisesBgpAsn, onPremisesCidrs, databasePorts, cdcLatencyThresholdSeconds,
+        createDmsVpcRole, logRetentionDays, zoneName. Lists may be given as JSON-like lists or
+        comma-separated strings (the form ``-c`` produces).
+        """
+        region = _text(context, "region", "us-east-1")
+        azs = _strings(context, "availabilityZones") or tuple(f"{region}{s}" for s in "abc")
+        return cls(
+            environment_suffix=_text(context, "environmentSuffix", "dev"),
+            region=region,
+            zone_name=_text(context, "zoneName", "migration.internal"),
+            log_retention_days=_integer(context, "logRetentionDays", 30),
+            on_premises=OnPremisesConfig(
+                customer_gateway_ip=_text(context, "customerGatewayIp", "203.0.113.10"),
+                bgp_asn=_integer(context, "onPremisesBgpAsn", 65000),
+                cidrs=_strings(context, "onPremisesCidrs") or ("192.168.0.0/16",),
+                database_ports=tuple(
+                    _as_int("databasePorts", p) for p in _strings(context, "databasePorts")
+                )
+                or (5432, 3306),
+            ),
+            network=NetworkConfig(availability_zones=azs),
+            dms=DmsConfig(create_dms_vpc_role=_boolean(context, "createDmsVpcRole", True)),
+            monitoring=MonitoringConfig(
+                cdc_latency_threshold_seconds=_integer(context, "cdcLatencyThresholdSeconds", 60)
+            ),
+        )
+
+
+# Retention values CloudWatch Logs accepts.
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+
+
+def _validate(config: MigrationConfig) -> None:
+    suffix = config.environment_suffix
+    if not suffix or not suffix.replace("-", "").isalnum() or len(suffix) > 20:
+        raise ConfigError(
+            f"environmentSuffix: {suffix!r} must be 1-20 letters, digits or hyphens"
+        )
+    try:
+        gateway = ipaddress.IPv4Address(config.on_premises.customer_gateway_ip)
+    except ValueError:
+        raise ConfigError(
+            f"customerGatewayIp: {config.on_premises.customer_gateway_ip!r} is not an IPv4 address"
+        ) from None
+    if gateway.is_private and not _is_documentation(gateway):
+        raise ConfigError(
+            f"customerGatewayIp: {gateway} is private; give the data centre's public VPN address"
+        )
+    asn = config.on_premises.bgp_asn
+    if not 1 <= asn <= 4294967294 or asn == config.network.amazon_side_asn:
+        raise ConfigError(
+            f"onPremisesBgpAsn: {asn} must be 1-4294967294 and differ from the AWS side ASN "
+            f"{config.network.amazon_side_asn}"
+        )
+    vpc = ipaddress.IPv4Network(config.network.vpc_cidr)
+    if not config.on_premises.cidrs:
+        raise ConfigError("onPremisesCidrs: give at least one on-premises CIDR")
+    for cidr in config.on_premises.cidrs:
+        try:
+            network = ipaddress.IPv4Network(cidr)
+        except ValueError:
+            raise ConfigError(f"onPremisesCidrs: {cidr!r} is not an IPv4 CIDR") from None
+        if network.overlaps(vpc):
+            raise ConfigError(f"onPremisesCidrs: {cidr} overlaps the VPC {vpc}; routing would break")
+    for port in config.on_premises.database_ports:
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"databasePorts: {port} is not a TCP port (1-65535)")
+    azs = config.network.availability_zones
+    if not 2 <= len(azs) <= 3 or any(not az.startswith(config.region) for az in azs):
+        raise ConfigError(
+            f"availabilityZones: {list(azs)} must be 2 or 3 zones of region {config.region}"
+        )
+    if config.log_retention_days not in _LOG_RETENTION_DAYS:
+        raise ConfigError(
+            f"logRetentionDays: {config.log_retention_days} is not one CloudWatch Logs accepts "
+            f"({', '.join(map(str, _LOG_RETENTION_DAYS))})"
+        )
+    if config.monitoring.cdc_latency_threshold_seconds <= 0:
+        raise ConfigError("cdcLatencyThresholdSeconds: must be a positive number of seconds")
+
+
+def _is_documentation(address: ipaddress.IPv4Address) -> bool:
+    return any(
+        address in ipaddress.IPv4Network(n)
+        for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+    )
+
+
+def _text(context: Mapping[str, Any], key: str, default: str) -> str:
+    value = context.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _as_int(key: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
+
+
+def _integer(context: Mapping[str, Any], key: str, default: int) -> int:
+    return _as_int(key, context.get(key, default))
+
+
+def _boolean(context: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = context.get(key, default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ConfigError(f"{key}: expected true or false, got {value!r}")
+
+
+def _strings(context: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = context.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, list | tuple):
+        return tuple(str(part) for part in value)
+    raise ConfigError(f"{key}: expected a list or a comma-separated string, got {value!r}")

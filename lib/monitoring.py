@@ -1,0 +1,221 @@
+"""Monitoring: the migration dashboard and the alarms that notify people and trigger rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+FIVE_MINUTES = Duration.minutes(5)
+
+
+@dataclass(frozen=True)
+class ReplicationTaskMonitor:
+    """A DMS replication task to watch: its identifier and CDC latency threshold in seconds."""
+
+    task_identifier: str
+    cdc_latency_threshold_seconds: int
+
+
+@dataclass(frozen=True)
+class _AlarmSpec:
+    """One alarm, declared as data: what it watches, when it breaches, and whether it rolls back."""
+
+    construct_id: str
+    description: str
+    metric: cloudwatch.IMetric
+    threshold: float
+    comparison: cloudwatch.ComparisonOperator
+    missing_data: cloudwatch.TreatMissingData
+    evaluation_periods: int = 1
+    triggers_rollback: bool = False
+
+
+class Monitoring(Construct):
+    """Dashboard plus alarms, all notifying the SNS topic.
+
+    Alarms that mean "traffic on AWS is no longer safe" (both VPN tunnels down, DMS CDC latency over
+    threshold) are listed in ``rollback_alarms``; the stack routes their ALARM state changes to the
+    rollback function. The rest (one tunnel down, rollback errors, dead letters) only notify.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment_suffix: str,
+        topic: sns.ITopic,
+        vpn_connection: ec2.CfnVPNConnection,
+        replication_instance_identifier: str,
+        replication_tasks: Sequence[ReplicationTaskMonitor],
+        cdc_latency_evaluation_periods: int,
+        rollback_function: lambda_.IFunction,
+        rollback_dead_letter_queue: sqs.IQueue,
+        rollback_error_threshold: int,
+        table: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self.rollback_alarms: list[cloudwatch.Alarm] = []
+
+        tunnel_state = {"VpnId": vpn_connection.ref}
+        specs = [
+            _AlarmSpec(
+                "VpnTunnelDown",
+                "One VPN tunnel is down: the connection has lost its redundancy",
+                cloudwatch.Metric(
+                    namespace="AWS/VPN",
+                    metric_name="TunnelState",
+                    dimensions_map=tunnel_state,
+                    statistic="Minimum",
+                    period=FIVE_MINUTES,
+                ),
+                1,
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                cloudwatch.TreatMissingData.BREACHING,
+            ),
+            _AlarmSpec(
+                "VpnBothTunnelsDown",
+                "Both VPN tunnels are down: AWS cannot reach on-premises; roll back",
+                cloudwatch.Metric(
+                    namespace="AWS/VPN",
+                    metric_name="TunnelState",
+                    dimensions_map=tunnel_state,
+                    statistic="Maximum",
+                    period=FIVE_MINUTES,
+                ),
+                1,
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                cloudwatch.TreatMissingData.BREACHING,
+                triggers_rollback=True,
+            ),
+            _AlarmSpec(
+                "RollbackErrors",
+                "The rollback function failed; check its logs and dead-letter queue",
+                rollback_function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                rollback_error_threshold,
+                cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            _AlarmSpec(
+                "RollbackDeadLetters",
+                "A rollback event exhausted its retries and is in the dead-letter queue",
+                rollback_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=FIVE_MINUTES, statistic="Maximum"
+                ),
+                1,
+                cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        task_latency_metrics: list[cloudwatch.IMetric] = []
+        for task in replication_tasks:
+            metric = cloudwatch.Metric(
+                namespace="AWS/DMS",
+                metric_name="CDCLatencySource",
+                dimensions_map={
+                    "ReplicationInstanceIdentifier": replication_instance_identifier,
+                    "ReplicationTaskIdentifier": task.task_identifier,
+                },
+                statistic="Maximum",
+                period=Duration.minutes(1),
+                label=task.task_identifier,
+            )
+            task_latency_metrics.append(metric)
+            specs.append(
+                _AlarmSpec(
+                    f"CdcLatency-{task.task_identifier}",
+                    f"DMS task {task.task_identifier}: source CDC latency above "
+                    f"{task.cdc_latency_threshold_seconds} s; roll back",
+                    metric,
+                    task.cdc_latency_threshold_seconds,
+                    cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    cloudwatch.TreatMissingData.MISSING,
+                    evaluation_periods=cdc_latency_evaluation_periods,
+                    triggers_rollback=True,
+                )
+            )
+
+        notify = cw_actions.SnsAction(topic)
+        for spec in specs:
+            alarm = cloudwatch.Alarm(
+                self,
+                spec.construct_id,
+                alarm_description=spec.description,
+                metric=spec.metric,
+                threshold=spec.threshold,
+                comparison_operator=spec.comparison,
+                evaluation_periods=spec.evaluation_periods,
+                treat_missing_data=spec.missing_data,
+            )
+            alarm.add_alarm_action(notify)
+            alarm.add_ok_action(notify)
+            self.alarms[spec.construct_id] = alarm
+            if spec.triggers_rollback:
+                self.rollback_alarms.append(alarm)
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"migration-dashboard-{environment_suffix}",
+            default_interval=Duration.hours(3),
+        )
+        instance = {"ReplicationInstanceIdentifier": replication_instance_identifier}
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="DMS replication lag (CDC latency, source)",
+                left=task_latency_metrics
+                or [
+                    cloudwatch.Metric(
+                        namespace="AWS/DMS",
+                        metric_name="CPUUtilization",
+                        dimensions_map=instance,
+                        statistic="Average",
+                        period=FIVE_MINUTES,
+                        label="Replication instance CPU (no tasks planned)",
+                    )
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="VPN tunnel state (1 = up)",
+                left=[specs[0].metric, specs[1].metric],
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Rollback function",
+                left=[
+                    rollback_function.metric_invocations(period=FIVE_MINUTES),
+                    rollback_function.metric_errors(period=FIVE_MINUTES),
+                    rollback_function.metric_throttles(period=FIVE_MINUTES),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Tracking table activity",
+                left=[
+                    table.metric_consumed_read_capacity_units(period=FIVE_MINUTES),
+                    table.metric_consumed_write_capacity_units(period=FIVE_MINUTES),
+                ],
+                right=[table.metric_throttled_requests_for_operations(period=FIVE_MINUTES)],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Migration alarms", alarms=list(self.alarms.values()), width=24
+            )
+        )

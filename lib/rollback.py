@@ -1,0 +1,149 @@
+"""Rollback: the function that sends every application's traffic back on-premises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from lib.nag import acknowledge
+
+# The runtime package, shipped as the function's code. Only what the Lambda needs goes in: the
+# CLI and the plan model depend on packages the Lambda runtime does not have.
+RUNTIME_SOURCE = Path(__file__).resolve().parent.parent / "src"
+RUNTIME_EXCLUDES = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "*.egg-info",
+    "migration/cli",
+    "migration/plan.py",
+]
+HANDLER = "migration.handlers.rollback.handler"
+
+
+class Rollback(Construct):
+    """The rollback function, its least-privilege role, log group and dead-letter queue.
+
+    It runs outside the VPC on purpose: it only calls regional AWS APIs (Route 53, DynamoDB, SNS),
+    and the safety net must not depend on the single NAT gateway it may be rolling back from.
+    Concurrency is bounded so simultaneous alarms cannot race each other's Route 53 changes
+    (the runtime also makes every rollback idempotent).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        table: dynamodb.Table,
+        topic: sns.ITopic,
+        hosted_zone: route53.IHostedZone,
+        log_retention: logs.RetentionDays,
+        reserved_concurrency: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            encryption_key=key,
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Rollback function: Route 53 weights, tracking table, notifications",
+        )
+        self.log_group.grant_write(self.role)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(RUNTIME_SOURCE), exclude=RUNTIME_EXCLUDES),
+            role=self.role,
+            log_group=self.log_group,
+            timeout=Duration.minutes(5),
+            memory_size=256,
+            reserved_concurrent_executions=reserved_concurrency,
+            dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=2,
+            max_event_age=Duration.hours(1),
+            environment={
+                "HOSTED_ZONE_ID": hosted_zone.hosted_zone_id,
+                "TABLE_NAME": table.table_name,
+                "SNS_TOPIC_ARN": topic.topic_arn,
+            },
+            environment_encryption=key,
+            description="Rolls migrated applications back to 100% on-premises",
+        )
+
+        # Route 53: read and change this zone only; change status ids are account-wide.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "route53:GetHostedZone",
+                    "route53:ListResourceRecordSets",
+                    "route53:ChangeResourceRecordSets",
+                ],
+                resources=[hosted_zone.hosted_zone_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["route53:GetChange"],
+                resources=[f"arn:{stack.partition}:route53:::change/*"],
+            )
+        )
+        table.grant(
+            self.role,
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:ConditionCheckItem",
+        )
+        # The table is encrypted with the project key; DynamoDB needs encrypt and decrypt on it.
+        key.grant(self.role, "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey")
+        topic.grant_publish(self.role)
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]",
+            "route53:GetChange (waiting for INSYNC) only accepts change ARNs, whose ids Route 53 "
+            "assigns per request; the action is read-only and reveals only a change's status.",
+        )
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(table.node.default_child)}"
+            ".Arn>/index/*]",
+            "Query on the tracking table's MigrationPhaseIndex ('everything in phase P'); the "
+            "wildcard covers only this table's own indexes.",
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Granted by topic.grant_publish for the KMS-encrypted topic: publishing needs a data "
+            "key from the project key, the only resource of the statement.",
+        )

@@ -1,0 +1,197 @@
+"""The migration orchestration stack: composes one construct per capability and wires them.
+
+Public contract (kept from the seed): ``TapStack``, ``TapStackProps(environment_suffix=...)``, the
+attributes below, the ten outputs and their export names ``{Name}-{suffix}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from lib.config import MigrationConfig
+from lib.database_migration import DatabaseMigration
+from lib.encryption import Encryption
+from lib.hybrid_connectivity import HybridConnectivity
+from lib.monitoring import Monitoring
+from lib.network import Network
+from lib.notifications import Notifications
+from lib.rollback import Rollback
+from lib.server_replication import ServerReplication
+from lib.tracking import Tracking
+from lib.traffic import Traffic
+from lib.validation import Validation
+
+
+# CloudWatch Logs retention, by the number of days ``MigrationConfig.log_retention_days`` accepts.
+LOG_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+}
+
+
+class TapStackProps(cdk.StackProps):
+    """Properties of ``TapStack``: the environment suffix, optional typed configuration, and any
+    ``cdk.StackProps`` (``env``, ``description``, ``synthesizer``...)."""
+
+    def __init__(
+        self,
+        environment_suffix: str,
+        config: MigrationConfig | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.environment_suffix = environment_suffix
+        self.config = config or MigrationConfig(environment_suffix=environment_suffix)
+        if self.config.environment_suffix != environment_suffix:
+            raise ValueError(
+                f"environment_suffix {environment_suffix!r} differs from the configuration's "
+                f"{self.config.environment_suffix!r}"
+            )
+
+
+class TapStack(Stack):
+    """Migration orchestration infrastructure: replication, connectivity, traffic and safety net."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, props: TapStackProps, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        config = props.config
+        suffix = self.environment_suffix = props.environment_suffix
+        retention = LOG_RETENTION[config.log_retention_days]
+
+        encryption = Encryption(self, "Encryption", environment_suffix=suffix)
+        self.kms_key = encryption.key
+
+        network = Network(
+            self, "Network", config=config.network, key=self.kms_key, log_retention=retention
+        )
+        self.vpc = network.vpc
+
+        hybrid = HybridConnectivity(
+            self,
+            "HybridConnectivity",
+            vpc=self.vpc,
+            on_premises=config.on_premises,
+            amazon_side_asn=config.network.amazon_side_asn,
+        )
+        self.customer_gateway = hybrid.customer_gateway
+        self.vpn_gateway = hybrid.vpn_gateway
+        self.vpn_connection = hybrid.vpn_connection
+
+        database = DatabaseMigration(
+            self,
+            "DatabaseMigration",
+            vpc=self.vpc,
+            key=self.kms_key,
+            config=config.dms,
+            on_premises=config.on_premises,
+            environment_suffix=suffix,
+        )
+        self.dms_replication_subnet_group = database.subnet_group
+        self.dms_replication_instance = database.replication_instance
+
+        self.cloudendure_role = ServerReplication(
+            self, "ServerReplication", environment_suffix=suffix
+        ).role
+
+        self.private_hosted_zone = Traffic(
+            self, "Traffic", vpc=self.vpc, zone_name=config.zone_name
+        ).hosted_zone
+
+        self.migration_tracking_table = Tracking(
+            self, "Tracking", key=self.kms_key, environment_suffix=suffix
+        ).table
+
+        self.sns_topic = Notifications(self, "Notifications", key=self.kms_key).topic
+
+        self.ssm_document = Validation(self, "Validation").document
+
+        rollback = Rollback(
+            self,
+            "Rollback",
+            key=self.kms_key,
+            table=self.migration_tracking_table,
+            topic=self.sns_topic,
+            hosted_zone=self.private_hosted_zone,
+            log_retention=retention,
+            reserved_concurrency=config.rollback_reserved_concurrency,
+        )
+        self.rollback_lambda = rollback.function
+
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            environment_suffix=suffix,
+            topic=self.sns_topic,
+            vpn_connection=self.vpn_connection,
+            replication_instance_identifier=database.replication_instance_identifier,
+            replication_tasks=[],
+            cdc_latency_evaluation_periods=config.monitoring.cdc_latency_evaluation_periods,
+            rollback_function=self.rollback_lambda,
+            rollback_dead_letter_queue=rollback.dead_letter_queue,
+            rollback_error_threshold=config.monitoring.rollback_error_threshold,
+            table=self.migration_tracking_table,
+        )
+        self.dashboard = monitoring.dashboard
+        self.alarms = monitoring.alarms
+
+        # Alarm state changes of the "traffic on AWS is unsafe" alarms invoke the rollback.
+        # Every state is delivered so OK transitions land in the audit trail too.
+        self.rollback_trigger = events.Rule(
+            self,
+            "RollbackTrigger",
+            description="Alarm state changes that roll migrated traffic back on-premises",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                resources=[alarm.alarm_arn for alarm in monitoring.rollback_alarms],
+            ),
+            targets=[targets.LambdaFunction(self.rollback_lambda, retry_attempts=4)],
+        )
+
+        self._create_outputs()
+
+    def _create_outputs(self) -> None:
+        outputs = {
+            "VpcId": self.vpc.vpc_id,
+            "DmsReplicationInstanceArn": self.dms_replication_instance.ref,
+            "CloudEndureRoleArn": self.cloudendure_role.role_arn,
+            "VpnConnectionId": self.vpn_connection.ref,
+            "PrivateHostedZoneId": self.private_hosted_zone.hosted_zone_id,
+            "MigrationTrackingTableName": self.migration_tracking_table.table_name,
+            "SnsTopicArn": self.sns_topic.topic_arn,
+            "SsmDocumentName": self.ssm_document.ref,
+            "RollbackLambdaArn": self.rollback_lambda.function_arn,
+            "DashboardName": self.dashboard.dashboard_name,
+        }
+        for name, value in outputs.items():
+            CfnOutput(
+                self,
+                name,
+                value=value,
+                description=f"{name} of the migration infrastructure",
+                export_name=f"{name}-{self.environment_suffix}",
+            )

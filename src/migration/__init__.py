@@ -1,0 +1,1 @@
+"""Runtime of the migration orchestration: everything that runs a cutover. Never imports CDK."""

@@ -1,0 +1,66 @@
+"""Synthesis fixtures for the infrastructure unit tests.
+
+Synthesis costs seconds (jsii), so each distinct context is synthesized once per test session and
+shared; every test module reads the same template instead of building its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+import tap
+from lib.tap_stack import TapStack
+
+
+class Synthesized:
+    """One synthesized app: the stack, its assertions template and the raw template JSON."""
+
+    def __init__(self, context: dict[str, Any], outdir: Path) -> None:
+        self.app = tap.build_app(cdk.App(context=context, outdir=str(outdir)))
+        self.assembly = self.app.synth()
+        suffix = context.get("environmentSuffix", "dev")
+        self.stack = next(
+            child for child in self.app.node.children if isinstance(child, TapStack)
+        )
+        self.template_path = outdir / f"TapStack{suffix}.template.json"
+        self.template_json: dict[str, Any] = json.loads(self.template_path.read_text())
+        self.template = Template.from_json(self.template_json)
+        self.outdir = outdir
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized]:
+    """Synthesize ``tap.build_app`` with the given context, once per distinct context."""
+
+    @cache
+    def _synth(**context: Any) -> Synthesized:
+        frozen = {k: (list(v) if isinstance(v, tuple) else v) for k, v in context.items()}
+        return Synthesized(frozen, tmp_path_factory.mktemp("cdk.out"))
+
+    return _synth
+
+
+@pytest.fixture(scope="session")
+def default_synth(synth: Callable[..., Synthesized]) -> Synthesized:
+    """The default deployment (suffix ``dev``), as ``cdk synth`` produces it."""
+    return synth()
+
+
+@pytest.fixture(scope="session")
+def template(default_synth: Synthesized) -> Template:
+    """Assertions template of the default deployment."""
+    return default_synth.template
+
+
+@pytest.fixture(scope="session")
+def stack(default_synth: Synthesized) -> TapStack:
+    """The default deployment's stack object (for attribute checks)."""
+    return default_synth.stack
