@@ -22,7 +22,8 @@ class OnPremisesConfig:
     """Facts about the on-premises data centre.
 
     The default gateway address is in the documentation range (RFC 5737): it synthesizes and
-    deploys, but a real VPN needs the data centre's own public address (context ``customerGatewayIp``).
+    deploys, but a real VPN needs the data centre's own public address
+    (context ``customerGatewayIp``).
     """
 
     customer_gateway_ip: str = "203.0.113.10"
@@ -121,9 +122,7 @@ _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
 def _validate(config: MigrationConfig) -> None:
     suffix = config.environment_suffix
     if not suffix or not suffix.replace("-", "").isalnum() or len(suffix) > 20:
-        raise ConfigError(
-            f"environmentSuffix: {suffix!r} must be 1-20 letters, digits or hyphens"
-        )
+        raise ConfigError(f"environmentSuffix: {suffix!r} must be 1-20 letters, digits or hyphens")
     try:
         gateway = ipaddress.IPv4Address(config.on_premises.customer_gateway_ip)
     except ValueError:
@@ -149,7 +148,9 @@ def _validate(config: MigrationConfig) -> None:
         except ValueError:
             raise ConfigError(f"onPremisesCidrs: {cidr!r} is not an IPv4 CIDR") from None
         if network.overlaps(vpc):
-            raise ConfigError(f"onPremisesCidrs: {cidr} overlaps the VPC {vpc}; routing would break")
+            raise ConfigError(
+                f"onPremisesCidrs: {cidr} overlaps the VPC {vpc}; routing would break"
+            )
     for port in config.on_premises.database_ports:
         if not 1 <= port <= 65535:
             raise ConfigError(f"databasePorts: {port} is not a TCP port (1-65535)")

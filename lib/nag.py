@@ -14,7 +14,7 @@ _PREFIX = "AwsSolutions::"
 
 
 def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
-    """Acknowledge one AwsSolutions finding (e.g. ``AwsSolutions-IAM5[Action::x*]``) on a construct."""
+    """Acknowledge one AwsSolutions finding (``AwsSolutions-IAM5[Action::x*]``) on a construct."""
     cdk.Validations.of(construct).acknowledge(
         cdk.Acknowledgment(id=f"{_PREFIX}{finding}", reason=reason)
     )

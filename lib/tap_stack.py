@@ -28,7 +28,6 @@ from lib.tracking import Tracking
 from lib.traffic import Traffic
 from lib.validation import Validation
 
-
 # CloudWatch Logs retention, by the number of days ``MigrationConfig.log_retention_days`` accepts.
 LOG_RETENTION = {
     1: logs.RetentionDays.ONE_DAY,

@@ -27,9 +27,7 @@ class Synthesized:
         self.app = tap.build_app(cdk.App(context=context, outdir=str(outdir)))
         self.assembly = self.app.synth()
         suffix = context.get("environmentSuffix", "dev")
-        self.stack = next(
-            child for child in self.app.node.children if isinstance(child, TapStack)
-        )
+        self.stack = next(child for child in self.app.node.children if isinstance(child, TapStack))
         self.template_path = outdir / f"TapStack{suffix}.template.json"
         self.template_json: dict[str, Any] = json.loads(self.template_path.read_text())
         self.template = Template.from_json(self.template_json)

@@ -69,9 +69,7 @@ def test_synth_is_byte_identical_across_processes(default_synth, tmp_path):
         "CDK_OUTDIR": str(tmp_path),
         "CDK_CONTEXT_JSON": json.dumps({"environmentSuffix": "dev"}),
     }
-    subprocess.run(
-        [sys.executable, "tap.py"], cwd=ROOT, env=env, check=True, capture_output=True
-    )
+    subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, check=True, capture_output=True)
     first = default_synth.template_path.read_bytes()
     second = (tmp_path / "TapStackdev.template.json").read_bytes()
     assert first == second
