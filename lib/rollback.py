@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnElement, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -114,7 +115,9 @@ class Rollback(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["route53:GetChange"],
-                resources=[f"arn:{stack.partition}:route53:::change/*"],
+                # Aws.PARTITION, not stack.partition: with @aws-cdk/core:enablePartitionLiterals
+                # (cdk.json) the latter becomes "aws" and no longer matches the acknowledgement.
+                resources=[f"arn:{Aws.PARTITION}:route53:::change/*"],
             )
         )
         table.grant(
@@ -134,10 +137,10 @@ class Rollback(Construct):
             "route53:GetChange (waiting for INSYNC) only accepts change ARNs, whose ids Route 53 "
             "assigns per request; the action is read-only and reveals only a change's status.",
         )
+        table_logical_id = stack.get_logical_id(cast(CfnElement, table.node.default_child))
         acknowledge(
             self.role,
-            f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(table.node.default_child)}"
-            ".Arn>/index/*]",
+            f"AwsSolutions-IAM5[Resource::<{table_logical_id}.Arn>/index/*]",
             "Query on the tracking table's MigrationPhaseIndex ('everything in phase P'); the "
             "wildcard covers only this table's own indexes.",
         )

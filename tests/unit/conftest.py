@@ -18,13 +18,19 @@ from aws_cdk.assertions import Template
 
 import tap
 from lib.tap_stack import TapStack
+from tests.conftest import ROOT
+
+# The context ``cdk synth`` passes from cdk.json (feature flags): tests synthesize the same app.
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
 class Synthesized:
     """One synthesized app: the stack, its assertions template and the raw template JSON."""
 
     def __init__(self, context: dict[str, Any], outdir: Path) -> None:
-        self.app = tap.build_app(cdk.App(context=context, outdir=str(outdir)))
+        self.app = tap.build_app(
+            cdk.App(context={**CDK_JSON_CONTEXT, **context}, outdir=str(outdir))
+        )
         self.assembly = self.app.synth()
         suffix = context.get("environmentSuffix", "dev")
         self.stack = next(child for child in self.app.node.children if isinstance(child, TapStack))

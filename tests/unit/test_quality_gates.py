@@ -15,6 +15,7 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint_file
 
 from tests.conftest import ROOT
+from tests.unit.conftest import CDK_JSON_CONTEXT
 
 CONTEXTS = [{}, {"environmentSuffix": "qa", "createDmsVpcRole": "false"}]
 
@@ -67,7 +68,7 @@ def test_synth_is_byte_identical_across_processes(default_synth, tmp_path):
     env = {
         **os.environ,
         "CDK_OUTDIR": str(tmp_path),
-        "CDK_CONTEXT_JSON": json.dumps({"environmentSuffix": "dev"}),
+        "CDK_CONTEXT_JSON": json.dumps(CDK_JSON_CONTEXT),
     }
     subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, check=True, capture_output=True)
     first = default_synth.template_path.read_bytes()
