@@ -54,7 +54,7 @@ test: lint typecheck
 deploy: install
 	cdk deploy -c environmentSuffix=$(ENV) --require-approval broadening \
 	  --outputs-file cfn-outputs/outputs-$(ENV).json
-	python scripts/flatten_outputs.py cfn-outputs/outputs-$(ENV).json TapStack$(ENV) \
+	python3 scripts/flatten_outputs.py cfn-outputs/outputs-$(ENV).json TapStack$(ENV) \
 	  > cfn-outputs/flat-outputs.json
 
 destroy: install
