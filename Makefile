@@ -9,9 +9,11 @@ export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_NOSPIN := 1
 export PIPENV_YES := 1
 export PIPENV_IGNORE_VIRTUALENVS := 1
-# jsii and the cdk CLI run on the Node.js pinned in package.json (Node 20 is end-of-life).
+# jsii and the cdk CLI run on the Node.js pinned in package.json (Node 20 is end-of-life); if its
+# binary could not be installed, the machine's node is used (with jsii's end-of-life banner).
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
-export JSII_NODE := $(CURDIR)/node_modules/.bin/node
+export JSII_NODE = $(shell $(CURDIR)/node_modules/.bin/node --version >/dev/null 2>&1 \
+  && echo $(CURDIR)/node_modules/.bin/node || command -v node)
 ENV ?= dev
 
 .PHONY: help install synth test lint format typecheck unit runtime deploy destroy clean
