@@ -50,6 +50,12 @@ LOG_RETENTION = {
 }
 
 
+# Names of the ``cdk.StackProps`` fields, which ``TapStack`` passes on to ``cdk.Stack``.
+_STACK_PROP_NAMES = tuple(
+    name for name, value in vars(cdk.StackProps).items() if isinstance(value, property)
+)
+
+
 class TapStackProps(cdk.StackProps):
     """Properties of ``TapStack``: the environment suffix, optional typed configuration, and any
     ``cdk.StackProps`` (``env``, ``description``, ``synthesizer``...)."""
@@ -76,7 +82,10 @@ class TapStack(Stack):
     def __init__(
         self, scope: Construct, construct_id: str, *, props: TapStackProps, **kwargs: Any
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+        # The StackProps the props carry (env, description...) apply; explicit keywords win.
+        stack_props = {name: getattr(props, name) for name in _STACK_PROP_NAMES}
+        stack_props = {name: value for name, value in stack_props.items() if value is not None}
+        super().__init__(scope, construct_id, **{**stack_props, **kwargs})
         config = props.config
         suffix = self.environment_suffix = props.environment_suffix
         retention = LOG_RETENTION[config.log_retention_days]

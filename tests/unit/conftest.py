@@ -68,3 +68,47 @@ def template(default_synth: Synthesized) -> Template:
 def stack(default_synth: Synthesized) -> TapStack:
     """The default deployment's stack object (for attribute checks)."""
     return default_synth.stack
+
+
+# The second deployment the quality gates also synthesize: same keywords in the same order, so the
+# session cache serves both (``functools.cache`` keys on keyword order).
+QA_CONTEXT: dict[str, Any] = {"environmentSuffix": "qa", "createDmsVpcRole": "false"}
+
+# A data centre other than the default: every configuration key set through CDK context, lists in
+# both the comma-separated (``-c``) and the list (``cdk.json``) form, numbers and booleans as
+# strings. Tuples stand for lists (the cache needs hashable values; ``synth`` turns them back).
+SITE_CONTEXT: dict[str, Any] = {
+    "region": "eu-west-1",
+    "availabilityZones": "eu-west-1b, eu-west-1c",
+    "customerGatewayIp": "198.51.100.7",
+    "onPremisesBgpAsn": "65010",
+    "onPremisesCidrs": ("172.16.0.0/16", "192.168.10.0/24"),
+    "databasePorts": "1521",
+    "cdcLatencyThresholdSeconds": "120",
+    "createDmsVpcRole": "true",
+    "logRetentionDays": "90",
+    "zoneName": "cutover.example.internal",
+    "repository": "acme/migration-orchestration",
+}
+
+
+@pytest.fixture(scope="session")
+def qa_synth(synth: Callable[..., Synthesized]) -> Synthesized:
+    """Suffix ``qa`` in an account that already has ``dms-vpc-role`` (createDmsVpcRole=false)."""
+    return synth(**QA_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def qa_template(qa_synth: Synthesized) -> Template:
+    return qa_synth.template
+
+
+@pytest.fixture(scope="session")
+def site_synth(synth: Callable[..., Synthesized]) -> Synthesized:
+    """Every context key overridden (``SITE_CONTEXT``): region eu-west-1, two AZs, another site."""
+    return synth(**SITE_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def site_template(site_synth: Synthesized) -> Template:
+    return site_synth.template

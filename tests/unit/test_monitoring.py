@@ -1,0 +1,317 @@
+"""Monitoring: alarms (VPN, rollback health, DMS CDC latency) and the migration dashboard."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Capture, Match, Template
+
+from lib.monitoring import Monitoring, ReplicationTaskMonitor
+from lib.tap_stack import TapStack
+
+TOPIC_ARN = "arn:aws:sns:us-east-1:111111111111:migration"
+TASKS = (ReplicationTaskMonitor("orders", 45), ReplicationTaskMonitor("billing", 90))
+
+
+def _dashboard_body(template: Template) -> dict[str, Any]:
+    """The dashboard JSON; each CloudFormation token in it becomes the text ``${Token[n]}``."""
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    text = "".join(p if isinstance(p, str) else f"${{Token[{n}]}}" for n, p in enumerate(parts))
+    return json.loads(text)
+
+
+def _metric_names(body: dict[str, Any]) -> list[str]:
+    return [
+        row[1]
+        for widget in body["widgets"]
+        for row in widget["properties"].get("metrics", [])
+        if isinstance(row[0], str)
+    ]
+
+
+def _monitoring(stack: cdk.Stack, tasks: tuple[ReplicationTaskMonitor, ...]) -> Monitoring:
+    vpn = ec2.CfnVPNConnection(
+        stack, "Vpn", customer_gateway_id="cgw-1", type="ipsec.1", vpn_gateway_id="vgw-1"
+    )
+    return Monitoring(
+        stack,
+        "Monitoring",
+        environment_suffix="test",
+        topic=sns.Topic.from_topic_arn(stack, "Topic", TOPIC_ARN),
+        vpn_connection=vpn,
+        replication_instance_identifier="migration-dms-test",
+        replication_tasks=tasks,
+        cdc_latency_evaluation_periods=2,
+        rollback_function=lambda_.Function.from_function_arn(
+            stack, "Function", "arn:aws:lambda:us-east-1:111111111111:function:rollback"
+        ),
+        rollback_dead_letter_queue=sqs.Queue.from_queue_arn(
+            stack, "Queue", "arn:aws:sqs:us-east-1:111111111111:rollback-dlq"
+        ),
+        rollback_error_threshold=3,
+        table=dynamodb.Table.from_table_name(stack, "Table", "migration-tracking-test"),
+    )
+
+
+@pytest.fixture(scope="module")
+def isolated() -> dict[str, tuple[Monitoring, Template]]:
+    """Monitoring alone, in one small app: with two replication tasks and with none."""
+    app = cdk.App()
+    stacks = {name: cdk.Stack(app, f"Monitoring-{name}") for name in ("tasks", "none")}
+    built = {
+        "tasks": _monitoring(stacks["tasks"], TASKS),
+        "none": _monitoring(stacks["none"], ()),
+    }
+    # Build the whole tree before the first synthesis: the app synthesizes once.
+    return {name: (built[name], Template.from_stack(stacks[name])) for name in stacks}
+
+
+# --------------------------------------------------------------------------- in the stack
+
+
+def test_every_alarm_notifies_the_topic_on_alarm_and_ok(template: Template) -> None:
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 4
+    (topic,) = template.find_resources("AWS::SNS::Topic")
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+        assert alarm["Properties"]["OKActions"] == [{"Ref": topic}]
+
+
+def test_one_vpn_tunnel_down_alarm(template: Template) -> None:
+    vpn = Capture()
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/VPN",
+            "MetricName": "TunnelState",
+            "Dimensions": [{"Name": "VpnId", "Value": {"Ref": vpn}}],
+            "Statistic": "Minimum",
+            "Period": 300,
+            "Threshold": 1,
+            "ComparisonOperator": "LessThanThreshold",
+            "EvaluationPeriods": 1,
+            "TreatMissingData": "breaching",
+            "AlarmActions": [{"Ref": "NotificationsTopicAE679CBD"}],
+        },
+    )
+    assert [vpn.as_string()] == list(template.find_resources("AWS::EC2::VPNConnection"))
+
+
+def test_both_vpn_tunnels_down_alarm(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmDescription": Match.string_like_regexp("Both VPN tunnels are down"),
+            "Namespace": "AWS/VPN",
+            "MetricName": "TunnelState",
+            "Dimensions": [
+                {"Name": "VpnId", "Value": {"Ref": "HybridConnectivityVpnConnectionFE7A6FB7"}}
+            ],
+            "Statistic": "Maximum",
+            "Threshold": 1,
+            "ComparisonOperator": "LessThanThreshold",
+            "TreatMissingData": "breaching",
+            "AlarmActions": [{"Ref": "NotificationsTopicAE679CBD"}],
+        },
+    )
+
+
+def test_rollback_errors_alarm(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "RollbackFunction0D77E616"}}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": "NotificationsTopicAE679CBD"}],
+        },
+    )
+
+
+def test_rollback_dead_letters_alarm(template: Template) -> None:
+    queue = Capture()
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}],
+            "Statistic": "Maximum",
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": "NotificationsTopicAE679CBD"}],
+        },
+    )
+    assert [queue.as_string()] == list(template.find_resources("AWS::SQS::Queue"))
+
+
+def test_dashboard_name_and_widgets(template: Template) -> None:
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Dashboard", {"DashboardName": "migration-dashboard-dev"}
+    )
+    body = _dashboard_body(template)
+    assert body["start"] == "-PT3H"
+    assert [w["properties"]["title"] for w in body["widgets"]] == [
+        "DMS replication lag (CDC latency, source)",
+        "VPN tunnel state (1 = up)",
+        "Rollback function",
+        "Tracking table activity",
+        "Migration alarms",
+    ]
+    alarm_widget = body["widgets"][-1]
+    assert alarm_widget["type"] == "alarm"
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarm_widget["properties"]["alarms"]) == len(alarms)
+
+
+def test_dashboard_name_follows_the_suffix(qa_template: Template) -> None:
+    qa_template.has_resource_properties(
+        "AWS::CloudWatch::Dashboard", {"DashboardName": "migration-dashboard-qa"}
+    )
+
+
+def test_stack_exposes_the_dashboard_and_alarms(stack: TapStack) -> None:
+    assert isinstance(stack.dashboard, cloudwatch.Dashboard)
+    assert stack.resolve(stack.dashboard.dashboard_name) == {"Ref": "MonitoringDashboard0C3675C6"}
+    assert list(stack.alarms) == [
+        "VpnTunnelDown",
+        "VpnBothTunnelsDown",
+        "RollbackErrors",
+        "RollbackDeadLetters",
+    ]
+    assert all(isinstance(a, cloudwatch.Alarm) for a in stack.alarms.values())
+
+
+# --------------------------------------------------------------------------- in isolation
+
+
+def test_each_replication_task_gets_a_cdc_latency_alarm(isolated) -> None:
+    _, template = isolated["tasks"]
+    template.resource_count_is("AWS::CloudWatch::Alarm", 6)
+    for task in TASKS:
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "AlarmDescription": (
+                    f"DMS task {task.task_identifier}: source CDC latency above "
+                    f"{task.cdc_latency_threshold_seconds} s; roll back"
+                ),
+                # The labelled metric renders as a single metric-data query.
+                "Metrics": [
+                    {
+                        "Id": "m1",
+                        "Label": task.task_identifier,
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": "AWS/DMS",
+                                "MetricName": "CDCLatencySource",
+                                "Dimensions": [
+                                    {
+                                        "Name": "ReplicationInstanceIdentifier",
+                                        "Value": "migration-dms-test",
+                                    },
+                                    {
+                                        "Name": "ReplicationTaskIdentifier",
+                                        "Value": task.task_identifier,
+                                    },
+                                ],
+                            },
+                            "Period": 60,
+                            "Stat": "Maximum",
+                        },
+                        "ReturnData": True,
+                    }
+                ],
+                "Threshold": task.cdc_latency_threshold_seconds,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "EvaluationPeriods": 2,
+                "TreatMissingData": "missing",
+                "AlarmActions": [TOPIC_ARN],
+                "OKActions": [TOPIC_ARN],
+            },
+        )
+
+
+def test_cdc_latency_alarms_trigger_rollback(isolated) -> None:
+    monitoring, _ = isolated["tasks"]
+    assert list(monitoring.alarms) == [
+        "VpnTunnelDown",
+        "VpnBothTunnelsDown",
+        "RollbackErrors",
+        "RollbackDeadLetters",
+        "CdcLatency-orders",
+        "CdcLatency-billing",
+    ]
+    assert monitoring.rollback_alarms == [
+        monitoring.alarms["VpnBothTunnelsDown"],
+        monitoring.alarms["CdcLatency-orders"],
+        monitoring.alarms["CdcLatency-billing"],
+    ]
+
+
+def test_without_tasks_only_both_tunnels_down_triggers_rollback(isolated) -> None:
+    monitoring, template = isolated["none"]
+    template.resource_count_is("AWS::CloudWatch::Alarm", 4)
+    assert monitoring.rollback_alarms == [monitoring.alarms["VpnBothTunnelsDown"]]
+
+
+def test_rollback_error_threshold_is_configurable(isolated) -> None:
+    _, template = isolated["none"]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "Errors",
+            "Threshold": 3,
+            "Dimensions": [{"Name": "FunctionName", "Value": "rollback"}],
+        },
+    )
+
+
+def test_dashboard_plots_task_latency_when_tasks_are_given(isolated) -> None:
+    _, template = isolated["tasks"]
+    body = _dashboard_body(template)
+    lag = body["widgets"][0]["properties"]["metrics"]
+    assert lag == [
+        [
+            "AWS/DMS",
+            "CDCLatencySource",
+            "ReplicationInstanceIdentifier",
+            "migration-dms-test",
+            "ReplicationTaskIdentifier",
+            task.task_identifier,
+            {"label": task.task_identifier, "period": 60, "stat": "Maximum"},
+        ]
+        for task in TASKS
+    ]
+    assert "CPUUtilization" not in _metric_names(body)
+    assert len(body["widgets"][-1]["properties"]["alarms"]) == 6
+
+
+def test_dashboard_falls_back_to_cpu_without_tasks(isolated) -> None:
+    _, template = isolated["none"]
+    body = _dashboard_body(template)
+    names = _metric_names(body)
+    assert "CPUUtilization" in names
+    assert "CDCLatencySource" not in names
+    template.has_resource_properties(
+        "AWS::CloudWatch::Dashboard", {"DashboardName": "migration-dashboard-test"}
+    )

@@ -1,0 +1,265 @@
+"""Replication tasks: DMS endpoints reading Secrets Manager, validated full-load-and-cdc tasks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_dms as dms
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Capture, Match, Template
+from cdk_nag import AwsSolutionsChecks
+
+from lib.monitoring import ReplicationTaskMonitor
+from lib.replication_tasks import TASK_SETTINGS, ReplicationTasks, secret_arn, table_mappings
+from migration.plan import Database
+
+KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555"
+TARGET_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:orders-target-AbCdEf"
+
+
+def _database(name: str, engine: str, source_secret: str, target_secret: str, **extra: Any):
+    return Database.model_validate(
+        {
+            "name": name,
+            "engine": engine,
+            "source": {"host": "192.168.20.10", "database": name, "secret": source_secret},
+            "target": {
+                "host": f"{name}.example.internal",
+                "database": name,
+                "secret": target_secret,
+            },
+            **extra,
+        }
+    )
+
+
+DATABASES = (
+    _database(
+        "orders-db",
+        "postgres",
+        "migration/orders-db/source",
+        TARGET_SECRET_ARN,
+        tables=[{"schema": "public", "table": "%"}, {"schema": "billing", "table": "invoices"}],
+        cdc_latency_threshold_seconds=30,
+    ),
+    _database("shop-db", "mysql", "migration/shop-db/source", "migration/shop-db/target"),
+    _database("crm-db", "sqlserver", "migration/crm-db/source", "migration/crm-db/target"),
+    _database("erp-db", "oracle", "migration/erp-db/source", "migration/erp-db/target"),
+)
+SETTINGS_KEYS = {
+    "postgres": "PostgreSqlSettings",
+    "mysql": "MySqlSettings",
+    "sqlserver": "MicrosoftSqlServerSettings",
+    "oracle": "OracleSettings",
+}
+
+
+class Built:
+    def __init__(self, outdir: Path) -> None:
+        self.app = cdk.App(outdir=str(outdir))
+        env = cdk.Environment(account="111111111111", region="us-east-1")
+        self.stack = cdk.Stack(self.app, "Tasks", env=env)
+        self.empty_stack = cdk.Stack(self.app, "NoTasks", env=env)
+        self.tasks = self._build(self.stack, DATABASES)
+        self.empty = self._build(self.empty_stack, ())
+        cdk.Validations.of(self.app).add_plugins(AwsSolutionsChecks(self.app))
+        self.app.synth()
+        self.template = Template.from_stack(self.stack)
+        self.empty_template = Template.from_stack(self.empty_stack)
+        report = json.loads((outdir / "validation-report.json").read_text())
+        self.nag = [p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
+
+    @staticmethod
+    def _build(stack: cdk.Stack, databases: tuple[Database, ...]) -> ReplicationTasks:
+        instance = dms.CfnReplicationInstance(
+            stack,
+            "Instance",
+            replication_instance_class="dms.t3.medium",
+            publicly_accessible=False,
+            multi_az=True,
+            auto_minor_version_upgrade=True,
+            kms_key_id=KEY_ARN,
+        )
+        return ReplicationTasks(
+            stack,
+            "ReplicationTasks",
+            databases=databases,
+            replication_instance=instance,
+            key=kms.Key.from_key_arn(stack, "Key", KEY_ARN),
+            environment_suffix="test",
+        )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return Built(tmp_path_factory.mktemp("replication-tasks"))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_secret_arn_keeps_an_arn() -> None:
+    assert secret_arn(TARGET_SECRET_ARN) == TARGET_SECRET_ARN
+
+
+def test_secret_arn_of_a_name_matches_the_random_suffix() -> None:
+    stack = cdk.Stack(cdk.App(), "Arn")
+    assert stack.resolve(secret_arn("migration/db/source")) == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":secretsmanager:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":secret:migration/db/source-??????",
+            ],
+        ]
+    }
+
+
+def test_table_mappings_are_selection_rules_in_plan_order() -> None:
+    mappings = json.loads(table_mappings(DATABASES[0]))
+    assert mappings == {
+        "rules": [
+            {
+                "rule-type": "selection",
+                "rule-id": "1",
+                "rule-name": "include-1",
+                "object-locator": {"schema-name": "public", "table-name": "%"},
+                "rule-action": "include",
+            },
+            {
+                "rule-type": "selection",
+                "rule-id": "2",
+                "rule-name": "include-2",
+                "object-locator": {"schema-name": "billing", "table-name": "invoices"},
+                "rule-action": "include",
+            },
+        ]
+    }
+
+
+def test_default_table_selection_is_everything() -> None:
+    (rule,) = json.loads(table_mappings(DATABASES[1]))["rules"]
+    assert rule["object-locator"] == {"schema-name": "%", "table-name": "%"}
+
+
+def test_task_settings_validate_rows() -> None:
+    assert TASK_SETTINGS["ValidationSettings"]["EnableValidation"] is True
+    assert TASK_SETTINGS["ValidationSettings"]["ValidationMode"] == "ROW_LEVEL"
+    assert TASK_SETTINGS["FullLoadSettings"] == {"TargetTablePrepMode": "DO_NOTHING"}
+
+
+# --------------------------------------------------------------------------- construct
+
+
+def test_one_task_per_database(built: Built) -> None:
+    built.template.resource_count_is("AWS::DMS::ReplicationTask", 4)
+    built.template.resource_count_is("AWS::DMS::Endpoint", 8)
+    instance = Capture()
+    for database in DATABASES:
+        built.template.has_resource_properties(
+            "AWS::DMS::ReplicationTask",
+            {
+                "ReplicationTaskIdentifier": f"{database.name}-test",
+                "MigrationType": "full-load-and-cdc",
+                "ReplicationInstanceArn": {"Ref": instance},
+                "SourceEndpointArn": {"Ref": Match.string_like_regexp("^ReplicationTasks.*Source")},
+                "TargetEndpointArn": {"Ref": Match.string_like_regexp("^ReplicationTasks.*Target")},
+                "TableMappings": table_mappings(database),
+                "ReplicationTaskSettings": json.dumps(TASK_SETTINGS, sort_keys=True),
+            },
+        )
+    assert instance.as_string() == built.stack.get_logical_id(
+        built.stack.node.find_child("Instance")
+    )
+
+
+def test_each_task_reads_its_own_endpoints(built: Built) -> None:
+    for name, task in built.tasks.tasks.items():
+        group = built.tasks.node.find_child(name)
+        resolved = built.stack.resolve
+        assert resolved(task.source_endpoint_arn) == resolved(group.node.find_child("Source").ref)
+        assert resolved(task.target_endpoint_arn) == resolved(group.node.find_child("Target").ref)
+
+
+@pytest.mark.parametrize("database", DATABASES, ids=[d.engine for d in DATABASES])
+def test_endpoints_use_tls_the_key_and_a_secret(built: Built, database: Database) -> None:
+    role = built.stack.get_logical_id(built.tasks.access_role.node.default_child)
+    for endpoint_type, endpoint in (("source", database.source), ("target", database.target)):
+        built.template.has_resource_properties(
+            "AWS::DMS::Endpoint",
+            {
+                "EndpointType": endpoint_type,
+                "EngineName": database.engine,
+                "DatabaseName": endpoint.database,
+                "SslMode": "require",
+                "KmsKeyId": KEY_ARN,
+                SETTINGS_KEYS[database.engine]: {
+                    "SecretsManagerSecretId": endpoint.secret,
+                    "SecretsManagerAccessRoleArn": {"Fn::GetAtt": [role, "Arn"]},
+                },
+            },
+        )
+
+
+def test_no_credentials_in_the_template(built: Built) -> None:
+    for endpoint in built.template.find_resources("AWS::DMS::Endpoint").values():
+        properties = endpoint["Properties"]
+        for forbidden in ("Password", "Username", "ServerName", "Port"):
+            assert forbidden not in properties
+
+
+def test_access_role_reads_exactly_the_plan_secrets(built: Built) -> None:
+    built.template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "dms.us-east-1.amazonaws.com"},
+                    }
+                ],
+                "Version": "2012-10-17",
+            },
+            "Description": "DMS reads the plan's database secrets (test)",
+        },
+    )
+    (policy,) = built.template.find_resources("AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    secrets = sorted({e.secret for d in DATABASES for e in (d.source, d.target)})
+    assert len(secrets) == 8
+    assert statement["Resource"] == [built.stack.resolve(secret_arn(s)) for s in secrets]
+    assert TARGET_SECRET_ARN in statement["Resource"]
+
+
+def test_cdk_nag_finds_nothing_unacknowledged(built: Built) -> None:
+    # Synthesis with the AwsSolutions checks succeeded (a violation raises); nothing is left over.
+    assert all(p["violations"] == [] for p in built.nag)
+
+
+def test_monitors_carry_task_ids_and_thresholds(built: Built) -> None:
+    assert built.tasks.monitors == [
+        ReplicationTaskMonitor("orders-db-test", 30),
+        ReplicationTaskMonitor("shop-db-test", 60),
+        ReplicationTaskMonitor("crm-db-test", 60),
+        ReplicationTaskMonitor("erp-db-test", 60),
+    ]
+    assert list(built.tasks.tasks) == [d.name for d in DATABASES]
+
+
+def test_no_databases_creates_nothing(built: Built) -> None:
+    assert built.empty.monitors == []
+    assert built.empty.tasks == {}
+    for kind in ("AWS::DMS::ReplicationTask", "AWS::DMS::Endpoint", "AWS::IAM::Role"):
+        built.empty_template.resource_count_is(kind, 0)

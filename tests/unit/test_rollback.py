@@ -1,0 +1,316 @@
+"""Rollback: the function, its code asset, least-privilege role, log group and dead-letter queue."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Capture, Match, Template
+
+from lib.rollback import HANDLER, RUNTIME_EXCLUDES, RUNTIME_SOURCE
+from lib.tap_stack import TapStack
+from tests.conftest import ROOT
+from tests.unit.conftest import Synthesized
+
+FUNCTION_ID = "RollbackFunction0D77E616"
+ROLE_ID = "RollbackRole58532620"
+KEY_ARN = {"Fn::GetAtt": ["EncryptionKey3A692D6E", "Arn"]}
+ZONE_ARN = {
+    "Fn::Join": ["", ["arn:aws:route53:::hostedzone/", {"Ref": "TrafficHostedZone35B4C649"}]]
+}
+TABLE_ARN = {"Fn::GetAtt": ["TrackingTable3514576F", "Arn"]}
+# Modules the Lambda Python runtime provides besides the standard library.
+LAMBDA_RUNTIME_PACKAGES = {"boto3", "botocore"}
+
+
+def _function(template: Template) -> dict[str, Any]:
+    return template.to_json()["Resources"][FUNCTION_ID]["Properties"]
+
+
+def _role_statements(template: Template) -> list[dict[str, Any]]:
+    policies = template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": ROLE_ID}]}}
+    )
+    assert len(policies) == 1
+    (policy,) = policies.values()
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
+@pytest.fixture(scope="module")
+def asset_dir(default_synth: Synthesized) -> Path:
+    s3_key = _function(default_synth.template)["Code"]["S3Key"]
+    path = default_synth.outdir / f"asset.{s3_key.removesuffix('.zip')}"
+    assert path.is_dir()
+    return path
+
+
+# --------------------------------------------------------------------------- function
+
+
+def test_the_only_function_is_the_rollback_function(template: Template) -> None:
+    # No provider functions (log retention, custom resources) sneak in.
+    template.resource_count_is("AWS::Lambda::Function", 1)
+    template.resource_count_is("Custom::LogRetention", 0)
+
+
+def test_function_runtime_handler_and_sizing(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.14",
+            "Handler": "migration.handlers.rollback.handler",
+            "Architectures": ["arm64"],
+            "MemorySize": 256,
+            "Timeout": 300,
+            "ReservedConcurrentExecutions": 2,
+            "Description": "Rolls migrated applications back to 100% on-premises",
+        },
+    )
+    assert HANDLER == "migration.handlers.rollback.handler"
+
+
+def test_code_is_an_asset_not_inline(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Code": {
+                "S3Bucket": Match.any_value(),
+                "S3Key": Match.string_like_regexp(r"^[0-9a-f]{64}\.zip$"),
+                "ZipFile": Match.absent(),
+            }
+        },
+    )
+
+
+def test_function_runs_outside_the_vpc(template: Template) -> None:
+    template.has_resource_properties("AWS::Lambda::Function", {"VpcConfig": Match.absent()})
+
+
+def test_environment_points_at_the_zone_table_and_topic(template: Template) -> None:
+    zone, table, topic = Capture(), Capture(), Capture()
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": {
+                    "HOSTED_ZONE_ID": {"Ref": zone},
+                    "TABLE_NAME": {"Ref": table},
+                    "SNS_TOPIC_ARN": {"Ref": topic},
+                }
+            },
+            "KmsKeyArn": KEY_ARN,
+        },
+    )
+    assert [zone.as_string()] == list(template.find_resources("AWS::Route53::HostedZone"))
+    assert [table.as_string()] == list(template.find_resources("AWS::DynamoDB::Table"))
+    assert [topic.as_string()] == list(template.find_resources("AWS::SNS::Topic"))
+
+
+def test_async_invocations_retry_then_go_to_the_dead_letter_queue(template: Template) -> None:
+    queue = Capture()
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": [queue, "Arn"]}}}
+    )
+    assert [queue.as_string()] == list(template.find_resources("AWS::SQS::Queue"))
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": FUNCTION_ID},
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 3600,
+            "Qualifier": "$LATEST",
+        },
+    )
+
+
+def test_dead_letter_queue_is_kms_encrypted_and_tls_only(template: Template) -> None:
+    template.resource_count_is("AWS::SQS::Queue", 1)
+    template.has_resource_properties(
+        "AWS::SQS::Queue", {"KmsMasterKeyId": KEY_ARN, "MessageRetentionPeriod": 14 * 24 * 3600}
+    )
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                ),
+                "Version": "2012-10-17",
+            }
+        },
+    )
+
+
+def test_explicit_log_group_encrypted_with_retention(template: Template) -> None:
+    log_group = Capture()
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"LoggingConfig": {"LogGroup": {"Ref": log_group}}}
+    )
+    group = template.to_json()["Resources"][log_group.as_string()]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["KmsKeyId"] == KEY_ARN
+    assert group["Properties"]["RetentionInDays"] == 30
+    assert "LogGroupName" not in group["Properties"]
+
+
+def test_log_retention_follows_context(site_template: Template) -> None:
+    groups = site_template.find_resources("AWS::Logs::LogGroup")
+    assert len(groups) == 2
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {90}
+
+
+# --------------------------------------------------------------------------- role
+
+
+def test_role_is_for_lambda_without_managed_policies(template: Template) -> None:
+    role = template.to_json()["Resources"][ROLE_ID]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+        }
+    ]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert "Policies" not in role["Properties"]
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Role": {"Fn::GetAtt": [ROLE_ID, "Arn"]}}
+    )
+
+
+def test_route53_change_and_list_on_the_migration_zone_only(template: Template) -> None:
+    statements = _role_statements(template)
+    route53 = [s for s in statements if any(a.startswith("route53:") for a in _actions(s))]
+    zone_actions = {
+        "route53:ChangeResourceRecordSets",
+        "route53:GetHostedZone",
+        "route53:ListResourceRecordSets",
+    }
+    granted: set[str] = set()
+    for statement in route53:
+        actions = set(_actions(statement))
+        if actions == {"route53:GetChange"}:
+            assert statement["Resource"] == {
+                "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":route53:::change/*"]]
+            }
+        else:
+            assert actions <= zone_actions
+            assert statement["Resource"] == ZONE_ARN
+            granted |= actions
+        assert statement["Effect"] == "Allow"
+    assert granted == zone_actions
+
+
+def test_dynamodb_item_actions_without_scan_or_delete(template: Template) -> None:
+    statements = _role_statements(template)
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))]
+    assert len(dynamodb) == 1
+    (statement,) = dynamodb
+    assert sorted(_actions(statement)) == [
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    ]
+    assert statement["Resource"] == [
+        TABLE_ARN,
+        {"Fn::Join": ["", [TABLE_ARN, "/index/*"]]},
+    ]
+
+
+def test_role_policy_has_no_broad_grant(template: Template) -> None:
+    statements = _role_statements(template)
+    actions = [a for s in statements for a in _actions(s)]
+    for forbidden in ("dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
+        assert forbidden not in actions
+    assert not [a for a in actions if a == "*" or a.endswith(":*")]
+    assert all(s["Effect"] == "Allow" and s["Resource"] != "*" for s in statements)
+
+
+def test_role_may_use_the_key_publish_and_write_its_logs(template: Template) -> None:
+    statements = _role_statements(template)
+    by_resource: dict[str, set[str]] = {}
+    for statement in statements:
+        by_resource.setdefault(str(statement["Resource"]), set()).update(_actions(statement))
+    assert {"kms:Decrypt", "kms:Encrypt", "kms:DescribeKey", "kms:GenerateDataKey*"} <= (
+        by_resource[str(KEY_ARN)]
+    )
+    assert by_resource[str({"Ref": "NotificationsTopicAE679CBD"})] == {"sns:Publish"}
+    assert by_resource[str({"Fn::GetAtt": ["RollbackLogGroupFB4DA01C", "Arn"]})] == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    assert by_resource[str({"Fn::GetAtt": ["RollbackDeadLetterQueue8D05F3FF", "Arn"]})] == {
+        "sqs:SendMessage"
+    }
+
+
+# --------------------------------------------------------------------------- code asset
+
+
+def test_runtime_source_is_the_src_tree() -> None:
+    assert RUNTIME_SOURCE == ROOT / "src"
+    assert "migration/cli" in RUNTIME_EXCLUDES
+    assert "migration/plan.py" in RUNTIME_EXCLUDES
+
+
+def test_asset_ships_the_runtime_without_cli_plan_or_bytecode(asset_dir: Path) -> None:
+    files = {p.relative_to(asset_dir).as_posix() for p in asset_dir.rglob("*") if p.is_file()}
+    assert "migration/__init__.py" in files
+    assert not [f for f in files if f.startswith("migration/cli/")]
+    assert "migration/plan.py" not in files
+    assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
+    assert not [f for f in files if ".egg-info" in f]
+
+
+def test_asset_contains_the_handler_the_function_names(asset_dir: Path) -> None:
+    module, _, function = HANDLER.rpartition(".")
+    path = asset_dir / (module.replace(".", "/") + ".py")
+    assert path.is_file(), f"{HANDLER}: {path.relative_to(asset_dir)} is not in the asset"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assert function in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_asset_imports_only_what_the_lambda_runtime_has(asset_dir: Path) -> None:
+    allowed = set(sys.stdlib_module_names) | LAMBDA_RUNTIME_PACKAGES
+    problems = []
+    for path in sorted(asset_dir.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                where = f"{path.relative_to(asset_dir)}:{node.lineno} imports {name}"
+                if name.split(".")[0] == "migration":
+                    target = asset_dir / name.replace(".", "/")
+                    if not (target.with_suffix(".py").is_file() or target.is_dir()):
+                        problems.append(f"{where}, which is not in the asset")
+                elif name.split(".")[0] not in allowed:
+                    problems.append(f"{where}, which the Lambda runtime does not provide")
+    assert problems == []
+
+
+def test_rollback_lambda_attribute(stack: TapStack) -> None:
+    assert isinstance(stack.rollback_lambda, lambda_.Function)
+    assert stack.resolve(stack.rollback_lambda.function_arn) == {"Fn::GetAtt": [FUNCTION_ID, "Arn"]}
