@@ -129,9 +129,9 @@ class Monitoring(Construct):
                 },
                 statistic="Maximum",
                 period=Duration.minutes(1),
-                label=task.task_identifier,
             )
-            task_latency_metrics.append(metric)
+            # A label would turn the alarm into a metric-math alarm; only the graph gets one.
+            task_latency_metrics.append(metric.with_(label=task.task_identifier))
             specs.append(
                 _AlarmSpec(
                     f"CdcLatency-{task.task_identifier}",

@@ -16,17 +16,20 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from lib.config import MigrationConfig
+from lib.cutover_records import CutoverRecords
 from lib.database_migration import DatabaseMigration
 from lib.encryption import Encryption
 from lib.hybrid_connectivity import HybridConnectivity
 from lib.monitoring import Monitoring
 from lib.network import Network
 from lib.notifications import Notifications
+from lib.replication_tasks import ReplicationTasks
 from lib.rollback import Rollback
 from lib.server_replication import ServerReplication
 from lib.tracking import Tracking
 from lib.traffic import Traffic
 from lib.validation import Validation
+from migration.plan import Plan
 
 # CloudWatch Logs retention, by the number of days ``MigrationConfig.log_retention_days`` accepts.
 LOG_RETENTION = {
@@ -57,18 +60,21 @@ _STACK_PROP_NAMES = tuple(
 
 
 class TapStackProps(cdk.StackProps):
-    """Properties of ``TapStack``: the environment suffix, optional typed configuration, and any
-    ``cdk.StackProps`` (``env``, ``description``, ``synthesizer``...)."""
+    """Properties of ``TapStack``: the environment suffix, optional typed configuration, the
+    migration plan (no applications or databases when omitted), and any ``cdk.StackProps``
+    (``env``, ``description``, ``synthesizer``...)."""
 
     def __init__(
         self,
         environment_suffix: str,
         config: MigrationConfig | None = None,
+        plan: Plan | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.environment_suffix = environment_suffix
         self.config = config or MigrationConfig(environment_suffix=environment_suffix)
+        self.plan = plan
         if self.config.environment_suffix != environment_suffix:
             raise ValueError(
                 f"environment_suffix {environment_suffix!r} differs from the configuration's "
@@ -129,6 +135,23 @@ class TapStack(Stack):
             self, "Traffic", vpc=self.vpc, zone_name=config.zone_name
         ).hosted_zone
 
+        plan = props.plan
+        self.cutover_records = CutoverRecords(
+            self,
+            "CutoverRecords",
+            hosted_zone=self.private_hosted_zone,
+            applications=plan.applications if plan else (),
+        ).records
+        replication = ReplicationTasks(
+            self,
+            "ReplicationTasks",
+            databases=plan.databases if plan else (),
+            replication_instance=self.dms_replication_instance,
+            key=self.kms_key,
+            environment_suffix=suffix,
+        )
+        self.dms_replication_tasks = replication.tasks
+
         self.migration_tracking_table = Tracking(
             self, "Tracking", key=self.kms_key, environment_suffix=suffix
         ).table
@@ -156,7 +179,7 @@ class TapStack(Stack):
             topic=self.sns_topic,
             vpn_connection=self.vpn_connection,
             replication_instance_identifier=database.replication_instance_identifier,
-            replication_tasks=[],
+            replication_tasks=replication.monitors,
             cdc_latency_evaluation_periods=config.monitoring.cdc_latency_evaluation_periods,
             rollback_function=self.rollback_lambda,
             rollback_dead_letter_queue=rollback.dead_letter_queue,

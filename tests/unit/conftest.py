@@ -88,6 +88,7 @@ SITE_CONTEXT: dict[str, Any] = {
     "createDmsVpcRole": "true",
     "logRetentionDays": "90",
     "zoneName": "cutover.example.internal",
+    "planFile": str(ROOT / "tests" / "fixtures" / "plans" / "empty-wave.yaml"),
     "repository": "acme/migration-orchestration",
 }
 

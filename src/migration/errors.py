@@ -1,0 +1,148 @@
+"""Exceptions raised by the migration runtime.
+
+Every error is a :class:`MigrationError`, so a caller can catch the whole family in one
+place. Messages are one line: they name the field or thing that is wrong and say what
+to do about it. Attributes carry the same facts in machine-readable form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class MigrationError(Exception):
+    """Base class of every error raised on purpose by the migration runtime."""
+
+
+class ConfigurationError(MigrationError):
+    """A setting (environment variable) is missing or malformed."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        super().__init__(f"setting {name}: {problem}")
+
+
+class InvalidEventError(MigrationError):
+    """An incoming event (alarm notification, EventBridge event, direct call) is malformed.
+
+    ``field`` is a path such as ``Records[0].Sns.Message.AlarmName``.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"invalid event: {field}: {problem}")
+
+
+class UnknownApplicationError(MigrationError):
+    """One or more applications have no weighted ``on-premises``/``aws`` record pair."""
+
+    def __init__(self, applications: Iterable[str], zone: str, detail: str = "") -> None:
+        self.applications = tuple(applications)
+        self.zone = zone
+        names = ", ".join(self.applications)
+        hint = f" ({detail})" if detail else ""
+        super().__init__(
+            f"unknown application(s) {names}: no weighted 'on-premises'/'aws' record pair in "
+            f"hosted zone {zone}{hint}; check the name or create the record pair first"
+        )
+
+
+class InvalidWeightsError(MigrationError):
+    """Requested Route 53 weights are out of range or would send traffic nowhere."""
+
+    def __init__(self, application: str, aws: object, on_premises: object, problem: str) -> None:
+        self.application = application
+        super().__init__(
+            f"invalid weights for {application} (aws={aws}, on-premises={on_premises}): {problem}"
+        )
+
+
+class InvalidRecordSetError(MigrationError):
+    """A change cannot be expressed as one valid Route 53 request (e.g. too many values)."""
+
+
+class RetryBudgetExhaustedError(MigrationError):
+    """An AWS call kept failing with a retryable error until the time budget ran out."""
+
+    def __init__(self, operation: str, attempts: int, budget_s: float, last_code: str) -> None:
+        self.operation = operation
+        self.attempts = attempts
+        self.last_code = last_code
+        super().__init__(
+            f"{operation} still failing with {last_code} after {attempts} attempt(s) within the "
+            f"{budget_s:g} s time budget; retry later or raise the budget"
+        )
+
+
+class ChangeNotInSyncError(MigrationError):
+    """A Route 53 change did not reach INSYNC within the time budget."""
+
+    def __init__(self, change_id: str, budget_s: float) -> None:
+        self.change_id = change_id
+        super().__init__(
+            f"Route 53 change {change_id} not INSYNC within {budget_s:g} s; it is accepted and "
+            f"will propagate, check it with get-change"
+        )
+
+
+class PartialShiftError(MigrationError):
+    """Some batches of a traffic shift were applied and some were not.
+
+    ``applied`` maps application -> change id; ``failed`` lists applications whose batch
+    was rejected; ``not_attempted`` lists applications whose batch was never sent.
+    """
+
+    def __init__(
+        self,
+        applied: dict[str, str],
+        failed: tuple[str, ...],
+        not_attempted: tuple[str, ...],
+        cause: str,
+    ) -> None:
+        self.applied = applied
+        self.failed = failed
+        self.not_attempted = not_attempted
+        self.cause = cause
+        super().__init__(
+            f"traffic shift incomplete: {len(applied)} application(s) changed, {len(failed)} "
+            f"failed, {len(not_attempted)} not attempted ({cause}); rerun to finish"
+        )
+
+
+class ConcurrentUpdateError(MigrationError):
+    """Another writer changed a tracking head item between our read and our write."""
+
+    def __init__(self, entity_id: str, expected_version: int) -> None:
+        self.entity_id = entity_id
+        self.expected_version = expected_version
+        super().__init__(
+            f"concurrent update of {entity_id}: version {expected_version} is no longer "
+            f"current; re-read the entity and retry"
+        )
+
+
+class InvalidTransitionError(MigrationError):
+    """A phase transition was requested from a phase the caller did not allow."""
+
+    def __init__(self, entity_id: str, current: str | None, allowed: Iterable[str]) -> None:
+        self.entity_id = entity_id
+        self.current = current
+        allowed_text = ", ".join(sorted(allowed))
+        super().__init__(
+            f"{entity_id} is in phase {current or '<none>'}, expected one of {allowed_text}; "
+            f"check the entity's history before retrying"
+        )
+
+
+class PartialRollbackError(MigrationError):
+    """A rollback changed some applications but not all; retrying the event finishes it."""
+
+    def __init__(self, event_key: str, done: tuple[str, ...], pending: tuple[str, ...]) -> None:
+        self.event_key = event_key
+        self.done = done
+        self.pending = pending
+        super().__init__(
+            f"rollback {event_key} incomplete: {len(done)} application(s) rolled back, "
+            f"{len(pending)} pending ({', '.join(pending[:5])}"
+            f"{', ...' if len(pending) > 5 else ''}); the retry of this event finishes the job"
+        )

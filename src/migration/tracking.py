@@ -1,0 +1,451 @@
+"""Migration tracking store over the DynamoDB table.
+
+Table layout (partition key ``serverId``, sort key ``timestamp``, GSI
+``MigrationPhaseIndex`` on ``migrationPhase`` + ``timestamp``):
+
+* history items, append-only: ``timestamp`` is ISO-8601 UTC with microseconds
+  (``2026-11-28T12:00:00.123456Z``), never rewritten;
+* one head item per entity with ``timestamp = "CURRENT"`` holding the current
+  ``migrationPhase``, ``version``, ``lastEventAt`` and ``lastEventId``.
+
+"CURRENT" sorts after every ISO timestamp (``"C" > "2"``), so querying an entity lists its
+history then its head, and "everything currently in phase P" is an index query on
+``migrationPhase = P AND timestamp = "CURRENT"``.
+
+Only the standard library and boto3 are imported: this module ships to Lambda.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from migration.errors import ConcurrentUpdateError, InvalidTransitionError
+
+HEAD_TIMESTAMP = "CURRENT"
+PHASE_INDEX = "MigrationPhaseIndex"
+TRANSITION_EVENT = "TRANSITION"
+
+
+class Phase(enum.StrEnum):
+    """Migration phases of an entity (server, database or application)."""
+
+    PLANNED = "PLANNED"
+    REPLICATING = "REPLICATING"
+    READY = "READY"
+    SHIFTING = "SHIFTING"
+    CUTOVER_COMPLETE = "CUTOVER_COMPLETE"
+    ROLLED_BACK = "ROLLED_BACK"
+
+
+def app_id(name: str) -> str:
+    """Tracking id of an application."""
+    return f"app#{name}"
+
+
+def db_id(name: str) -> str:
+    """Tracking id of a database."""
+    return f"db#{name}"
+
+
+def server_id(identifier: str) -> str:
+    """Tracking id of a server."""
+    return f"server#{identifier}"
+
+
+def alarm_id(name: str) -> str:
+    """Tracking id under which alarm state changes that trigger nothing are recorded."""
+    return f"alarm#{name}"
+
+
+def entity_kind(entity_id: str) -> str:
+    """The kind prefix of an entity id (``app``, ``db``, ``server``, ...)."""
+    kind, sep, _ = entity_id.partition("#")
+    return kind if sep else ""
+
+
+def iso_timestamp(moment: datetime) -> str:
+    """Sortable ISO-8601 UTC text with microseconds, e.g. ``2026-11-28T12:00:00.123456Z``."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Inverse of :func:`iso_timestamp`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def utc_now() -> datetime:
+    """Default clock."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Head:
+    """Current state of one entity."""
+
+    entity_id: str
+    phase: Phase
+    version: int
+    last_event_at: str
+    last_event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One append-only history item."""
+
+    entity_id: str
+    timestamp: str
+    event_type: str
+    phase: Phase | None = None
+    from_phase: Phase | None = None
+    version: int | None = None
+    event_id: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A committed phase transition."""
+
+    entity_id: str
+    from_phase: Phase | None
+    to_phase: Phase
+    version: int
+    timestamp: str
+
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def _to_dynamo_value(value: Any) -> Any:
+    """Make ``value`` serialisable: floats become Decimal, tuples lists, enums text."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, Mapping):
+        return {str(k): _to_dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo_value(v) for v in value]
+    return value
+
+
+def to_item(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain Python attributes -> DynamoDB attribute values (None values dropped)."""
+    return {
+        key: _SERIALIZER.serialize(_to_dynamo_value(value))
+        for key, value in attributes.items()
+        if value is not None
+    }
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB Decimals back to int (or float), recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    return value
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB attribute values -> plain Python values."""
+    return {key: _plain(_DESERIALIZER.deserialize(value)) for key, value in item.items()}
+
+
+def _optional_phase(value: Any) -> Phase | None:
+    return Phase(value) if value else None
+
+
+class TrackingStore:
+    """Append-only migration history plus one optimistic-locked head item per entity.
+
+    ``clock`` is injected; history timestamps are strictly increasing per entity even
+    when the clock does not move (bumped 1 microsecond past the head's ``lastEventAt``).
+    """
+
+    def __init__(
+        self,
+        dynamodb_client: Any,
+        table_name: str,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        index_name: str = PHASE_INDEX,
+        page_size: int | None = None,
+    ) -> None:
+        self._client = dynamodb_client
+        self._table = table_name
+        self._clock = clock
+        self._index = index_name
+        # None lets DynamoDB fill 1 MB pages; tests use a small size to force pagination.
+        self._page_size = page_size
+
+    # -- reads ------------------------------------------------------------------------
+
+    def current(self, entity_id: str) -> Head | None:
+        """The head of ``entity_id`` (strongly consistent), or None for an unknown entity."""
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_item({"serverId": entity_id, "timestamp": HEAD_TIMESTAMP}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return self._head(from_item(item)) if item else None
+
+    def history(self, entity_id: str) -> list[HistoryEntry]:
+        """Every history item of ``entity_id``, oldest first (paginated query)."""
+        return [
+            self._entry(item)
+            for item in self._query(
+                KeyConditionExpression="#pk = :pk AND #ts < :head",
+                ExpressionAttributeNames={"#pk": "serverId", "#ts": "timestamp"},
+                ExpressionAttributeValues=to_item({":pk": entity_id, ":head": HEAD_TIMESTAMP}),
+                ConsistentRead=True,
+            )
+        ]
+
+    def in_phase(self, phase: Phase) -> list[Head]:
+        """Heads of every entity currently in ``phase`` (paginated index query, no scan).
+
+        The index is eventually consistent: a transition is visible within about a second.
+        """
+        return [
+            self._head(item)
+            for item in self._query(
+                IndexName=self._index,
+                KeyConditionExpression="#phase = :phase AND #ts = :head",
+                ExpressionAttributeNames={"#phase": "migrationPhase", "#ts": "timestamp"},
+                ExpressionAttributeValues=to_item({":phase": phase, ":head": HEAD_TIMESTAMP}),
+            )
+        ]
+
+    def _query(self, **params: Any) -> Iterator[dict[str, Any]]:
+        if self._page_size is not None:
+            params["Limit"] = self._page_size
+        while True:
+            page = self._client.query(TableName=self._table, **params)
+            for item in page.get("Items", []):
+                yield from_item(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- writes -----------------------------------------------------------------------
+
+    def transition(
+        self,
+        entity_id: str,
+        to_phase: Phase,
+        *,
+        expected_from: Phase | Collection[Phase | None] | None = None,
+        expected_version: int | None = None,
+        event_id: str | None = None,
+        actor: str = "migration",
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> Transition | None:
+        """Move ``entity_id`` to ``to_phase``: update the head and append one history item.
+
+        One TransactWriteItems: the head update is conditioned on the version just read
+        (or on the head not existing yet) and the history put on its key being new, so of
+        two writers starting from the same version exactly one wins; the other gets
+        ConcurrentUpdateError and should re-read. ``expected_from`` limits the phases the
+        entity may be in (None in the collection allows a new entity), else
+        InvalidTransitionError. When ``event_id`` is given the write is idempotent per
+        event: if the head already records that event nothing is written and None is
+        returned.
+        """
+        head = self.current(entity_id)
+        if event_id is not None and head is not None and head.last_event_id == event_id:
+            return None
+        if expected_version is not None and (head.version if head else 0) != expected_version:
+            raise ConcurrentUpdateError(entity_id, expected_version)
+        if expected_from is not None:
+            allowed: set[Phase | None] = (
+                {expected_from} if isinstance(expected_from, Phase) else set(expected_from)
+            )
+            if (head.phase if head else None) not in allowed:
+                raise InvalidTransitionError(
+                    entity_id, head.phase if head else None, {str(p) for p in allowed}
+                )
+        timestamp = self._next_timestamp(head)
+        version = (head.version if head else 0) + 1
+        names = {
+            "#phase": "migrationPhase",
+            "#version": "version",
+            "#last": "lastEventAt",
+            "#kind": "entityKind",
+            "#eid": "lastEventId",
+        }
+        values: dict[str, Any] = {
+            ":phase": to_phase,
+            ":version": version,
+            ":last": timestamp,
+            ":kind": entity_kind(entity_id),
+        }
+        update = "SET #phase = :phase, #version = :version, #last = :last, #kind = :kind"
+        if event_id is not None:
+            update += ", #eid = :eid"
+            values[":eid"] = event_id
+        else:
+            update += " REMOVE #eid"
+        if head is None:
+            condition = "attribute_not_exists(#pk)"
+            names["#pk"] = "serverId"  # DynamoDB rejects unused attribute names
+        else:
+            condition = "#version = :expected"
+            values[":expected"] = head.version
+            if event_id is not None:
+                condition += " AND (attribute_not_exists(#eid) OR #eid <> :eid)"
+        history = {
+            "serverId": entity_id,
+            "timestamp": timestamp,
+            "eventType": TRANSITION_EVENT,
+            "migrationPhase": to_phase,
+            "fromPhase": head.phase if head else None,
+            "version": version,
+            "eventId": event_id,
+            "actor": actor,
+            "reason": reason,
+            "details": dict(details) if details else None,
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": to_item({"serverId": entity_id, "timestamp": HEAD_TIMESTAMP}),
+                            "UpdateExpression": update,
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": to_item(values),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_item(history),
+                            "ConditionExpression": "attribute_not_exists(#pk)",
+                            "ExpressionAttributeNames": {"#pk": "serverId"},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+            # Lost the race. If the winner recorded this very event, the work is done.
+            if event_id is not None:
+                latest = self.current(entity_id)
+                if latest is not None and latest.last_event_id == event_id:
+                    return None
+            raise ConcurrentUpdateError(entity_id, head.version if head else 0) from exc
+        return Transition(
+            entity_id=entity_id,
+            from_phase=head.phase if head else None,
+            to_phase=to_phase,
+            version=version,
+            timestamp=timestamp,
+        )
+
+    def record_event(
+        self,
+        entity_id: str,
+        event_type: str,
+        *,
+        at: datetime | None = None,
+        phase: Phase | None = None,
+        event_id: str | None = None,
+        actor: str = "migration",
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Append a history item that is not a phase transition (head untouched).
+
+        With ``at`` (e.g. an alarm's state change time) the item key is deterministic and
+        the write idempotent: a replay returns False and writes nothing. Without it the
+        clock is used, bumped by a microsecond on a key collision. ``phase`` (optional)
+        puts the item in the phase index; leave it off for events that are not about a
+        phase.
+        """
+        fixed = at is not None
+        moment = at if at is not None else self._clock()
+        for _ in range(10):
+            item = {
+                "serverId": entity_id,
+                "timestamp": iso_timestamp(moment),
+                "eventType": event_type,
+                "migrationPhase": phase,
+                "eventId": event_id,
+                "actor": actor,
+                "reason": reason,
+                "details": dict(details) if details else None,
+            }
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=to_item(item),
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": "serverId"},
+                )
+                return True
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                if fixed:
+                    return False
+                moment += timedelta(microseconds=1)
+        raise ConcurrentUpdateError(entity_id, 0)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _next_timestamp(self, head: Head | None) -> str:
+        now = self._clock()
+        if head is not None:
+            floor = parse_timestamp(head.last_event_at) + timedelta(microseconds=1)
+            now = max(now, floor)
+        return iso_timestamp(now)
+
+    @staticmethod
+    def _head(item: Mapping[str, Any]) -> Head:
+        return Head(
+            entity_id=item["serverId"],
+            phase=Phase(item["migrationPhase"]),
+            version=int(item["version"]),
+            last_event_at=item["lastEventAt"],
+            last_event_id=item.get("lastEventId"),
+        )
+
+    @staticmethod
+    def _entry(item: Mapping[str, Any]) -> HistoryEntry:
+        return HistoryEntry(
+            entity_id=item["serverId"],
+            timestamp=item["timestamp"],
+            event_type=item.get("eventType", TRANSITION_EVENT),
+            phase=_optional_phase(item.get("migrationPhase")),
+            from_phase=_optional_phase(item.get("fromPhase")),
+            version=int(item["version"]) if "version" in item else None,
+            event_id=item.get("eventId"),
+            actor=item.get("actor"),
+            reason=item.get("reason"),
+            details=item.get("details", {}),
+        )
