@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Aws, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dms as dms
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -138,6 +139,13 @@ class ReplicationTasks(Construct):
                     cdc_latency_threshold_seconds=database.cdc_latency_threshold_seconds,
                 )
             )
+
+    def alarms(self, alarms: Mapping[str, cloudwatch.Alarm]) -> dict[str, cloudwatch.Alarm]:
+        """The CDC latency alarm of each planned database, from the monitoring alarms by id."""
+        return {
+            database: alarms[f"CdcLatency-{task.task_identifier}"]
+            for database, task in zip(self.tasks, self.monitors, strict=True)
+        }
 
     def _endpoint(
         self,

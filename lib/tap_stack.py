@@ -6,10 +6,12 @@ attributes below, the ten outputs and their export names ``{Name}-{suffix}``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
@@ -29,7 +31,7 @@ from lib.server_replication import ServerReplication
 from lib.tracking import Tracking
 from lib.traffic import Traffic
 from lib.validation import Validation
-from migration.plan import Plan
+from migration.plan import BUILTIN_ALARMS, Plan
 
 # CloudWatch Logs retention, by the number of days ``MigrationConfig.log_retention_days`` accepts.
 LOG_RETENTION = {
@@ -189,21 +191,70 @@ class TapStack(Stack):
         self.dashboard = monitoring.dashboard
         self.alarms = monitoring.alarms
 
-        # Alarm state changes of the "traffic on AWS is unsafe" alarms invoke the rollback.
-        # Every state is delivered so OK transitions land in the audit trail too.
-        self.rollback_trigger = events.Rule(
-            self,
-            "RollbackTrigger",
-            description="Alarm state changes that roll migrated traffic back on-premises",
-            event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"],
-                detail_type=["CloudWatch Alarm State Change"],
-                resources=[alarm.alarm_arn for alarm in monitoring.rollback_alarms],
-            ),
-            targets=[targets.LambdaFunction(self.rollback_lambda, retry_attempts=4)],
-        )
-
+        self._wire_rollback_triggers(plan, monitoring.rollback_alarms, replication)
         self._create_outputs()
+
+    def _wire_rollback_triggers(
+        self,
+        plan: Plan | None,
+        stack_alarms: list[cloudwatch.Alarm],
+        replication: ReplicationTasks,
+    ) -> None:
+        """Route alarm state changes to the rollback function and tell it whom each alarm targets.
+
+        Every state is delivered (not only ALARM) so OK transitions land in the audit trail too.
+        A CDC latency alarm rolls back the applications that use that database; a plan alarm the
+        applications that list it; any other (both VPN tunnels down) every application.
+        """
+        applications = plan.applications if plan else ()
+        targets_by_alarm: dict[str, list[str]] = {}
+        rule_alarms = list(stack_alarms)
+        for database, alarm in replication.alarms(self.alarms).items():
+            users = [a.name for a in applications if database in a.databases]
+            if users:
+                targets_by_alarm[alarm.alarm_name] = users
+            else:  # nothing to roll back for a database no application uses: notify only
+                rule_alarms.remove(alarm)
+        plan_alarms = sorted({name for a in applications for name in a.alarms} - BUILTIN_ALARMS)
+        for name in plan_alarms:
+            targets_by_alarm[name] = [a.name for a in applications if name in a.alarms]
+
+        self.rollback_triggers = [
+            events.Rule(
+                self,
+                "RollbackTrigger",
+                description="Stack alarm state changes that roll traffic back on-premises",
+                event_pattern=events.EventPattern(
+                    source=["aws.cloudwatch"],
+                    detail_type=["CloudWatch Alarm State Change"],
+                    resources=[alarm.alarm_arn for alarm in rule_alarms],
+                ),
+                targets=[targets.LambdaFunction(self.rollback_lambda, retry_attempts=4)],
+            )
+        ]
+        if plan_alarms:
+            self.rollback_triggers.append(
+                events.Rule(
+                    self,
+                    "PlanAlarmRollbackTrigger",
+                    description="Plan alarm state changes that roll their applications back",
+                    event_pattern=events.EventPattern(
+                        source=["aws.cloudwatch"],
+                        detail_type=["CloudWatch Alarm State Change"],
+                        detail={"alarmName": plan_alarms},
+                    ),
+                    targets=[targets.LambdaFunction(self.rollback_lambda, retry_attempts=4)],
+                )
+            )
+        if targets_by_alarm:
+            self.rollback_lambda.add_environment(
+                "ALARM_APPLICATIONS", self.to_json_string(targets_by_alarm)
+            )
+        records = {a.name: a.dns_name for a in applications}
+        if records:
+            self.rollback_lambda.add_environment(
+                "APPLICATION_RECORDS", json.dumps(records, sort_keys=True, separators=(",", ":"))
+            )
 
     def _create_outputs(self) -> None:
         outputs = {

@@ -98,6 +98,15 @@ def test_no_password_anywhere_in_the_template(default_synth):
     assert '"password"' not in text
 
 
+def _rules(template) -> dict[str, dict]:
+    return {k: r["Properties"] for k, r in template.find_resources("AWS::Events::Rule").items()}
+
+
+def _lambda_environment(template) -> dict:
+    (function,) = template.find_resources("AWS::Lambda::Function").values()
+    return function["Properties"]["Environment"]["Variables"]
+
+
 def test_cdc_latency_alarm_per_database_triggers_rollback(template):
     for database in PLAN.databases:
         template.has_resource_properties(
@@ -110,10 +119,54 @@ def test_cdc_latency_alarm_per_database_triggers_rollback(template):
                 ),
             },
         )
-    rule = template.find_resources("AWS::Events::Rule")
-    (properties,) = [r["Properties"] for r in rule.values()]
+    stack_rule = _rules(template)["RollbackTrigger85047A48"]
     # Both-tunnels-down plus one CDC latency alarm per database.
-    assert len(properties["EventPattern"]["resources"]) == 1 + len(PLAN.databases)
+    assert stack_rule["EventPattern"]["resources"] == [
+        {"Fn::GetAtt": ["MonitoringVpnBothTunnelsDownE76C8EE6", "Arn"]},
+        {"Fn::GetAtt": ["MonitoringCdcLatencyordersdbdev4FF28625", "Arn"]},
+        {"Fn::GetAtt": ["MonitoringCdcLatencyinventorydbdevB234FBCE", "Arn"]},
+    ]
+
+
+def test_plan_alarms_trigger_rollback_by_name(template):
+    rule = _rules(template)["PlanAlarmRollbackTrigger31E22309"]
+    assert rule["EventPattern"]["detail"] == {
+        "alarmName": ["orders-api-5xx", "storefront-latency-p99"]
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["RollbackFunction0D77E616", "Arn"]}
+
+
+def test_rollback_function_knows_whom_each_alarm_targets(template):
+    env = _lambda_environment(template)
+    # Stack alarm names are generated at deploy time: the value joins their Refs into JSON.
+    joined = env["ALARM_APPLICATIONS"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else "<" + p["Ref"] + ">" for p in joined)
+    assert json.loads(text) == {
+        "<MonitoringCdcLatencyordersdbdev4FF28625>": ["orders-api", "storefront"],
+        "<MonitoringCdcLatencyinventorydbdevB234FBCE>": ["inventory"],
+        "orders-api-5xx": ["orders-api"],
+        "storefront-latency-p99": ["storefront"],
+    }
+    # storefront's record does not follow <app>.<zone>: the runtime must be told its name.
+    assert json.loads(env["APPLICATION_RECORDS"]) == {
+        "inventory": "inventory.migration.internal",
+        "orders-api": "orders-api.migration.internal",
+        "storefront": "shop.migration.internal",
+    }
+
+
+def test_a_database_no_application_uses_notifies_but_never_rolls_back(synth):
+    plan = ROOT / "tests" / "fixtures" / "plans" / "unused-database.yaml"
+    template = synth(planFile=str(plan)).template
+    template.resource_count_is("AWS::DMS::ReplicationTask", 1)
+    (rule,) = _rules(template).values()
+    assert rule["EventPattern"]["resources"] == [
+        {"Fn::GetAtt": ["MonitoringVpnBothTunnelsDownE76C8EE6", "Arn"]}
+    ]
+    env = _lambda_environment(template)
+    assert "ALARM_APPLICATIONS" not in env
+    assert json.loads(env["APPLICATION_RECORDS"]) == {"billing": "billing.migration.internal"}
 
 
 def test_dms_security_group_allows_the_plans_database_ports(template):

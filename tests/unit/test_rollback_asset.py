@@ -1,0 +1,77 @@
+"""The deployed rollback function runs the runtime package's real handler from its asset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import boto3
+import pytest
+
+from lib.rollback import HANDLER
+
+
+@pytest.fixture(scope="module")
+def asset_dir(default_synth) -> Path:
+    assets = json.loads((default_synth.outdir / "TapStackdev.assets.json").read_text())
+    (asset_hash,) = [
+        h for h, a in assets["files"].items() if a["displayName"] == "Rollback/Function/Code"
+    ]
+    functions = default_synth.template.find_resources("AWS::Lambda::Function")
+    (function,) = functions.values()
+    # The function's code is exactly this asset (no inline ZipFile).
+    assert function["Properties"]["Code"]["S3Key"] == f"{asset_hash}.zip"
+    assert function["Properties"]["Handler"] == HANDLER
+    return default_synth.outdir / assets["files"][asset_hash]["source"]["path"]
+
+
+def test_asset_ships_the_handler_and_not_the_operator_tools(asset_dir):
+    assert (asset_dir / "migration" / "handlers" / "rollback.py").is_file()
+    assert (asset_dir / "migration" / "rollback.py").is_file()
+    assert not (asset_dir / "migration" / "cli").exists()
+    assert not (asset_dir / "migration" / "plan.py").exists()
+    assert not list(asset_dir.rglob("__pycache__"))
+
+
+def test_handler_imports_from_the_asset_folder_alone(asset_dir):
+    # A fresh interpreter without site-packages processing (-S: no editable install of the
+    # project), whose path is the asset folder and then boto3's folder, where every import that
+    # is not stdlib, boto3 and its dependencies, or the asset's package is refused, as in the
+    # Lambda Python runtime.
+    boto3_home = str(Path(boto3.__file__).resolve().parent.parent)
+    module, function = HANDLER.rsplit(".", 1)
+    script = textwrap.dedent(
+        f"""
+        import importlib, importlib.abc, sys
+        sys.path[:] = [p for p in sys.path if "site-packages" not in p]
+        sys.path[0:0] = [{str(asset_dir)!r}, {boto3_home!r}]
+        ALLOWED = {{"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3",
+                   "six", "migration"}}
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in ALLOWED or top.startswith("_"):
+                    return None
+                raise ImportError(f"blocked import {{name}}")
+        sys.meta_path.insert(0, Block())
+        handler_module = importlib.import_module({module!r})
+        assert callable(getattr(handler_module, {function!r}))
+        import migration
+        assert migration.__file__.startswith({str(asset_dir)!r}), migration.__file__
+        print(handler_module.__file__)
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-S", "-c", script],
+        cwd=asset_dir,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == str(asset_dir / "migration" / "handlers" / "rollback.py")
