@@ -1,0 +1,281 @@
+"""Go/no-go gates checked before each traffic shift step of an application.
+
+Every check returns a :class:`GateResult`; the cutover proceeds only when all are ok.
+Clients are injected (boto3 or any object with the same methods), and so is the clock.
+
+* DMS, per database of the application, task ``<db>-<suffix>``: the task is ``running``;
+  the Maximum of ``AWS/DMS CDCLatencySource`` over the last 5 minutes is under the
+  database's ``cdc_latency_threshold_seconds`` (no datapoint fails); no table has
+  ``ValidationState == "Mismatched records"`` or ``ValidationFailedRecords > 0``.
+* VPN: every VPN connection (or the given ones) has two tunnels, both ``UP``.
+* Alarms: every alarm of the application exists and is ``OK``. Built-in alarm names
+  (``plan.BUILTIN_ALARMS``) map to real alarm names through ``alarm_names``.
+
+A client error is turned into a failed gate with the error in the detail: an unreadable
+signal never lets a cutover through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from migration.plan import Application, Plan
+from migration.tracking import utc_now
+
+__all__ = [
+    "CDC_LATENCY_METRIC",
+    "DEFAULT_TASK_SUFFIX",
+    "MISMATCHED_RECORDS",
+    "GateResult",
+    "Gates",
+    "all_ok",
+]
+
+DEFAULT_TASK_SUFFIX = "cdc"
+CDC_LATENCY_METRIC = "CDCLatencySource"
+DMS_NAMESPACE = "AWS/DMS"
+LATENCY_WINDOW = timedelta(minutes=5)
+MISMATCHED_RECORDS = "Mismatched records"
+MAX_ALARM_NAMES_PER_CALL = 100
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Outcome of one go/no-go check."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def all_ok(results: Iterable[GateResult]) -> bool:
+    """True when every gate passed."""
+    return all(result.ok for result in results)
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Gates:
+    """The go/no-go checks of the applications of ``plan``."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        dms: Any,
+        cloudwatch: Any,
+        ec2: Any,
+        alarm_names: Mapping[str, str] | None = None,
+        vpn_connection_ids: Sequence[str] | None = None,
+        task_suffix: str = DEFAULT_TASK_SUFFIX,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._plan = plan
+        self._dms = dms
+        self._cloudwatch = cloudwatch
+        self._ec2 = ec2
+        self._alarm_names = dict(alarm_names or {})
+        self._vpn_ids = list(vpn_connection_ids) if vpn_connection_ids else None
+        self._suffix = task_suffix
+        self._clock = clock
+
+    # -- naming -----------------------------------------------------------------------
+
+    def task_identifier(self, database: str) -> str:
+        """Replication task identifier of ``database``."""
+        return f"{database}-{self._suffix}"
+
+    def real_alarm_name(self, alarm: str) -> str:
+        """The CloudWatch name of a plan alarm (built-in names through ``alarm_names``)."""
+        return self._alarm_names.get(alarm, alarm)
+
+    def gate_names(self, app: Application) -> list[str]:
+        """Names of the gates :meth:`check_gates` evaluates for ``app`` (for dry runs)."""
+        names = []
+        for database in app.databases:
+            names += [f"dms-task:{database}", f"dms-latency:{database}"]
+            names.append(f"dms-validation:{database}")
+        return [*names, "vpn", "alarms"]
+
+    # -- all gates --------------------------------------------------------------------
+
+    def check_gates(self, app: Application) -> list[GateResult]:
+        """Every gate of ``app``; the cutover proceeds only if all are ok."""
+        results: list[GateResult] = []
+        for database in self._plan.databases_of(app):
+            results += self.dms_gates(database.name, database.cdc_latency_threshold_seconds)
+        results.append(self.vpn_gate())
+        results.append(self.alarm_gate(app))
+        return results
+
+    # -- DMS --------------------------------------------------------------------------
+
+    def dms_gates(self, database: str, threshold_seconds: float) -> list[GateResult]:
+        """Task running, CDC latency under ``threshold_seconds``, no validation mismatch."""
+        task_id = self.task_identifier(database)
+        names = (
+            f"dms-task:{database}",
+            f"dms-latency:{database}",
+            f"dms-validation:{database}",
+        )
+        try:
+            tasks = self._dms.describe_replication_tasks(
+                Filters=[{"Name": "replication-task-id", "Values": [task_id]}]
+            ).get("ReplicationTasks", [])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundFault":
+                tasks = []
+            else:
+                return [GateResult(n, False, f"{task_id}: {_error_text(exc)}") for n in names]
+        except BotoCoreError as exc:
+            return [GateResult(n, False, f"{task_id}: {_error_text(exc)}") for n in names]
+        task = next((t for t in tasks if t.get("ReplicationTaskIdentifier") == task_id), None)
+        if task is None:
+            missing = f"replication task {task_id} does not exist"
+            return [GateResult(n, False, missing) for n in names]
+        status = str(task.get("Status", "unknown"))
+        task_gate = GateResult(
+            names[0],
+            status == "running",
+            f"replication task {task_id} is {status}"
+            + ("" if status == "running" else " (expected running)"),
+        )
+        arn = str(task["ReplicationTaskArn"])
+        return [
+            task_gate,
+            self._latency_gate(names[1], task_id, arn, threshold_seconds),
+            self._validation_gate(names[2], task_id, arn),
+        ]
+
+    def _latency_gate(self, name: str, task_id: str, arn: str, threshold: float) -> GateResult:
+        end = self._clock()
+        # The metric's ReplicationTaskIdentifier dimension is the task's resource id, the
+        # last segment of its ARN.
+        resource_id = arn.rsplit(":", 1)[-1]
+        try:
+            response = self._cloudwatch.get_metric_statistics(
+                Namespace=DMS_NAMESPACE,
+                MetricName=CDC_LATENCY_METRIC,
+                Dimensions=[{"Name": "ReplicationTaskIdentifier", "Value": resource_id}],
+                StartTime=end - LATENCY_WINDOW,
+                EndTime=end,
+                Period=60,
+                Statistics=["Maximum"],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            return GateResult(name, False, f"{task_id}: {_error_text(exc)}")
+        points = [float(p["Maximum"]) for p in response.get("Datapoints", []) if "Maximum" in p]
+        if not points:
+            return GateResult(
+                name, False, f"{task_id}: no {CDC_LATENCY_METRIC} datapoint in the last 5 minutes"
+            )
+        worst = max(points)
+        ok = worst < threshold
+        relation = "under" if ok else "not under"
+        return GateResult(
+            name,
+            ok,
+            f"{task_id}: CDC latency {worst:g}s (max over 5 min) {relation} {threshold:g}s",
+        )
+
+    def _validation_gate(self, name: str, task_id: str, arn: str) -> GateResult:
+        bad: list[str] = []
+        params: dict[str, Any] = {"ReplicationTaskArn": arn}
+        try:
+            while True:
+                page = self._dms.describe_table_statistics(**params)
+                for table in page.get("TableStatistics", []):
+                    failed = int(table.get("ValidationFailedRecords", 0) or 0)
+                    state = table.get("ValidationState", "")
+                    if state == MISMATCHED_RECORDS or failed > 0:
+                        bad.append(
+                            f"{table.get('SchemaName', '?')}.{table.get('TableName', '?')}"
+                            f" ({state or 'no state'}, {failed} failed records)"
+                        )
+                marker = page.get("Marker")
+                if not marker:
+                    break
+                params["Marker"] = marker
+        except (ClientError, BotoCoreError) as exc:
+            return GateResult(name, False, f"{task_id}: {_error_text(exc)}")
+        if bad:
+            return GateResult(name, False, f"{task_id}: validation mismatches in {', '.join(bad)}")
+        return GateResult(name, True, f"{task_id}: no validation mismatch")
+
+    # -- VPN --------------------------------------------------------------------------
+
+    def vpn_gate(self) -> GateResult:
+        """Both tunnels of every VPN connection (or of the configured ones) are UP."""
+        params: dict[str, Any] = {}
+        if self._vpn_ids:
+            params["VpnConnectionIds"] = self._vpn_ids
+        else:
+            params["Filters"] = [{"Name": "state", "Values": ["available"]}]
+        try:
+            connections = self._ec2.describe_vpn_connections(**params).get("VpnConnections", [])
+        except (ClientError, BotoCoreError) as exc:
+            return GateResult("vpn", False, _error_text(exc))
+        if not connections:
+            return GateResult("vpn", False, "no VPN connection found")
+        problems: list[str] = []
+        for connection in connections:
+            vpn_id = connection.get("VpnConnectionId", "?")
+            tunnels = connection.get("VgwTelemetry", [])
+            up = [t for t in tunnels if t.get("Status") == "UP"]
+            if len(tunnels) < 2:
+                problems.append(f"{vpn_id} reports {len(tunnels)} tunnel(s), expected 2")
+            elif len(up) < len(tunnels):
+                down = [
+                    f"{t.get('OutsideIpAddress', '?')} {t.get('Status', '?')}"
+                    for t in tunnels
+                    if t.get("Status") != "UP"
+                ]
+                problems.append(f"{vpn_id} tunnel(s) not UP: {', '.join(down)}")
+        if problems:
+            return GateResult("vpn", False, "; ".join(problems))
+        return GateResult("vpn", True, f"{len(connections)} VPN connection(s), both tunnels UP")
+
+    # -- alarms -----------------------------------------------------------------------
+
+    def alarm_gate(self, app: Application) -> GateResult:
+        """Every alarm of ``app`` exists and is OK."""
+        wanted = {self.real_alarm_name(alarm): alarm for alarm in app.alarms}
+        if not wanted:
+            return GateResult("alarms", True, "no alarm configured")
+        states: dict[str, str] = {}
+        names = sorted(wanted)
+        try:
+            for start in range(0, len(names), MAX_ALARM_NAMES_PER_CALL):
+                params: dict[str, Any] = {
+                    "AlarmNames": names[start : start + MAX_ALARM_NAMES_PER_CALL],
+                    "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+                }
+                while True:
+                    page = self._cloudwatch.describe_alarms(**params)
+                    for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                        states[alarm["AlarmName"]] = str(alarm.get("StateValue", "UNKNOWN"))
+                    if not page.get("NextToken"):
+                        break
+                    params["NextToken"] = page["NextToken"]
+        except (ClientError, BotoCoreError) as exc:
+            return GateResult("alarms", False, _error_text(exc))
+        problems: list[str] = []
+        for real in names:
+            label = real if wanted[real] == real else f"{real} (plan alarm {wanted[real]})"
+            if real not in states:
+                problems.append(f"alarm {label} does not exist")
+            elif states[real] != "OK":
+                problems.append(f"alarm {label} is {states[real]}")
+        if problems:
+            return GateResult("alarms", False, "; ".join(problems))
+        return GateResult("alarms", True, f"{len(names)} alarm(s) OK")
