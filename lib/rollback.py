@@ -27,6 +27,9 @@ RUNTIME_EXCLUDES = [
     "*.egg-info",
     "migration/cli",
     "migration/plan.py",
+    # The cutover engine and its gates run on the operator side (the CLI), with the plan.
+    "migration/engine.py",
+    "migration/gates.py",
 ]
 HANDLER = "migration.handlers.rollback.handler"
 
