@@ -20,10 +20,16 @@ FIVE_MINUTES = Duration.minutes(5)
 
 @dataclass(frozen=True)
 class ReplicationTaskMonitor:
-    """A DMS replication task to watch: its identifier and CDC latency threshold in seconds."""
+    """A DMS replication task to watch.
+
+    ``task_identifier`` is the name given to the task; ``metric_task_id`` is the value DMS
+    publishes in the ``ReplicationTaskIdentifier`` metric dimension, which is the task's resource
+    id (the last part of its ARN), not its name. Defaults to the name where they coincide.
+    """
 
     task_identifier: str
     cdc_latency_threshold_seconds: int
+    metric_task_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,7 @@ class Monitoring(Construct):
                 metric_name="CDCLatencySource",
                 dimensions_map={
                     "ReplicationInstanceIdentifier": replication_instance_identifier,
-                    "ReplicationTaskIdentifier": task.task_identifier,
+                    "ReplicationTaskIdentifier": task.metric_task_id or task.task_identifier,
                 },
                 statistic="Maximum",
                 period=Duration.minutes(1),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Aws, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dms as dms
 from aws_cdk import aws_iam as iam
@@ -137,6 +137,8 @@ class ReplicationTasks(Construct):
                 ReplicationTaskMonitor(
                     task_identifier=task_id,
                     cdc_latency_threshold_seconds=database.cdc_latency_threshold_seconds,
+                    # arn:<partition>:dms:<region>:<account>:task:<resource id>
+                    metric_task_id=Fn.select(6, Fn.split(":", self.tasks[database.name].ref)),
                 )
             )
 

@@ -192,6 +192,22 @@ class TapStack(Stack):
         self.alarms = monitoring.alarms
 
         self._wire_rollback_triggers(plan, monitoring.rollback_alarms, replication)
+        self.cutover_settings = {
+            "environmentSuffix": suffix,
+            "replicationInstanceIdentifier": database.replication_instance_identifier,
+            "replicationTasks": {
+                name: task.replication_task_identifier for name, task in replication.tasks.items()
+            },
+            "alarms": {
+                "vpn-tunnel-down": self.alarms["VpnTunnelDown"].alarm_name,
+                "vpn-both-tunnels-down": self.alarms["VpnBothTunnelsDown"].alarm_name,
+                "rollback-errors": self.alarms["RollbackErrors"].alarm_name,
+                "rollback-dead-letters": self.alarms["RollbackDeadLetters"].alarm_name,
+            },
+            "cdcLatencyAlarms": {
+                name: alarm.alarm_name for name, alarm in replication.alarms(self.alarms).items()
+            },
+        }
         self._create_outputs()
 
     def _wire_rollback_triggers(
@@ -268,6 +284,9 @@ class TapStack(Stack):
             "SsmDocumentName": self.ssm_document.ref,
             "RollbackLambdaArn": self.rollback_lambda.function_arn,
             "DashboardName": self.dashboard.dashboard_name,
+            # Beyond the seed's ten: what the runtime (migrate, the cutover engine) needs to
+            # find the alarms and replication tasks this deployment created.
+            "CutoverSettings": self.to_json_string(self.cutover_settings),
         }
         for name, value in outputs.items():
             CfnOutput(

@@ -78,6 +78,7 @@ class Gates:
         alarm_names: Mapping[str, str] | None = None,
         vpn_connection_ids: Sequence[str] | None = None,
         task_suffix: str = DEFAULT_TASK_SUFFIX,
+        replication_instance_identifier: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._plan = plan
@@ -87,6 +88,7 @@ class Gates:
         self._alarm_names = dict(alarm_names or {})
         self._vpn_ids = list(vpn_connection_ids) if vpn_connection_ids else None
         self._suffix = task_suffix
+        self._instance = replication_instance_identifier
         self._clock = clock
 
     # -- naming -----------------------------------------------------------------------
@@ -161,12 +163,17 @@ class Gates:
         end = self._clock()
         # The metric's ReplicationTaskIdentifier dimension is the task's resource id, the
         # last segment of its ARN.
+        # DMS publishes it together with ReplicationInstanceIdentifier (the instance's name);
+        # CloudWatch only returns datapoints for the exact set of dimensions.
         resource_id = arn.rsplit(":", 1)[-1]
+        dimensions = [{"Name": "ReplicationTaskIdentifier", "Value": resource_id}]
+        if self._instance:
+            dimensions.insert(0, {"Name": "ReplicationInstanceIdentifier", "Value": self._instance})
         try:
             response = self._cloudwatch.get_metric_statistics(
                 Namespace=DMS_NAMESPACE,
                 MetricName=CDC_LATENCY_METRIC,
-                Dimensions=[{"Name": "ReplicationTaskIdentifier", "Value": resource_id}],
+                Dimensions=dimensions,
                 StartTime=end - LATENCY_WINDOW,
                 EndTime=end,
                 Period=60,

@@ -118,6 +118,9 @@ class FakeEc2:
         }
 
 
+REPLICATION_INSTANCE = "migration-dms-test"
+
+
 @dataclass
 class GateEnv:
     """moto DMS/CloudWatch state that passes every gate, with knobs to break each one."""
@@ -136,6 +139,7 @@ class GateEnv:
             cloudwatch=self.cloudwatch,
             ec2=self.ec2,
             alarm_names=BUILTIN_ALARM_NAMES,
+            replication_instance_identifier=REPLICATION_INSTANCE,
             clock=self.aws.time.clock,
         )
 
@@ -146,7 +150,11 @@ class GateEnv:
         data = [
             {
                 "MetricName": "CDCLatencySource",
-                "Dimensions": [{"Name": "ReplicationTaskIdentifier", "Value": resource_id}],
+                # As DMS publishes it: instance name and task resource id.
+                "Dimensions": [
+                    {"Name": "ReplicationInstanceIdentifier", "Value": REPLICATION_INSTANCE},
+                    {"Name": "ReplicationTaskIdentifier", "Value": resource_id},
+                ],
                 "Timestamp": start + timedelta(minutes=i),
                 "Value": seconds,
                 "Unit": "Seconds",

@@ -109,14 +109,30 @@ def _lambda_environment(template) -> dict:
 
 def test_cdc_latency_alarm_per_database_triggers_rollback(template):
     for database in PLAN.databases:
+        task = Match.string_like_regexp(f"ReplicationTasks{database.name.replace('-', '')}Task")
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm",
             {
                 "MetricName": "CDCLatencySource",
                 "Threshold": database.cdc_latency_threshold_seconds,
-                "Dimensions": Match.array_with(
-                    [{"Name": "ReplicationTaskIdentifier", "Value": f"{database.name}-dev"}]
-                ),
+                "Dimensions": [
+                    {"Name": "ReplicationInstanceIdentifier", "Value": "migration-dms-dev"},
+                    # DMS publishes the task's resource id (last part of its ARN), not its name.
+                    {
+                        "Name": "ReplicationTaskIdentifier",
+                        "Value": {
+                            "Fn::Select": [
+                                6,
+                                {
+                                    "Fn::Split": [
+                                        ":",
+                                        {"Ref": task},
+                                    ]
+                                },
+                            ]
+                        },
+                    },
+                ],
             },
         )
     stack_rule = _rules(template)["RollbackTrigger85047A48"]

@@ -13,7 +13,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Capture, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from lib.monitoring import ReplicationTaskMonitor
 from lib.replication_tasks import TASK_SETTINGS, ReplicationTasks, secret_arn, table_mappings
 from migration.plan import Database
 
@@ -249,12 +248,19 @@ def test_cdk_nag_finds_nothing_unacknowledged(built: Built) -> None:
 
 
 def test_monitors_carry_task_ids_and_thresholds(built: Built) -> None:
-    assert built.tasks.monitors == [
-        ReplicationTaskMonitor("orders-db-test", 30),
-        ReplicationTaskMonitor("shop-db-test", 60),
-        ReplicationTaskMonitor("crm-db-test", 60),
-        ReplicationTaskMonitor("erp-db-test", 60),
+    monitors = built.tasks.monitors
+    assert [(m.task_identifier, m.cdc_latency_threshold_seconds) for m in monitors] == [
+        ("orders-db-test", 30),
+        ("shop-db-test", 60),
+        ("crm-db-test", 60),
+        ("erp-db-test", 60),
     ]
+    # The metric dimension is the task's resource id: the last field of its ARN.
+    stack = cdk.Stack.of(built.tasks)
+    for monitor, task in zip(monitors, built.tasks.tasks.values(), strict=True):
+        assert stack.resolve(monitor.metric_task_id) == {
+            "Fn::Select": [6, {"Fn::Split": [":", {"Ref": stack.get_logical_id(task)}]}]
+        }
     assert list(built.tasks.tasks) == [d.name for d in DATABASES]
 
 

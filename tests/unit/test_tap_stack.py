@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -182,14 +183,37 @@ def test_output_value_and_export(template: Template, name: str) -> None:
     )
 
 
-def test_exactly_the_ten_seed_outputs(default_synth: Synthesized) -> None:
-    assert list(default_synth.template_json["Outputs"]) == list(OUTPUT_VALUES)
+def test_the_ten_seed_outputs_then_cutover_settings(default_synth: Synthesized) -> None:
+    assert list(default_synth.template_json["Outputs"]) == [*OUTPUT_VALUES, "CutoverSettings"]
+
+
+def test_cutover_settings_name_what_the_runtime_looks_up(default_synth: Synthesized) -> None:
+    value = default_synth.template_json["Outputs"]["CutoverSettings"]["Value"]
+    parts = value["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else "<" + p["Ref"] + ">" for p in parts)
+    settings = json.loads(text)
+    assert settings["environmentSuffix"] == "dev"
+    assert settings["replicationInstanceIdentifier"] == "migration-dms-dev"
+    assert settings["replicationTasks"] == {
+        "orders-db": "orders-db-dev",
+        "inventory-db": "inventory-db-dev",
+    }
+    assert settings["alarms"] == {
+        "vpn-tunnel-down": "<MonitoringVpnTunnelDown283334FA>",
+        "vpn-both-tunnels-down": "<MonitoringVpnBothTunnelsDownE76C8EE6>",
+        "rollback-errors": "<MonitoringRollbackErrorsD8B589AF>",
+        "rollback-dead-letters": "<MonitoringRollbackDeadLetters06CE06A8>",
+    }
+    assert settings["cdcLatencyAlarms"] == {
+        "orders-db": "<MonitoringCdcLatencyordersdbdev4FF28625>",
+        "inventory-db": "<MonitoringCdcLatencyinventorydbdevB234FBCE>",
+    }
 
 
 def test_export_names_follow_the_suffix(qa_template: Template) -> None:
     outputs = qa_template.find_outputs("*")
     assert {name: o["Export"]["Name"] for name, o in outputs.items()} == {
-        name: f"{name}-qa" for name in OUTPUT_VALUES
+        name: f"{name}-qa" for name in [*OUTPUT_VALUES, "CutoverSettings"]
     }
 
 
