@@ -30,6 +30,8 @@ RUNTIME_EXCLUDES = [
     # The cutover engine and its gates run on the operator side (the CLI), with the plan.
     "migration/engine.py",
     "migration/gates.py",
+    # Local emulator tooling (deploy into moto's server for demos and integration tests).
+    "migration/local",
 ]
 HANDLER = "migration.handlers.rollback.handler"
 

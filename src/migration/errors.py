@@ -146,3 +146,11 @@ class PartialRollbackError(MigrationError):
             f"{len(pending)} pending ({', '.join(pending[:5])}"
             f"{', ...' if len(pending) > 5 else ''}); the retry of this event finishes the job"
         )
+
+
+class OutputsError(MigrationError):
+    """The deployed stack's outputs cannot be read: missing file, missing key, bad value."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        super().__init__(f"{source}: {problem}")

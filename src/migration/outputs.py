@@ -1,0 +1,155 @@
+"""The deployed stack's outputs: what the runtime needs to find the resources it drives.
+
+Read from ``cfn-outputs/flat-outputs.json`` (``make deploy`` or the local deployment write it;
+a flat ``{"OutputName": "value"}`` object, the shape CI pipelines use) or fetched from
+CloudFormation by stack name. Both give the same :class:`StackOutputs`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migration.errors import OutputsError
+
+DEFAULT_OUTPUTS_PATH = Path("cfn-outputs") / "flat-outputs.json"
+
+# The seed's ten outputs, in its order, plus the settings output the runtime reads.
+SEED_OUTPUTS = (
+    "VpcId",
+    "DmsReplicationInstanceArn",
+    "CloudEndureRoleArn",
+    "VpnConnectionId",
+    "PrivateHostedZoneId",
+    "MigrationTrackingTableName",
+    "SnsTopicArn",
+    "SsmDocumentName",
+    "RollbackLambdaArn",
+    "DashboardName",
+)
+SETTINGS_OUTPUT = "CutoverSettings"
+
+
+@dataclass(frozen=True)
+class CutoverSettings:
+    """Names the stack generated or fixed, which the cutover engine and gates look up."""
+
+    environment_suffix: str
+    replication_instance_identifier: str
+    replication_tasks: Mapping[str, str]
+    alarms: Mapping[str, str]
+    cdc_latency_alarms: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """The stack outputs, typed. ``values`` keeps every output as given."""
+
+    source: str
+    values: Mapping[str, str]
+    settings: CutoverSettings
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[name]
+
+    @property
+    def hosted_zone_id(self) -> str:
+        return self.values["PrivateHostedZoneId"]
+
+    @property
+    def table_name(self) -> str:
+        return self.values["MigrationTrackingTableName"]
+
+    @property
+    def topic_arn(self) -> str:
+        return self.values["SnsTopicArn"]
+
+    @property
+    def rollback_function_arn(self) -> str:
+        return self.values["RollbackLambdaArn"]
+
+    @property
+    def vpn_connection_id(self) -> str:
+        return self.values["VpnConnectionId"]
+
+
+def parse_outputs(data: Any, source: str) -> StackOutputs:
+    """Validate a flat outputs mapping; the error names the file and the missing/bad key."""
+    if not isinstance(data, Mapping):
+        raise OutputsError(source, "expected a JSON object of stack outputs")
+    missing = [name for name in (*SEED_OUTPUTS, SETTINGS_OUTPUT) if not data.get(name)]
+    if missing:
+        raise OutputsError(
+            source,
+            f"missing output(s) {', '.join(missing)}; is this the migration stack's outputs file?",
+        )
+    values = {str(k): str(v) for k, v in data.items()}
+    return StackOutputs(source, values, _settings(values[SETTINGS_OUTPUT], source))
+
+
+def _settings(raw: str, source: str) -> CutoverSettings:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise OutputsError(source, f"{SETTINGS_OUTPUT}: not JSON ({error.msg})") from None
+    if not isinstance(data, dict):
+        raise OutputsError(source, f"{SETTINGS_OUTPUT}: expected a JSON object")
+
+    def text(key: str) -> str:
+        value = data.get(key)
+        if not isinstance(value, str) or not value:
+            raise OutputsError(source, f"{SETTINGS_OUTPUT}.{key}: expected a non-empty string")
+        return value
+
+    def names(key: str) -> dict[str, str]:
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
+        ):
+            raise OutputsError(source, f"{SETTINGS_OUTPUT}.{key}: expected an object of names")
+        return dict(value)
+
+    return CutoverSettings(
+        environment_suffix=text("environmentSuffix"),
+        replication_instance_identifier=text("replicationInstanceIdentifier"),
+        replication_tasks=names("replicationTasks"),
+        alarms=names("alarms"),
+        cdc_latency_alarms=names("cdcLatencyAlarms"),
+    )
+
+
+def load_outputs(path: str | os.PathLike[str] = DEFAULT_OUTPUTS_PATH) -> StackOutputs:
+    """Read a flat outputs file; a missing or malformed file is an :class:`OutputsError`."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OutputsError(
+            str(file), "not found; deploy first (make deploy, or make demo locally) or pass --stack"
+        ) from None
+    except OSError as error:
+        raise OutputsError(str(file), f"cannot be read ({error.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        problem = f"not valid JSON (line {error.lineno}: {error.msg})"
+        raise OutputsError(str(file), problem) from None
+    return parse_outputs(data, str(file))
+
+
+def fetch_outputs(cloudformation: Any, stack_name: str) -> StackOutputs:
+    """Read the outputs of a deployed stack through CloudFormation ``DescribeStacks``."""
+    from botocore.exceptions import ClientError
+
+    source = f"stack {stack_name}"
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message", str(error))
+        raise OutputsError(source, f"cannot be described ({message})") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return parse_outputs(outputs, source)
