@@ -1,0 +1,16 @@
+"""Local deployment target: the synthesized stack on moto's server at 127.0.0.1.
+
+Test and developer tooling only (excluded from the Lambda asset). See docs/local-deployment.md.
+"""
+
+from migration.local.deploy import LocalDeployError, LocalDeployment, deploy_local
+from migration.local.emulator import Emulator
+from migration.local.invoke import invoke_rollback_locally
+
+__all__ = [
+    "Emulator",
+    "LocalDeployError",
+    "LocalDeployment",
+    "deploy_local",
+    "invoke_rollback_locally",
+]

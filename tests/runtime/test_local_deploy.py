@@ -1,0 +1,163 @@
+"""The local deployment fails loudly: unsupported types, skipped resources, dropped properties."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migration.local import Emulator, LocalDeployError, deploy_local
+from migration.local import fillers as fillers_module
+from migration.local.deploy import moto_cloudformation_types
+
+KEY = {
+    "Type": "AWS::KMS::Key",
+    "Properties": {
+        "EnableKeyRotation": True,
+        "KeyPolicy": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {
+                        "AWS": {
+                            "Fn::Join": ["", ["arn:aws:iam::", {"Ref": "AWS::AccountId"}, ":root"]]
+                        }
+                    },
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        },
+        "Tags": [{"Key": "Project", "Value": "local-test"}],
+    },
+}
+TABLE = {
+    "Type": "AWS::DynamoDB::Table",
+    "Properties": {
+        "TableName": "local-deploy-test",
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+            "KMSMasterKeyId": {"Fn::GetAtt": ["Key", "Arn"]},
+        },
+    },
+}
+GATEWAY = {
+    "Type": "AWS::EC2::CustomerGateway",
+    "Properties": {"BgpAsn": 65000, "IpAddress": "203.0.113.10", "Type": "ipsec.1"},
+}
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(region="us-west-2") as emu:
+        yield emu
+
+
+def _template(tmp_path: Path, resources: dict[str, Any], outputs: dict[str, Any]) -> Path:
+    path = tmp_path / "Test.template.json"
+    path.write_text(json.dumps({"Resources": resources, "Outputs": outputs}))
+    return path
+
+
+def _deploy(emulator: Emulator, template: Path, tmp_path: Path, name: str) -> Any:
+    return deploy_local(
+        template,
+        endpoint_url=emulator.endpoint_url,
+        stack_name=name,
+        region=emulator.region,
+        outputs_path=tmp_path / "out" / "flat-outputs.json",
+    )
+
+
+def test_deploys_verifies_and_writes_flat_outputs(emulator: Emulator, tmp_path: Path) -> None:
+    resources = {
+        "Key": KEY,
+        "Table": {**TABLE, "Properties": {**TABLE["Properties"], "TableName": "ok-table"}},
+        "Gateway": GATEWAY,
+    }
+    outputs = {
+        "TableName": {"Value": {"Ref": "Table"}},
+        "Summary": {
+            "Value": {"Fn::Join": [":", [{"Ref": "Gateway"}, {"Fn::GetAtt": ["Key", "Arn"]}]]}
+        },
+    }
+    deployment = _deploy(emulator, _template(tmp_path, resources, outputs), tmp_path, "LocalOk")
+    written = json.loads((tmp_path / "out" / "flat-outputs.json").read_text())
+    assert written == deployment.outputs
+    assert written["TableName"] == "ok-table"
+    gateway_id = deployment.resources["Gateway"].physical_id
+    assert written["Summary"].startswith(gateway_id + ":arn:aws:kms:us-west-2:")
+    assert deployment.resources["Key"].created_by == "cloudformation"
+    assert deployment.resources["Table"].created_by == "tool"
+    table = emulator.client("dynamodb").describe_table(TableName="ok-table")["Table"]
+    assert table["SSEDescription"]["Status"] == "ENABLED"
+    summary = deployment.summary()
+    assert "point-in-time recovery" in summary and "Gateway" in summary
+
+
+def test_unsupported_type_is_named_before_anything_is_created(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    kind = "AWS::AppFlow::Flow"
+    assert kind not in moto_cloudformation_types()
+    template = _template(tmp_path, {"Flow": {"Type": kind, "Properties": {}}, "Key": KEY}, {})
+    with pytest.raises(LocalDeployError, match=r"AWS::AppFlow::Flow: Flow"):
+        _deploy(emulator, template, tmp_path, "LocalUnsupported")
+    stacks = emulator.client("cloudformation").list_stacks()["StackSummaries"]
+    assert "LocalUnsupported" not in [s["StackName"] for s in stacks]
+
+
+def test_a_filler_that_skips_its_resource_is_caught(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def skipping(ctx: Any, props: Any) -> fillers_module.Filled:
+        return fillers_module.Filled("")
+
+    monkeypatch.setitem(
+        fillers_module.FILLERS, "AWS::EC2::CustomerGateway", (skipping, "test: skips")
+    )
+    template = _template(tmp_path, {"Gateway": GATEWAY}, {})
+    with pytest.raises(
+        LocalDeployError, match=r"Gateway \(AWS::EC2::CustomerGateway\): not created"
+    ):
+        _deploy(emulator, template, tmp_path, "LocalSkipped")
+
+
+def test_a_dropped_property_is_caught(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = fillers_module.dynamodb_table
+
+    def without_pitr(ctx: Any, props: Any) -> fillers_module.Filled:
+        return real(
+            ctx, {k: v for k, v in props.items() if k != "PointInTimeRecoverySpecification"}
+        )
+
+    monkeypatch.setitem(fillers_module.FILLERS, "AWS::DynamoDB::Table", (without_pitr, "test"))
+    resources = {
+        "Key": KEY,
+        "Table": {**TABLE, "Properties": {**TABLE["Properties"], "TableName": "no-pitr"}},
+    }
+    template = _template(tmp_path, resources, {})
+    with pytest.raises(LocalDeployError) as caught:
+        _deploy(emulator, template, tmp_path, "LocalNoPitr")
+    message = str(caught.value)
+    assert "Table (AWS::DynamoDB::Table): point-in-time recovery: expected 'ENABLED'" in message
+    assert not (tmp_path / "out" / "flat-outputs.json").exists()
+
+
+def test_an_output_referencing_an_unknown_resource_is_rejected(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    template = _template(tmp_path, {"Gateway": GATEWAY}, {"Missing": {"Value": {"Ref": "Nope"}}})
+    with pytest.raises(LocalDeployError, match="output Missing"):
+        _deploy(emulator, template, tmp_path, "LocalBadOutput")
