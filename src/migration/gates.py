@@ -9,7 +9,13 @@ Clients are injected (boto3 or any object with the same methods), and so is the 
   ``ValidationState == "Mismatched records"`` or ``ValidationFailedRecords > 0``.
 * VPN: every VPN connection (or the given ones) has two tunnels, both ``UP``.
 * Alarms: every alarm of the application exists and is ``OK``. Built-in alarm names
-  (``plan.BUILTIN_ALARMS``) map to real alarm names through ``alarm_names``.
+  (``plan.BUILTIN_ALARMS``) map to real alarm names through ``alarm_names``. With
+  ``cdc_latency_alarms`` (database -> alarm name, as the stack outputs it), an application
+  listing ``dms-cdc-latency`` is gated on the CDC latency alarm of each of its databases;
+  a database without an alarm there fails the gate.
+
+Task identifiers come from ``task_identifiers`` (database -> task id, as the stack outputs
+it) and default to ``<db>-<task_suffix>``.
 
 A client error is turned into a failed gate with the error in the detail: an unreadable
 signal never lets a cutover through.
@@ -28,6 +34,7 @@ from migration.plan import Application, Plan
 from migration.tracking import utc_now
 
 __all__ = [
+    "CDC_LATENCY_ALARM",
     "CDC_LATENCY_METRIC",
     "DEFAULT_TASK_SUFFIX",
     "MISMATCHED_RECORDS",
@@ -37,6 +44,8 @@ __all__ = [
 ]
 
 DEFAULT_TASK_SUFFIX = "cdc"
+CDC_LATENCY_ALARM = "dms-cdc-latency"
+"""The built-in plan alarm that stands for the CDC latency alarms of an application's databases."""
 CDC_LATENCY_METRIC = "CDCLatencySource"
 DMS_NAMESPACE = "AWS/DMS"
 LATENCY_WINDOW = timedelta(minutes=5)
@@ -79,6 +88,8 @@ class Gates:
         vpn_connection_ids: Sequence[str] | None = None,
         task_suffix: str = DEFAULT_TASK_SUFFIX,
         replication_instance_identifier: str | None = None,
+        task_identifiers: Mapping[str, str] | None = None,
+        cdc_latency_alarms: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._plan = plan
@@ -89,17 +100,42 @@ class Gates:
         self._vpn_ids = list(vpn_connection_ids) if vpn_connection_ids else None
         self._suffix = task_suffix
         self._instance = replication_instance_identifier
+        self._tasks = dict(task_identifiers or {})
+        self._cdc_alarms = dict(cdc_latency_alarms) if cdc_latency_alarms is not None else None
         self._clock = clock
 
     # -- naming -----------------------------------------------------------------------
 
     def task_identifier(self, database: str) -> str:
-        """Replication task identifier of ``database``."""
-        return f"{database}-{self._suffix}"
+        """Replication task identifier of ``database`` (the mapping, else ``<db>-<suffix>``)."""
+        return self._tasks.get(database) or f"{database}-{self._suffix}"
 
     def real_alarm_name(self, alarm: str) -> str:
         """The CloudWatch name of a plan alarm (built-in names through ``alarm_names``)."""
         return self._alarm_names.get(alarm, alarm)
+
+    def alarms_of(self, app: Application) -> tuple[dict[str, str], list[str]]:
+        """CloudWatch alarms gating ``app``: ({real name: label}, problems).
+
+        ``dms-cdc-latency`` expands to the CDC latency alarm of each database of ``app``
+        when ``cdc_latency_alarms`` is known; a database missing there is a problem (the
+        gate fails), never a skipped check.
+        """
+        wanted: dict[str, str] = {}
+        problems: list[str] = []
+        for alarm in app.alarms:
+            if alarm == CDC_LATENCY_ALARM and self._cdc_alarms is not None and app.databases:
+                for database in app.databases:
+                    real = self._cdc_alarms.get(database)
+                    if real:
+                        wanted[real] = f"{CDC_LATENCY_ALARM} of {database}"
+                    else:
+                        problems.append(
+                            f"no {CDC_LATENCY_ALARM} alarm known for database {database}"
+                        )
+            else:
+                wanted[self.real_alarm_name(alarm)] = alarm
+        return wanted, problems
 
     def gate_names(self, app: Application) -> list[str]:
         """Names of the gates :meth:`check_gates` evaluates for ``app`` (for dry runs)."""
@@ -256,8 +292,8 @@ class Gates:
 
     def alarm_gate(self, app: Application) -> GateResult:
         """Every alarm of ``app`` exists and is OK."""
-        wanted = {self.real_alarm_name(alarm): alarm for alarm in app.alarms}
-        if not wanted:
+        wanted, problems = self.alarms_of(app)
+        if not wanted and not problems:
             return GateResult("alarms", True, "no alarm configured")
         states: dict[str, str] = {}
         names = sorted(wanted)
@@ -276,7 +312,6 @@ class Gates:
                     params["NextToken"] = page["NextToken"]
         except (ClientError, BotoCoreError) as exc:
             return GateResult("alarms", False, _error_text(exc))
-        problems: list[str] = []
         for real in names:
             label = real if wanted[real] == real else f"{real} (plan alarm {wanted[real]})"
             if real not in states:

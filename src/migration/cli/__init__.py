@@ -1,20 +1,28 @@
 """The ``migrate`` command line: one module per command group, assembled here.
 
 To add a command group, create ``<group>_cmd.py`` exposing a ``typer.Typer`` named ``app`` and
-register it in ``_GROUPS``.
+register it in ``_GROUPS``; a single top-level command is a function registered in
+``_COMMANDS``. Shared options and error handling of the operator commands: ``common``.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from importlib import metadata
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from . import plan_cmd
+from . import cutover_cmd, history_cmd, plan_cmd, rollback_cmd, status_cmd
 
 _GROUPS: tuple[tuple[str, typer.Typer], ...] = (("plan", plan_cmd.app),)
+_COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    ("status", status_cmd.status),
+    ("cutover", cutover_cmd.cutover),
+    ("rollback", rollback_cmd.rollback),
+    ("history", history_cmd.history),
+)
 
 
 def _version(value: bool) -> None:
@@ -49,6 +57,8 @@ def create_app(*, plain: bool = False) -> typer.Typer:
 
     for name, group in _GROUPS:
         root.add_typer(group, name=name)
+    for name, command in _COMMANDS:
+        root.command(name)(command)
     return root
 
 

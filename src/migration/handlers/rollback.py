@@ -75,16 +75,20 @@ def reset_clients() -> None:
         _clients.clear()
 
 
-def build_service(settings: Settings, clients: Clients) -> RollbackService:
-    """Wire a RollbackService from settings and clients."""
-    shifter = TrafficShifter(
+def build_shifter(settings: Settings, clients: Clients) -> TrafficShifter:
+    """The TrafficShifter of the hosted zone in ``settings`` (shared with ``migrate``)."""
+    return TrafficShifter(
         clients.route53,
         settings.hosted_zone_id,
         time_budget_s=settings.route53_time_budget_s,
         application_records=settings.application_records,
     )
+
+
+def build_service(settings: Settings, clients: Clients) -> RollbackService:
+    """Wire a RollbackService from settings and clients (the Lambda and ``migrate``)."""
     return RollbackService(
-        shifter,
+        build_shifter(settings, clients),
         TrackingStore(clients.dynamodb, settings.table_name),
         RollbackLedger(clients.dynamodb, settings.table_name),
         Notifier(clients.sns, settings.sns_topic_arn),

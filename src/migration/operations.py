@@ -1,0 +1,200 @@
+"""Service wiring of the ``migrate`` operator commands.
+
+One place creates the boto3 clients (:func:`make_clients`, honouring ``AWS_ENDPOINT_URL``
+and the usual region settings, which boto3 reads itself) and the clocks
+(:func:`make_timing`); both are module-level factories that tests replace to point the
+commands at moto and to run bakes instantly. :class:`Runtime` builds the services from the
+plan and the deployed stack's outputs exactly as the rollback Lambda does
+(:func:`migration.handlers.rollback.build_service`), plus the cutover engine and its gates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from migration.engine import CutoverEngine, EngineEvent, GateChecker
+from migration.errors import MigrationError
+from migration.gates import Gates
+from migration.handlers.rollback import Clients, build_service, build_shifter
+from migration.outputs import DEFAULT_OUTPUTS_PATH, StackOutputs, fetch_outputs, load_outputs
+from migration.plan import Plan, default_plan_path, load_plan
+from migration.rollback import RollbackService
+from migration.settings import Settings
+from migration.tracking import TrackingStore, utc_now
+from migration.traffic import TrafficShifter
+
+__all__ = [
+    "Boto3Clients",
+    "ClientFactory",
+    "InputError",
+    "Runtime",
+    "Timing",
+    "make_clients",
+    "make_timing",
+    "open_runtime",
+]
+
+
+class InputError(MigrationError):
+    """Bad operator input (unknown wave, missing region...): exit 2, nothing changed."""
+
+
+class ClientFactory(Protocol):
+    """Creates (and may cache) the client of an AWS service by name."""
+
+    def client(self, service: str) -> Any: ...
+
+
+class Boto3Clients:
+    """boto3 clients of one session; ``AWS_ENDPOINT_URL`` and credentials as boto3 reads them."""
+
+    def __init__(self, region: str | None = None) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self._session = boto3.session.Session(region_name=region)
+        if not self._session.region_name:
+            raise InputError(
+                "no AWS region configured: pass --region or set AWS_REGION / AWS_DEFAULT_REGION"
+            )
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60
+        )
+        self._clients: dict[str, Any] = {}
+
+    @property
+    def region(self) -> str:
+        return str(self._session.region_name)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, config=self._config)
+        return self._clients[service]
+
+
+def make_clients(region: str | None) -> ClientFactory:
+    """The client factory of the commands (tests replace this function)."""
+    return Boto3Clients(region)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Clocks of a run: ``monotonic``/``sleep`` for bakes, ``wall`` for records and metrics."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    wall: Callable[[], datetime] = utc_now
+
+
+def make_timing() -> Timing:
+    """Real time (tests replace this function with instant fake time)."""
+    return Timing()
+
+
+@dataclass
+class Runtime:
+    """The plan, the stack outputs and the services built from them."""
+
+    plan: Plan
+    plan_path: Path
+    outputs: StackOutputs
+    clients: ClientFactory
+    timing: Timing = field(default_factory=Timing)
+
+    # -- wiring shared with the rollback Lambda ----------------------------------------
+
+    @property
+    def application_records(self) -> dict[str, str]:
+        """Application -> record name, from the plan (the Lambda's APPLICATION_RECORDS)."""
+        return {app.name: app.dns_name for app in self.plan.applications}
+
+    def settings(self) -> Settings:
+        """The rollback function's settings, as its environment would hold them."""
+        return Settings(
+            hosted_zone_id=self.outputs.hosted_zone_id,
+            table_name=self.outputs.table_name,
+            sns_topic_arn=self.outputs.topic_arn,
+            application_records=self.application_records,
+        )
+
+    def lambda_clients(self) -> Clients:
+        return Clients(
+            route53=self.clients.client("route53"),
+            dynamodb=self.clients.client("dynamodb"),
+            sns=self.clients.client("sns"),
+        )
+
+    def shifter(self) -> TrafficShifter:
+        return build_shifter(self.settings(), self.lambda_clients())
+
+    def tracking(self) -> TrackingStore:
+        return TrackingStore(
+            self.clients.client("dynamodb"), self.outputs.table_name, clock=self.timing.wall
+        )
+
+    def rollback_service(self) -> RollbackService:
+        """The same service the rollback Lambda runs."""
+        return build_service(self.settings(), self.lambda_clients())
+
+    # -- cutover -----------------------------------------------------------------------
+
+    def gates(self) -> Gates:
+        settings = self.outputs.settings
+        return Gates(
+            self.plan,
+            dms=self.clients.client("dms"),
+            cloudwatch=self.clients.client("cloudwatch"),
+            ec2=self.clients.client("ec2"),
+            alarm_names=settings.alarms,
+            cdc_latency_alarms=settings.cdc_latency_alarms,
+            vpn_connection_ids=[self.outputs.vpn_connection_id],
+            task_identifiers=settings.replication_tasks,
+            task_suffix=settings.environment_suffix,
+            replication_instance_identifier=settings.replication_instance_identifier,
+            clock=self.timing.wall,
+        )
+
+    def engine(
+        self,
+        *,
+        output: Callable[[EngineEvent], None],
+        gates: GateChecker | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> CutoverEngine:
+        return CutoverEngine(
+            self.plan,
+            self.shifter(),
+            self.tracking(),
+            self.rollback_service(),
+            gates or self.gates(),
+            clock=self.timing.monotonic,
+            sleep=sleep or self.timing.sleep,
+            output=output,
+        )
+
+
+def open_runtime(
+    *,
+    plan_path: Path | None,
+    outputs_path: Path | None,
+    stack: str | None,
+    region: str | None,
+) -> Runtime:
+    """Load the plan and the outputs and create the clients; raises PlanError,
+    OutputsError or InputError (all bad input: the caller exits 2)."""
+    if stack and outputs_path is not None:
+        raise InputError("--outputs and --stack are mutually exclusive: give one")
+    path = plan_path or default_plan_path()
+    plan = load_plan(path)
+    if stack:
+        clients = make_clients(region)
+        outputs = fetch_outputs(clients.client("cloudformation"), stack)
+    else:
+        outputs = load_outputs(outputs_path or DEFAULT_OUTPUTS_PATH)
+        clients = make_clients(region)
+    return Runtime(plan, Path(path), outputs, clients, make_timing())

@@ -1,0 +1,179 @@
+"""The stack outputs loader: flat-outputs.json or CloudFormation, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from migration.errors import OutputsError
+from migration.outputs import (
+    SEED_OUTPUTS,
+    CutoverSettings,
+    fetch_outputs,
+    load_outputs,
+    parse_outputs,
+)
+
+SETTINGS = {
+    "environmentSuffix": "dev",
+    "replicationInstanceIdentifier": "migration-dms-dev",
+    "replicationTasks": {"orders-db": "orders-db-dev"},
+    "alarms": {"vpn-tunnel-down": "VpnTunnelDown-dev"},
+    "cdcLatencyAlarms": {"orders-db": "CdcLatency-orders-db-dev"},
+}
+
+
+def outputs(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {name: f"{name}-value" for name in SEED_OUTPUTS}
+    data["CutoverSettings"] = json.dumps(SETTINGS)
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def write(tmp_path: Path, content: str) -> Path:
+    path = tmp_path / "flat-outputs.json"
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_load_a_complete_file(tmp_path: Path) -> None:
+    path = write(tmp_path, json.dumps(outputs(Extra="kept")))
+    loaded = load_outputs(path)
+    assert loaded.source == str(path)
+    assert loaded.hosted_zone_id == "PrivateHostedZoneId-value"
+    assert loaded.table_name == "MigrationTrackingTableName-value"
+    assert loaded.topic_arn == "SnsTopicArn-value"
+    assert loaded.rollback_function_arn == "RollbackLambdaArn-value"
+    assert loaded.vpn_connection_id == "VpnConnectionId-value"
+    assert loaded["Extra"] == "kept"
+    assert loaded.settings == CutoverSettings(
+        environment_suffix="dev",
+        replication_instance_identifier="migration-dms-dev",
+        replication_tasks={"orders-db": "orders-db-dev"},
+        alarms={"vpn-tunnel-down": "VpnTunnelDown-dev"},
+        cdc_latency_alarms={"orders-db": "CdcLatency-orders-db-dev"},
+    )
+
+
+def test_optional_settings_maps_default_to_empty() -> None:
+    settings = {k: SETTINGS[k] for k in ("environmentSuffix", "replicationInstanceIdentifier")}
+    parsed = parse_outputs(outputs(CutoverSettings=json.dumps(settings)), "src")
+    assert parsed.settings.replication_tasks == {}
+    assert parsed.settings.alarms == {}
+    assert parsed.settings.cdc_latency_alarms == {}
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.json"
+    with pytest.raises(OutputsError) as caught:
+        load_outputs(path)
+    assert str(caught.value) == (
+        f"{path}: not found; deploy first (make deploy, or make demo locally) or pass --stack"
+    )
+    assert caught.value.source == str(path)
+
+
+def test_unreadable_path(tmp_path: Path) -> None:
+    with pytest.raises(OutputsError, match=r": cannot be read \("):
+        load_outputs(tmp_path)  # a directory
+
+
+def test_bad_json(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"VpcId": "vpc-1",\n  oops}')
+    with pytest.raises(OutputsError) as caught:
+        load_outputs(path)
+    assert str(caught.value).startswith(f"{path}: not valid JSON (line 2: ")
+
+
+def test_not_an_object(tmp_path: Path) -> None:
+    path = write(tmp_path, "[1, 2]")
+    with pytest.raises(OutputsError) as caught:
+        load_outputs(path)
+    assert str(caught.value) == f"{path}: expected a JSON object of stack outputs"
+
+
+def test_missing_outputs_are_all_named() -> None:
+    with pytest.raises(OutputsError) as caught:
+        parse_outputs(outputs(SnsTopicArn=None, VpcId="", CutoverSettings=None), "file.json")
+    assert str(caught.value) == (
+        "file.json: missing output(s) VpcId, SnsTopicArn, CutoverSettings; "
+        "is this the migration stack's outputs file?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            "{not json",
+            "CutoverSettings: not JSON (Expecting property name enclosed in double quotes)",
+        ),
+        ("[]", "CutoverSettings: expected a JSON object"),
+        (
+            json.dumps({**SETTINGS, "environmentSuffix": ""}),
+            "CutoverSettings.environmentSuffix: expected a non-empty string",
+        ),
+        (
+            json.dumps({k: v for k, v in SETTINGS.items() if k != "replicationInstanceIdentifier"}),
+            "CutoverSettings.replicationInstanceIdentifier: expected a non-empty string",
+        ),
+        (
+            json.dumps({**SETTINGS, "replicationTasks": ["orders-db"]}),
+            "CutoverSettings.replicationTasks: expected an object of names",
+        ),
+        (
+            json.dumps({**SETTINGS, "alarms": {"vpn-tunnel-down": ""}}),
+            "CutoverSettings.alarms: expected an object of names",
+        ),
+        (
+            json.dumps({**SETTINGS, "cdcLatencyAlarms": {"orders-db": 3}}),
+            "CutoverSettings.cdcLatencyAlarms: expected an object of names",
+        ),
+    ],
+)
+def test_bad_cutover_settings(settings: str, message: str) -> None:
+    with pytest.raises(OutputsError) as caught:
+        parse_outputs(outputs(CutoverSettings=settings), "file.json")
+    assert str(caught.value) == f"file.json: {message}"
+
+
+TEMPLATE_OUTPUTS = {name: {"Value": f"{name}-value"} for name in SEED_OUTPUTS}
+
+
+@mock_aws
+def test_fetch_outputs_from_cloudformation() -> None:
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {**TEMPLATE_OUTPUTS, "CutoverSettings": {"Value": json.dumps(SETTINGS)}},
+    }
+    cloudformation.create_stack(StackName="TapStackdev", TemplateBody=json.dumps(template))
+    fetched = fetch_outputs(cloudformation, "TapStackdev")
+    assert fetched.source == "stack TapStackdev"
+    assert fetched.table_name == "MigrationTrackingTableName-value"
+    assert fetched.settings.replication_tasks == {"orders-db": "orders-db-dev"}
+
+
+@mock_aws
+def test_fetch_outputs_of_a_missing_stack() -> None:
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    with pytest.raises(OutputsError) as caught:
+        fetch_outputs(cloudformation, "Nope")
+    assert str(caught.value).startswith("stack Nope: cannot be described (")
+
+
+@mock_aws
+def test_fetch_outputs_of_a_stack_without_the_settings_output() -> None:
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": TEMPLATE_OUTPUTS}
+    cloudformation.create_stack(StackName="Old", TemplateBody=json.dumps(template))
+    with pytest.raises(OutputsError) as caught:
+        fetch_outputs(cloudformation, "Old")
+    assert str(caught.value) == (
+        "stack Old: missing output(s) CutoverSettings; is this the migration stack's outputs file?"
+    )
