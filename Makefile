@@ -16,9 +16,10 @@ export JSII_NODE = $(shell $(CURDIR)/node_modules/.bin/node --version >/dev/null
   && echo $(CURDIR)/node_modules/.bin/node || command -v node)
 ENV ?= dev
 
-.PHONY: help install synth test lint format typecheck unit runtime deploy destroy clean
+.PHONY: help install demo synth test lint format typecheck deploy destroy clean
 
 help:
+	@echo "make demo    - deploy into a local AWS emulator and cut over wave 1 (no AWS account)"
 	@echo "make synth   - synthesize cdk.out/TapStack$(ENV).template.json (ENV=dev by default)"
 	@echo "make test    - lint, type-check and run the whole test suite with coverage gates"
 	@echo "make deploy  - deploy to the AWS account of your credentials (ENV=...)"
@@ -38,6 +39,9 @@ node_modules/.installed: package.json package-lock.json
 synth: install
 	cdk synth --quiet -c environmentSuffix=$(ENV)
 	@echo "wrote cdk.out/TapStack$(ENV).template.json"
+
+demo: synth
+	python -m migration.local.demo cdk.out/TapStack$(ENV).template.json
 
 lint: install
 	ruff check .
