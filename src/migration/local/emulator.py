@@ -42,7 +42,9 @@ class Emulator:
         try:
             host, port = server.get_host_and_port()
             self.endpoint_url = f"http://{host}:{port}"
-            self.configure()
+            # Backends created earlier in this process (other moto users) were built without
+            # this configuration (e.g. no AWS managed IAM policies): start from fresh ones.
+            self.reset()
         except BaseException:
             self.stop()
             raise
@@ -92,8 +94,9 @@ class Emulator:
 
     def reset(self) -> None:
         """Forget every resource (delete_stack cannot remove the VPC in moto)."""
-        self._post("/moto-api/reset")
+        # Configuration first: backends read it when they are re-created by the reset.
         self.configure()
+        self._post("/moto-api/reset")
 
     def session(self) -> boto3.Session:
         return boto3.Session(region_name=self.region, **DUMMY_CREDENTIALS)
