@@ -17,7 +17,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from lib.config import MigrationConfig
+from lib.config import ConfigError, MigrationConfig
 from lib.cutover_records import CutoverRecords
 from lib.database_migration import DatabaseMigration
 from lib.encryption import Encryption
@@ -59,6 +59,30 @@ LOG_RETENTION = {
 _STACK_PROP_NAMES = tuple(
     name for name, value in vars(cdk.StackProps).items() if isinstance(value, property)
 )
+
+
+# Lambda caps a function's environment at 4 KB; the fixed variables take about 300 bytes and a
+# generated alarm name about 80.
+LAMBDA_ENVIRONMENT_BUDGET = 3500
+_GENERATED_ALARM_NAME_BYTES = 80
+
+
+def _check_environment_size(
+    targets_by_alarm: dict[str, list[str]], records: dict[str, str]
+) -> None:
+    """Refuse at synth a plan whose rollback mappings would not fit the Lambda environment."""
+    size = len(json.dumps(records)) + sum(
+        (_GENERATED_ALARM_NAME_BYTES if cdk.Token.is_unresolved(alarm) else len(alarm))
+        + len(json.dumps(apps))
+        + 4
+        for alarm, apps in targets_by_alarm.items()
+    )
+    if size > LAMBDA_ENVIRONMENT_BUDGET:
+        raise ConfigError(
+            f"planFile: the rollback function's alarm and record mappings need about {size} "
+            f"bytes, over the {LAMBDA_ENVIRONMENT_BUDGET} its 4 KB environment leaves; split the "
+            "plan into fewer applications per stack or name records <application>.<zone>"
+        )
 
 
 class TapStackProps(cdk.StackProps):
@@ -262,11 +286,14 @@ class TapStack(Stack):
                     targets=[targets.LambdaFunction(self.rollback_lambda, retry_attempts=4)],
                 )
             )
+        # Only the record names that do not follow <app>.<zone> (the runtime's default).
+        zone = self.private_hosted_zone.zone_name
+        records = {a.name: a.dns_name for a in applications if a.dns_name != f"{a.name}.{zone}"}
+        _check_environment_size(targets_by_alarm, records)
         if targets_by_alarm:
             self.rollback_lambda.add_environment(
                 "ALARM_APPLICATIONS", self.to_json_string(targets_by_alarm)
             )
-        records = {a.name: a.dns_name for a in applications}
         if records:
             self.rollback_lambda.add_environment(
                 "APPLICATION_RECORDS", json.dumps(records, sort_keys=True, separators=(",", ":"))

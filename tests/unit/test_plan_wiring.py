@@ -164,12 +164,8 @@ def test_rollback_function_knows_whom_each_alarm_targets(template):
         "orders-api-5xx": ["orders-api"],
         "storefront-latency-p99": ["storefront"],
     }
-    # storefront's record does not follow <app>.<zone>: the runtime must be told its name.
-    assert json.loads(env["APPLICATION_RECORDS"]) == {
-        "inventory": "inventory.migration.internal",
-        "orders-api": "orders-api.migration.internal",
-        "storefront": "shop.migration.internal",
-    }
+    # Only storefront's record does not follow <app>.<zone>: the runtime is told that one.
+    assert json.loads(env["APPLICATION_RECORDS"]) == {"storefront": "shop.migration.internal"}
 
 
 def test_a_database_no_application_uses_notifies_but_never_rolls_back(synth):
@@ -182,7 +178,8 @@ def test_a_database_no_application_uses_notifies_but_never_rolls_back(synth):
     ]
     env = _lambda_environment(template)
     assert "ALARM_APPLICATIONS" not in env
-    assert json.loads(env["APPLICATION_RECORDS"]) == {"billing": "billing.migration.internal"}
+    # billing.migration.internal follows the convention: nothing to tell the runtime.
+    assert "APPLICATION_RECORDS" not in env
 
 
 def test_dms_security_group_allows_the_plans_database_ports(template):
@@ -243,3 +240,16 @@ def test_bad_plan_file_stops_synth_with_field_path_and_exit_2(tmp_path):
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "TapStackdev.template.json").exists()
+
+
+def test_mappings_that_would_not_fit_the_lambda_environment_stop_synth(monkeypatch):
+    import lib.tap_stack
+
+    # The example needs about 300 bytes; a budget below that must refuse it at synth.
+    monkeypatch.setattr(lib.tap_stack, "LAMBDA_ENVIRONMENT_BUDGET", 250)
+    with pytest.raises(
+        ConfigError,
+        match=r"planFile: the rollback function's alarm and record "
+        r"mappings need about \d+ bytes, over the 250",
+    ):
+        tap.build_app(cdk.App())
