@@ -17,10 +17,24 @@ from tests.conftest import ROOT
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # As `make demo` does: the CDK CLI (pinned in package.json) synthesizes with cdk.json.
     outdir = tmp_path_factory.mktemp("cdk.out")
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    tap.build_app(cdk.App(context=context, outdir=str(outdir))).synth()
+    subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "--output", str(outdir)],
+        cwd=ROOT,
+        env={**os.environ, "PATH": f"{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}"},
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return outdir / "TapStackdev.template.json"
+
+
+def test_cli_synth_is_the_template_the_tests_check(template: Path, tmp_path: Path) -> None:
+    # The template `make synth` writes must be the one the unit tests and gates examined.
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    tap.build_app(cdk.App(context=context, outdir=str(tmp_path))).synth()
+    assert template.read_bytes() == (tmp_path / "TapStackdev.template.json").read_bytes()
 
 
 @pytest.fixture(scope="module")
