@@ -28,7 +28,7 @@ CONTEXT_KEYS = (
     "onPremisesBgpAsn",
     "onPremisesCidrs",
     "databasePorts",
-    "cdcLatencyThresholdSeconds",
+    "rollbackReservedConcurrency",
     "createDmsVpcRole",
     "logRetentionDays",
     "zoneName",

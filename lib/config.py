@@ -58,7 +58,6 @@ class DmsConfig:
 class MonitoringConfig:
     """Alarm thresholds."""
 
-    cdc_latency_threshold_seconds: int = 60
     cdc_latency_evaluation_periods: int = 3
     rollback_error_threshold: int = 1
 
@@ -72,7 +71,8 @@ class MigrationConfig:
     zone_name: str = "migration.internal"
     log_retention_days: int = 30
     # Rollbacks are serialised by design (they all change the same zone); 2 leaves room for a
-    # retry while one runs without letting alarms race each other.
+    # retry while one runs without letting alarms race each other. 0 reserves nothing: needed in
+    # accounts whose concurrency limit is still 10 (Lambda keeps 10 unreserved).
     rollback_reserved_concurrency: int = 2
     on_premises: OnPremisesConfig = field(default_factory=OnPremisesConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -87,7 +87,7 @@ class MigrationConfig:
         """Build the configuration from CDK context values (``-c key=value`` or ``cdk.json``).
 
         Keys (all optional): environmentSuffix, region, availabilityZones, customerGatewayIp,
-        onPremisesBgpAsn, onPremisesCidrs, databasePorts, cdcLatencyThresholdSeconds,
+        onPremisesBgpAsn, onPremisesCidrs, databasePorts, rollbackReservedConcurrency,
         createDmsVpcRole, logRetentionDays, zoneName. Lists may be given as JSON-like lists or
         comma-separated strings (the form ``-c`` produces).
         """
@@ -109,9 +109,7 @@ class MigrationConfig:
             ),
             network=NetworkConfig(availability_zones=azs),
             dms=DmsConfig(create_dms_vpc_role=_boolean(context, "createDmsVpcRole", True)),
-            monitoring=MonitoringConfig(
-                cdc_latency_threshold_seconds=_integer(context, "cdcLatencyThresholdSeconds", 60)
-            ),
+            rollback_reserved_concurrency=_integer(context, "rollbackReservedConcurrency", 2),
         )
 
 
@@ -164,8 +162,11 @@ def _validate(config: MigrationConfig) -> None:
             f"logRetentionDays: {config.log_retention_days} is not one CloudWatch Logs accepts "
             f"({', '.join(map(str, _LOG_RETENTION_DAYS))})"
         )
-    if config.monitoring.cdc_latency_threshold_seconds <= 0:
-        raise ConfigError("cdcLatencyThresholdSeconds: must be a positive number of seconds")
+    if not 0 <= config.rollback_reserved_concurrency <= 1000:
+        raise ConfigError(
+            "rollbackReservedConcurrency: must be 0 (no reservation) to 1000; an account whose "
+            "concurrency limit is 10 needs 0"
+        )
 
 
 def _is_documentation(address: ipaddress.IPv4Address) -> bool:

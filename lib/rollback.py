@@ -94,7 +94,7 @@ class Rollback(Construct):
             log_group=self.log_group,
             timeout=Duration.minutes(5),
             memory_size=256,
-            reserved_concurrent_executions=reserved_concurrency,
+            reserved_concurrent_executions=reserved_concurrency or None,
             dead_letter_queue=self.dead_letter_queue,
             retry_attempts=2,
             max_event_age=Duration.hours(1),

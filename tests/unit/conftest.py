@@ -84,7 +84,7 @@ SITE_CONTEXT: dict[str, Any] = {
     "onPremisesBgpAsn": "65010",
     "onPremisesCidrs": ("172.16.0.0/16", "192.168.10.0/24"),
     "databasePorts": "1521",
-    "cdcLatencyThresholdSeconds": "120",
+    "rollbackReservedConcurrency": "0",
     "createDmsVpcRole": "true",
     "logRetentionDays": "90",
     "zoneName": "cutover.example.internal",

@@ -49,8 +49,8 @@ def test_defaults_describe_the_seed_deployment() -> None:
         multi_az=True,
         create_dms_vpc_role=True,
     )
+    assert config.rollback_reserved_concurrency == 2
     assert config.monitoring == MonitoringConfig(
-        cdc_latency_threshold_seconds=60,
         cdc_latency_evaluation_periods=3,
         rollback_error_threshold=1,
     )
@@ -82,7 +82,7 @@ def test_from_context_reads_every_key() -> None:
             "onPremisesBgpAsn": 65010,
             "onPremisesCidrs": ["172.16.0.0/16", "192.168.10.0/24"],
             "databasePorts": [1521, 1433],
-            "cdcLatencyThresholdSeconds": 120,
+            "rollbackReservedConcurrency": 0,
             "createDmsVpcRole": False,
             "logRetentionDays": 90,
             "zoneName": "cutover.example.internal",
@@ -95,7 +95,7 @@ def test_from_context_reads_every_key() -> None:
     assert config.on_premises.bgp_asn == 65010
     assert config.on_premises.cidrs == ("172.16.0.0/16", "192.168.10.0/24")
     assert config.on_premises.database_ports == (1521, 1433)
-    assert config.monitoring.cdc_latency_threshold_seconds == 120
+    assert config.rollback_reserved_concurrency == 0
     assert config.dms.create_dms_vpc_role is False
     assert config.log_retention_days == 90
     assert config.zone_name == "cutover.example.internal"
@@ -112,7 +112,7 @@ def test_from_context_accepts_the_string_forms_that_dash_c_produces() -> None:
             "onPremisesBgpAsn": "65010",
             "onPremisesCidrs": "172.16.0.0/16,192.168.10.0/24",
             "databasePorts": "1521, 1433",
-            "cdcLatencyThresholdSeconds": "120",
+            "rollbackReservedConcurrency": "5",
             "createDmsVpcRole": "false",
             "logRetentionDays": "90",
         }
@@ -121,7 +121,7 @@ def test_from_context_accepts_the_string_forms_that_dash_c_produces() -> None:
     assert config.on_premises.bgp_asn == 65010
     assert config.on_premises.cidrs == ("172.16.0.0/16", "192.168.10.0/24")
     assert config.on_premises.database_ports == (1521, 1433)
-    assert config.monitoring.cdc_latency_threshold_seconds == 120
+    assert config.rollback_reserved_concurrency == 5
     assert config.dms.create_dms_vpc_role is False
     assert config.log_retention_days == 90
 
@@ -250,10 +250,10 @@ def test_log_retention_must_be_a_cloudwatch_value(days: int) -> None:
         MigrationConfig(log_retention_days=days)
 
 
-@pytest.mark.parametrize("seconds", [0, -60])
-def test_cdc_latency_threshold_must_be_positive(seconds: int) -> None:
-    with pytest.raises(ConfigError, match=r"^cdcLatencyThresholdSeconds: must be a positive"):
-        MigrationConfig(monitoring=MonitoringConfig(cdc_latency_threshold_seconds=seconds))
+@pytest.mark.parametrize("value", [-1, 1001])
+def test_rollback_reserved_concurrency_is_0_to_1000(value: int) -> None:
+    with pytest.raises(ConfigError, match=r"^rollbackReservedConcurrency: must be 0 \(no reserv"):
+        MigrationConfig(rollback_reserved_concurrency=value)
 
 
 # --------------------------------------------------------------------------- context types
@@ -267,7 +267,7 @@ def test_text_keys_need_a_non_empty_string(key: str, value: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["onPremisesBgpAsn", "cdcLatencyThresholdSeconds", "logRetentionDays", "databasePorts"]
+    "key", ["onPremisesBgpAsn", "rollbackReservedConcurrency", "logRetentionDays", "databasePorts"]
 )
 @pytest.mark.parametrize("value", ["thirty", "1.5", [1], {"a": 1}])
 def test_integer_keys_need_a_whole_number(key: str, value: Any) -> None:
@@ -282,7 +282,7 @@ def test_integer_keys_need_a_whole_number(key: str, value: Any) -> None:
     [
         ("onPremisesBgpAsn", True),
         ("logRetentionDays", False),
-        ("cdcLatencyThresholdSeconds", True),
+        ("rollbackReservedConcurrency", True),
         ("databasePorts", [True]),
     ],
 )

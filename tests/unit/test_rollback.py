@@ -314,3 +314,9 @@ def test_asset_imports_only_what_the_lambda_runtime_has(asset_dir: Path) -> None
 def test_rollback_lambda_attribute(stack: TapStack) -> None:
     assert isinstance(stack.rollback_lambda, lambda_.Function)
     assert stack.resolve(stack.rollback_lambda.function_arn) == {"Fn::GetAtt": [FUNCTION_ID, "Arn"]}
+
+
+def test_zero_reserved_concurrency_reserves_nothing(site_template: Template) -> None:
+    # rollbackReservedConcurrency=0 (accounts whose concurrency limit is still 10).
+    (function,) = site_template.find_resources("AWS::Lambda::Function").values()
+    assert "ReservedConcurrentExecutions" not in function["Properties"]
