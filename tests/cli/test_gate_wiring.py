@@ -8,7 +8,7 @@ from typing import Any
 
 from migration.gates import Gates
 from migration.operations import Runtime
-from migration.outputs import parse_outputs
+from migration.outputs import SEED_OUTPUTS, parse_outputs
 from migration.plan import load_plan
 from tests.cli.conftest import EXAMPLE
 
@@ -55,21 +55,7 @@ SETTINGS = {
 
 
 def runtime(cloudwatch: Recording, settings: dict[str, Any] | None = None) -> Runtime:
-    values = {
-        name: f"value-of-{name}"
-        for name in (
-            "VpcId",
-            "DmsReplicationInstanceArn",
-            "CloudEndureRoleArn",
-            "VpnConnectionId",
-            "PrivateHostedZoneId",
-            "MigrationTrackingTableName",
-            "SnsTopicArn",
-            "SsmDocumentName",
-            "RollbackLambdaArn",
-            "DashboardName",
-        )
-    }
+    values = {name: f"value-of-{name}" for name in SEED_OUTPUTS}
     values["CutoverSettings"] = json.dumps(settings or SETTINGS)
     outputs = parse_outputs(values, "test")
     return Runtime(load_plan(EXAMPLE), EXAMPLE, outputs, Clients(cloudwatch))
