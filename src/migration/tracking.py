@@ -43,6 +43,18 @@ class Phase(enum.StrEnum):
     SHIFTING = "SHIFTING"
     CUTOVER_COMPLETE = "CUTOVER_COMPLETE"
     ROLLED_BACK = "ROLLED_BACK"
+    # A gate failed after traffic moved and the plan says ``on_gate_failure: hold``: the
+    # split stays where it is and the controller keeps watching the alarms.
+    HELD = "HELD"
+    # Phases of a wave entity (``wave#<name>``), driven by the cutover controller.
+    WAVE_RUNNING = "WAVE_RUNNING"
+    WAVE_PAUSED = "WAVE_PAUSED"
+    WAVE_ABORTED = "WAVE_ABORTED"
+    WAVE_COMPLETE = "WAVE_COMPLETE"
+
+
+ACTIVE_WAVE_PHASES = (Phase.WAVE_RUNNING, Phase.WAVE_PAUSED)
+"""Waves the controller advances (paused: no new step, alarms still watched)."""
 
 
 def app_id(name: str) -> str:
@@ -58,6 +70,11 @@ def db_id(name: str) -> str:
 def server_id(identifier: str) -> str:
     """Tracking id of a server."""
     return f"server#{identifier}"
+
+
+def wave_id(name: str) -> str:
+    """Tracking id of a wave (its head holds the controller's state of the wave)."""
+    return f"wave#{name}"
 
 
 def alarm_id(name: str) -> str:
@@ -97,6 +114,13 @@ class Head:
     version: int
     last_event_at: str
     last_event_id: str | None = None
+    state: Mapping[str, Any] = field(default_factory=dict)
+    """Controller state kept on the head (``cutoverState``): step, bake deadline, attempt."""
+
+    @property
+    def attempt(self) -> int:
+        """Cutover attempt of the entity: 1, then one more after each ``reset``."""
+        return int(self.state.get("attempt", 1))
 
 
 @dataclass(frozen=True)
@@ -260,6 +284,7 @@ class TrackingStore:
         actor: str = "migration",
         reason: str | None = None,
         details: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
     ) -> Transition | None:
         """Move ``entity_id`` to ``to_phase``: update the head and append one history item.
 
@@ -270,7 +295,8 @@ class TrackingStore:
         entity may be in (None in the collection allows a new entity), else
         InvalidTransitionError. When ``event_id`` is given the write is idempotent per
         event: if the head already records that event nothing is written and None is
-        returned.
+        returned. ``state`` replaces the head's controller state (``cutoverState``); None
+        leaves it as it is (a rollback never touches the attempt counter).
         """
         head = self.current(entity_id)
         if event_id is not None and head is not None and head.last_event_id == event_id:
@@ -301,6 +327,10 @@ class TrackingStore:
             ":kind": entity_kind(entity_id),
         }
         update = "SET #phase = :phase, #version = :version, #last = :last, #kind = :kind"
+        if state is not None:
+            update += ", #state = :state"
+            names["#state"] = "cutoverState"
+            values[":state"] = dict(state)
         if event_id is not None:
             update += ", #eid = :eid"
             values[":eid"] = event_id
@@ -433,6 +463,7 @@ class TrackingStore:
             version=int(item["version"]),
             last_event_at=item["lastEventAt"],
             last_event_id=item.get("lastEventId"),
+            state=item.get("cutoverState") or {},
         )
 
     @staticmethod
