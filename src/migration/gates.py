@@ -26,11 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from migration.plan import Application, Plan
 from migration.tracking import utc_now
 
 __all__ = [
@@ -51,6 +50,33 @@ DMS_NAMESPACE = "AWS/DMS"
 LATENCY_WINDOW = timedelta(minutes=5)
 MISMATCHED_RECORDS = "Mismatched records"
 MAX_ALARM_NAMES_PER_CALL = 100
+
+
+class GatedApplication(Protocol):
+    """What the gates read of an application (the plan's Application or an ApplicationSpec)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def alarms(self) -> tuple[str, ...]: ...
+
+    @property
+    def databases(self) -> tuple[str, ...]: ...
+
+
+class GatedDatabase(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def cdc_latency_threshold_seconds(self) -> float: ...
+
+
+class DatabaseCatalog(Protocol):
+    """Where the gates find an application's databases (the Plan, or a WaveSpec)."""
+
+    def databases_of(self, app: Any) -> Sequence[GatedDatabase]: ...
 
 
 @dataclass(frozen=True)
@@ -75,11 +101,14 @@ def _error_text(exc: Exception) -> str:
 
 
 class Gates:
-    """The go/no-go checks of the applications of ``plan``."""
+    """The go/no-go checks of the applications of ``plan`` (a Plan or a WaveSpec).
+
+    Only the standard library and botocore are imported: the controller function runs it.
+    """
 
     def __init__(
         self,
-        plan: Plan,
+        plan: DatabaseCatalog,
         *,
         dms: Any,
         cloudwatch: Any,
@@ -114,7 +143,7 @@ class Gates:
         """The CloudWatch name of a plan alarm (built-in names through ``alarm_names``)."""
         return self._alarm_names.get(alarm, alarm)
 
-    def alarms_of(self, app: Application) -> tuple[dict[str, str], list[str]]:
+    def alarms_of(self, app: GatedApplication) -> tuple[dict[str, str], list[str]]:
         """CloudWatch alarms gating ``app``: ({real name: label}, problems).
 
         ``dms-cdc-latency`` expands to the CDC latency alarm of each database of ``app``
@@ -137,7 +166,7 @@ class Gates:
                 wanted[self.real_alarm_name(alarm)] = alarm
         return wanted, problems
 
-    def gate_names(self, app: Application) -> list[str]:
+    def gate_names(self, app: GatedApplication) -> list[str]:
         """Names of the gates :meth:`check_gates` evaluates for ``app`` (for dry runs)."""
         names = []
         for database in app.databases:
@@ -147,7 +176,7 @@ class Gates:
 
     # -- all gates --------------------------------------------------------------------
 
-    def check_gates(self, app: Application) -> list[GateResult]:
+    def check_gates(self, app: GatedApplication) -> list[GateResult]:
         """Every gate of ``app``; the cutover proceeds only if all are ok."""
         results: list[GateResult] = []
         for database in self._plan.databases_of(app):
@@ -290,7 +319,7 @@ class Gates:
 
     # -- alarms -----------------------------------------------------------------------
 
-    def alarm_gate(self, app: Application) -> GateResult:
+    def alarm_gate(self, app: GatedApplication) -> GateResult:
         """Every alarm of ``app`` exists and is OK."""
         wanted, problems = self.alarms_of(app)
         if not wanted and not problems:

@@ -88,10 +88,11 @@ def parse_outputs(data: Any, source: str) -> StackOutputs:
             f"missing output(s) {', '.join(missing)}; is this the migration stack's outputs file?",
         )
     values = {str(k): str(v) for k, v in data.items()}
-    return StackOutputs(source, values, _settings(values[SETTINGS_OUTPUT], source))
+    return StackOutputs(source, values, parse_cutover_settings(values[SETTINGS_OUTPUT], source))
 
 
-def _settings(raw: str, source: str) -> CutoverSettings:
+def parse_cutover_settings(raw: str, source: str) -> CutoverSettings:
+    """The ``CutoverSettings`` JSON (a stack output, and the controller's environment)."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as error:

@@ -64,11 +64,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from migration.spec import ApplicationSpec, DatabaseSpec, WaveSpec
+
 __all__ = [
     "AWS_SIDE_ASN",
     "AWS_VPC_CIDR",
     "BUILTIN_ALARMS",
     "DEFAULT_DNS_ZONE",
+    "DEFAULT_MAX_PARALLEL",
     "DEFAULT_PLAN_PATH",
     "DEFAULT_PORTS",
     "DEFAULT_SHIFT_STEPS",
@@ -112,6 +115,7 @@ BUILTIN_ALARMS: Final[frozenset[str]] = frozenset(
 DEFAULT_DNS_ZONE: Final = "migration.internal"
 DEFAULT_SHIFT_STEPS: Final = (10, 50, 100)
 DEFAULT_BAKE_MINUTES: Final = 10
+DEFAULT_MAX_PARALLEL: Final = 25
 DEFAULT_CDC_LATENCY_THRESHOLD_SECONDS: Final = 60
 DEFAULT_PORTS: Final[Mapping[str, int]] = {
     "postgres": 5432,
@@ -415,6 +419,24 @@ class Application(_Model):
     """Minutes to wait at each step with all alarms OK before the next step."""
     alarms: tuple[Text, ...] = ()
     databases: tuple[Label, ...] = ()
+    on_gate_failure: Literal["rollback", "hold"] = "rollback"
+    """A gate failing after traffic moved: roll back (default) or hold the split, watched."""
+    manual_approval_steps: tuple[StrictInt, ...] = ()
+    """Percentages of ``shift_steps`` that wait for ``migrate approve`` before they start."""
+
+    @model_validator(mode="after")
+    def _approval_steps_are_steps(self) -> Application:
+        found: list[tuple[Loc, str]] = [
+            (
+                ("manual_approval_steps", i),
+                f"{step} is not one of shift_steps {list(self.shift_steps)}",
+            )
+            for i, step in enumerate(self.manual_approval_steps)
+            if step not in self.shift_steps
+        ]
+        if found:
+            raise _problems(found)
+        return self
 
     @field_validator("shift_steps")
     @classmethod
@@ -514,6 +536,8 @@ class Server(_Model):
 
 class Wave(_Model):
     name: Label
+    max_parallel: Annotated[StrictInt, Field(ge=1, le=1000)] = DEFAULT_MAX_PARALLEL
+    """Applications of the wave that may be mid-cutover at once (the controller's bound)."""
     applications: tuple[Application, ...] = ()
     databases: tuple[Database, ...] = ()
     servers: tuple[Server, ...] = ()
@@ -726,6 +750,32 @@ class Plan(_Model):
             ):
                 return wave
         raise KeyError(f"nothing named {name!r} in the plan")
+
+    def wave_spec(self, name: str) -> WaveSpec:
+        """Wave ``name`` as the cutover controller runs it (stored when the cutover starts)."""
+        wave = self.wave(name)
+        used = {db for app in wave.applications for db in app.databases}
+        return WaveSpec(
+            name=wave.name,
+            max_parallel=wave.max_parallel,
+            applications=tuple(
+                ApplicationSpec(
+                    name=app.name,
+                    shift_steps=tuple(app.shift_steps),
+                    bake_minutes=app.bake_minutes,
+                    alarms=tuple(app.alarms),
+                    databases=tuple(app.databases),
+                    on_gate_failure=app.on_gate_failure,
+                    manual_approval_steps=tuple(app.manual_approval_steps),
+                )
+                for app in wave.applications
+            ),
+            databases=tuple(
+                DatabaseSpec(db.name, float(db.cdc_latency_threshold_seconds))
+                for db in self.databases
+                if db.name in used
+            ),
+        )
 
     def databases_of(self, application: str | Application) -> tuple[Database, ...]:
         """The databases an application depends on."""

@@ -170,23 +170,87 @@ class ChangePair:
         """Value characters counted against the 32,000 quota (UPSERT counts twice)."""
         return 2 * sum(len(v) for v in self.on_premises.values + self.aws.values)
 
+    previous: ApplicationRecords | None = None
+    """The records as read; when set, the pair is written conditionally (see changes)."""
+
     def changes(self) -> list[dict[str, Any]]:
-        """The Changes entries of a ChangeResourceRecordSets request."""
+        """The Changes entries of a ChangeResourceRecordSets request.
+
+        Unconditional pairs are two UPSERTs. Conditional pairs (``previous`` set) DELETE
+        the exact records read and CREATE the new ones: Route 53 refuses the whole batch
+        (InvalidChangeBatch) if anything changed those records since they were read. Both
+        forms count the same against the quotas (a DELETE or CREATE once per value, an
+        UPSERT twice).
+        """
+        if self.previous is None:
+            return [
+                {"Action": "UPSERT", "ResourceRecordSet": self.on_premises.to_route53()},
+                {"Action": "UPSERT", "ResourceRecordSet": self.aws.to_route53()},
+            ]
         return [
-            {"Action": "UPSERT", "ResourceRecordSet": self.on_premises.to_route53()},
-            {"Action": "UPSERT", "ResourceRecordSet": self.aws.to_route53()},
+            {"Action": "DELETE", "ResourceRecordSet": self.previous.on_premises.to_route53()},
+            {"Action": "DELETE", "ResourceRecordSet": self.previous.aws.to_route53()},
+            {"Action": "CREATE", "ResourceRecordSet": self.on_premises.to_route53()},
+            {"Action": "CREATE", "ResourceRecordSet": self.aws.to_route53()},
         ]
 
 
-def change_pair(records: ApplicationRecords, split: Split) -> ChangePair:
-    """Build the UPSERT pair that rewrites ``records`` with ``split`` (TTL capped at 60 s)."""
+def change_pair(records: ApplicationRecords, split: Split, *, exact: bool = False) -> ChangePair:
+    """Build the pair that rewrites ``records`` with ``split`` (TTL capped at 60 s).
+
+    ``exact=True`` makes it conditional on ``records`` being current (DELETE + CREATE).
+    """
     ttl_on_prem = min(records.on_premises.ttl, MAX_CUTOVER_TTL_S)
     ttl_aws = min(records.aws.ttl, MAX_CUTOVER_TTL_S)
     return ChangePair(
         application=records.application,
         on_premises=replace(records.on_premises, weight=split.on_premises, ttl=ttl_on_prem),
         aws=replace(records.aws, weight=split.aws, ttl=ttl_aws),
+        previous=records if exact else None,
     )
+
+
+class RateLimiter:
+    """At most ``rate`` calls per second, spaced evenly (a token bucket of size one).
+
+    Route 53 allows five ChangeResourceRecordSets requests per second per account; the
+    cutover controller paces its own requests with this so it never exceeds the quota
+    and leaves the retries of a concurrent rollback room. ``monotonic`` and ``sleep`` are
+    injected (tests and benchmarks run on a fake clock).
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self._interval = 1.0 / rate
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next: float | None = None
+        self.calls: list[float] = []
+        """Monotonic time of every call let through (for benchmarks and tests)."""
+
+    def __call__(self) -> None:
+        now = self._monotonic()
+        if self._next is not None and now < self._next:
+            self._sleep(self._next - now)
+            now = self._monotonic()
+        self._next = max(now, self._next or now) + self._interval
+        self.calls.append(now)
+
+    def highest_rate(self) -> int:
+        """The most calls seen in any one-second window."""
+        best, start = 0, 0
+        for end, moment in enumerate(self.calls):
+            while moment - self.calls[start] >= 1.0:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
 
 
 def plan_batches(
@@ -249,6 +313,19 @@ class ShiftResult:
         return {app: b.change_id for b in self.batches for app in b.applications}
 
 
+@dataclass(frozen=True)
+class ExactMoveResult:
+    """Outcome of :meth:`TrafficShifter.move_exact`."""
+
+    batches: tuple[AppliedBatch, ...]
+    conflicts: tuple[str, ...]
+    """Applications whose records had changed since they were read: not moved."""
+
+    @property
+    def moved(self) -> tuple[str, ...]:
+        return tuple(app for batch in self.batches for app in batch.applications)
+
+
 def error_code(exc: ClientError) -> str:
     """The AWS error code of a ClientError ('' when absent)."""
     return str(exc.response.get("Error", {}).get("Code", ""))
@@ -288,6 +365,7 @@ class TrafficShifter:
         max_delay_s: float = 5.0,
         poll_interval_s: float = 2.0,
         max_attempts: int = 100,
+        before_change: Callable[[], None] | None = None,
     ) -> None:
         self._client = route53_client
         self._zone_id = hosted_zone_id
@@ -304,6 +382,7 @@ class TrafficShifter:
         self._max_delay_s = max_delay_s
         self._poll_interval_s = poll_interval_s
         self._max_attempts = max_attempts
+        self._before_change = before_change
         self._zone_name: str | None = None
 
     # -- naming -----------------------------------------------------------------------
@@ -493,7 +572,7 @@ class TrafficShifter:
             try:
                 response = self._call(
                     "ChangeResourceRecordSets",
-                    self._client.change_resource_record_sets,
+                    self._paced_change,
                     deadline=deadline,
                     HostedZoneId=self._zone_id,
                     ChangeBatch=change_batch,
@@ -519,6 +598,71 @@ class TrafficShifter:
         if wait and result.change_ids:
             self.wait_for_insync(result.change_ids)
         return result
+
+    def move_exact(
+        self,
+        moves: Mapping[str, Split],
+        current: Mapping[str, ApplicationRecords],
+        *,
+        comment: str | None = None,
+    ) -> ExactMoveResult:
+        """Move each application from exactly ``current`` to its split, or not at all.
+
+        Every pair is written as DELETE(records as read) + CREATE(new weights), and the
+        pairs of applications moving at the same moment share requests (first-fit, within
+        the quotas). Route 53 refuses a whole batch if any of its pairs changed since it was
+        read (a rollback got there first): that batch is then sent again one application per
+        request, so the others still move, and the refused applications are returned as
+        ``conflicts`` with nothing changed for them. Other errors raise as usual.
+        """
+        for app, split in moves.items():
+            split.validate(app)
+        pairs = [
+            change_pair(current[app], moves[app], exact=True)
+            for app in sorted(moves)
+            if current[app].split != moves[app]
+        ]
+        applied: list[AppliedBatch] = []
+        conflicts: list[str] = []
+        deadline = self._monotonic() + self.time_budget_s
+        pending = plan_batches(pairs)
+        while pending:
+            batch = pending.pop(0)
+            try:
+                applied.append(self._send(batch, comment, deadline))
+            except ClientError as exc:
+                if error_code(exc) != "InvalidChangeBatch":
+                    raise
+                if len(batch) == 1:
+                    conflicts.append(batch[0].application)
+                else:
+                    pending[:0] = [(pair,) for pair in batch]
+        return ExactMoveResult(batches=tuple(applied), conflicts=tuple(sorted(conflicts)))
+
+    def _send(
+        self, batch: Sequence[ChangePair], comment: str | None, deadline: float
+    ) -> AppliedBatch:
+        change_batch: dict[str, Any] = {
+            "Changes": [change for pair in batch for change in pair.changes()]
+        }
+        if comment:
+            change_batch["Comment"] = comment[:256]
+        response = self._call(
+            "ChangeResourceRecordSets",
+            self._paced_change,
+            deadline=deadline,
+            HostedZoneId=self._zone_id,
+            ChangeBatch=change_batch,
+        )
+        return AppliedBatch(
+            change_id=str(response["ChangeInfo"]["Id"]),
+            applications=tuple(pair.application for pair in batch),
+        )
+
+    def _paced_change(self, **kwargs: Any) -> Any:
+        if self._before_change is not None:
+            self._before_change()
+        return self._client.change_resource_record_sets(**kwargs)
 
     def wait_for_insync(self, change_ids: Iterable[str], budget_s: float | None = None) -> None:
         """Poll GetChange until every change is INSYNC, or raise ChangeNotInSyncError."""

@@ -43,10 +43,14 @@ import pytest  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from migration.local import route53_fidelity  # noqa: E402
 from migration.notify import Notifier  # noqa: E402
 from migration.rollback import RollbackLedger, RollbackService  # noqa: E402
 from migration.tracking import TrackingStore  # noqa: E402
 from migration.traffic import TrafficShifter  # noqa: E402
+
+# DELETE must match the current record set, as in Route 53 (see the module).
+route53_fidelity.install()
 
 ZONE_NAME = "migration.internal"
 TABLE_NAME = "migration-tracking"

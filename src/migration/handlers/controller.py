@@ -1,0 +1,132 @@
+"""Lambda entry point of the cutover controller: ``migration.handlers.controller.handler``.
+
+An EventBridge schedule invokes it every minute. Thin on purpose: read settings, build
+the :class:`migration.controller.Controller` from cached clients, run one tick, log and
+return the tick's report. Environment: the rollback function's (``HOSTED_ZONE_ID``,
+``TABLE_NAME``, ``SNS_TOPIC_ARN``, ``APPLICATION_RECORDS``, ...) plus ``CUTOVER_SETTINGS``
+(the stack's CutoverSettings JSON: DMS task and alarm names), ``VPN_CONNECTION_ID`` and
+``ROUTE53_CHANGES_PER_SECOND`` (default 4: under Route 53's five per second per account,
+leaving room for a concurrent rollback).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import boto3
+
+from migration.controller import Controller
+from migration.errors import ConfigurationError, MigrationError, OutputsError
+from migration.gates import Gates
+from migration.handlers.rollback import (
+    _CLIENT_CONFIG,
+    build_service,
+    get_clients,
+    log,
+)
+from migration.outputs import parse_cutover_settings
+from migration.settings import Settings
+from migration.spec import WaveSpec
+from migration.tracking import TrackingStore, utc_now
+from migration.traffic import RateLimiter, TrafficShifter
+
+LOGGER = logging.getLogger("migration.controller")
+DEFAULT_CHANGES_PER_SECOND = 4.0
+
+
+class ControllerTickError(MigrationError):
+    """A tick finished with errors (the invocation fails so the Errors alarm fires)."""
+
+
+def build_controller(
+    env: Mapping[str, str],
+    *,
+    client: Callable[[str], Any],
+    clock: Callable[[], datetime] = utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[Controller, RateLimiter]:
+    """Wire a Controller from the function's environment and a client factory."""
+    settings = Settings.from_env(env)
+    try:
+        cutover = parse_cutover_settings(env.get("CUTOVER_SETTINGS", ""), "CUTOVER_SETTINGS")
+    except OutputsError as exc:
+        raise ConfigurationError("CUTOVER_SETTINGS", str(exc)) from exc
+    vpn = env.get("VPN_CONNECTION_ID", "")
+    rate = float(env.get("ROUTE53_CHANGES_PER_SECOND", "") or DEFAULT_CHANGES_PER_SECOND)
+    limiter = RateLimiter(rate, monotonic=monotonic, sleep=sleep)
+    shifter = TrafficShifter(
+        client("route53"),
+        settings.hosted_zone_id,
+        time_budget_s=settings.route53_time_budget_s,
+        application_records=settings.application_records,
+        before_change=limiter,
+        sleep=sleep,
+        monotonic=monotonic,
+    )
+    dms, cloudwatch, ec2 = client("dms"), client("cloudwatch"), client("ec2")
+
+    def gates_for(spec: WaveSpec) -> Gates:
+        return Gates(
+            spec,
+            dms=dms,
+            cloudwatch=cloudwatch,
+            ec2=ec2,
+            alarm_names=cutover.alarms,
+            cdc_latency_alarms=cutover.cdc_latency_alarms,
+            vpn_connection_ids=[vpn] if vpn else None,
+            task_identifiers=cutover.replication_tasks,
+            task_suffix=cutover.environment_suffix,
+            replication_instance_identifier=cutover.replication_instance_identifier,
+            clock=clock,
+        )
+
+    lambda_clients = get_clients()
+    rollbacks = build_service(settings, lambda_clients)
+    controller = Controller(
+        TrackingStore(client("dynamodb"), settings.table_name, clock=clock),
+        shifter,
+        gates_for,
+        rollbacks,
+        clock=clock,
+        logger=LOGGER,
+    )
+    return controller, limiter
+
+
+def _client(service: str) -> Any:
+    return boto3.client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+def run(
+    env: Mapping[str, str],
+    *,
+    client: Callable[[str], Any] = _client,
+    clock: Callable[[], datetime] = utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """One tick; raises ControllerTickError (after finishing the tick) if a wave failed."""
+    controller, limiter = build_controller(
+        env, client=client, clock=clock, monotonic=monotonic, sleep=sleep
+    )
+    report = controller.tick()
+    summary = report.to_dict()
+    summary["route53Changes"] = len(limiter.calls)
+    log(logging.INFO, "controller tick", **summary)
+    if report.errors:
+        raise ControllerTickError("; ".join(report.errors))
+    return summary
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """Scheduled entry point: one tick of every running wave."""
+    if not LOGGER.handlers and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    LOGGER.setLevel(logging.INFO)
+    return run(os.environ)

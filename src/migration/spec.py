@@ -1,0 +1,146 @@
+"""What the cutover controller needs of a wave, as plain data (stdlib only).
+
+``migrate cutover --wave W`` turns the validated plan's wave into a :class:`WaveSpec` and
+stores it, as JSON, on the wave's head item in the tracking table. The controller function
+reads it back from there: it never imports the plan model (pydantic is not in its asset),
+and a wave keeps the definition it was started with even if the plan file changes later.
+
+Only the standard library is imported: this module ships to Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from migration.errors import MigrationError
+
+ON_GATE_FAILURE_ROLLBACK = "rollback"
+ON_GATE_FAILURE_HOLD = "hold"
+SPEC_VERSION = 1
+
+
+class SpecError(MigrationError):
+    """A stored wave definition that cannot be read."""
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """A database gating the applications that use it."""
+
+    name: str
+    cdc_latency_threshold_seconds: float
+
+
+@dataclass(frozen=True)
+class ApplicationSpec:
+    """One application of a wave: its steps, bake, gates and failure policy."""
+
+    name: str
+    shift_steps: tuple[int, ...]
+    bake_minutes: int
+    alarms: tuple[str, ...] = ()
+    databases: tuple[str, ...] = ()
+    on_gate_failure: str = ON_GATE_FAILURE_ROLLBACK
+    manual_approval_steps: tuple[int, ...] = ()
+
+    def percent(self, step: int) -> int:
+        """Percentage on AWS after ``step`` (0 = before the first step)."""
+        return self.shift_steps[step - 1] if step else 0
+
+    def needs_approval(self, step: int) -> bool:
+        """True when ``step`` waits for ``migrate approve`` before it starts."""
+        return self.percent(step) in self.manual_approval_steps
+
+
+@dataclass(frozen=True)
+class WaveSpec:
+    """A wave as the controller runs it."""
+
+    name: str
+    max_parallel: int
+    applications: tuple[ApplicationSpec, ...]
+    databases: tuple[DatabaseSpec, ...] = field(default_factory=tuple)
+
+    def application(self, name: str) -> ApplicationSpec:
+        for app in self.applications:
+            if app.name == name:
+                return app
+        raise KeyError(name)
+
+    def databases_of(self, app: ApplicationSpec) -> tuple[DatabaseSpec, ...]:
+        """The databases ``app`` depends on (the gates' view of the plan)."""
+        by_name = {db.name: db for db in self.databases}
+        return tuple(by_name[name] for name in app.databases if name in by_name)
+
+    # -- serialisation ------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        """Compact, key-sorted JSON (stable bytes for the same wave)."""
+        return json.dumps(
+            {
+                "version": SPEC_VERSION,
+                "name": self.name,
+                "maxParallel": self.max_parallel,
+                "applications": [
+                    {
+                        "name": app.name,
+                        "shiftSteps": list(app.shift_steps),
+                        "bakeMinutes": app.bake_minutes,
+                        "alarms": list(app.alarms),
+                        "databases": list(app.databases),
+                        "onGateFailure": app.on_gate_failure,
+                        "manualApprovalSteps": list(app.manual_approval_steps),
+                    }
+                    for app in self.applications
+                ],
+                "databases": [
+                    {
+                        "name": db.name,
+                        "cdcLatencyThresholdSeconds": db.cdc_latency_threshold_seconds,
+                    }
+                    for db in self.databases
+                ],
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> WaveSpec:
+        """Inverse of :meth:`to_json`; SpecError names what is wrong."""
+        try:
+            data = json.loads(text)
+            if data.get("version") != SPEC_VERSION:
+                raise SpecError(f"wave definition version {data.get('version')!r} is not 1")
+            return cls(
+                name=str(data["name"]),
+                max_parallel=int(data["maxParallel"]),
+                applications=tuple(_application(a) for a in data["applications"]),
+                databases=tuple(
+                    DatabaseSpec(str(d["name"]), float(d["cdcLatencyThresholdSeconds"]))
+                    for d in data.get("databases", [])
+                ),
+            )
+        except SpecError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SpecError(f"stored wave definition is unreadable: {exc!r}") from exc
+
+
+def _application(data: Mapping[str, Any]) -> ApplicationSpec:
+    return ApplicationSpec(
+        name=str(data["name"]),
+        shift_steps=_ints(data["shiftSteps"]),
+        bake_minutes=int(data["bakeMinutes"]),
+        alarms=tuple(str(a) for a in data.get("alarms", [])),
+        databases=tuple(str(d) for d in data.get("databases", [])),
+        on_gate_failure=str(data.get("onGateFailure", ON_GATE_FAILURE_ROLLBACK)),
+        manual_approval_steps=_ints(data.get("manualApprovalSteps", [])),
+    )
+
+
+def _ints(values: Sequence[Any]) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)

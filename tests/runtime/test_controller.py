@@ -1,0 +1,323 @@
+"""The server-side cutover controller against moto: progress, bounds, controls, crashes.
+
+Every scenario of the issue where the terminal engine let a cutover undo a rollback is
+reproduced here against the controller, and ends the same way: aws=0/on-premises=100,
+phase ROLLED_BACK, one ROLLED_BACK item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from migration.gates import GateResult
+from migration.spec import WaveSpec
+from migration.tracking import Phase
+from migration.traffic import Split
+from migration.waves import ControlError
+from tests.runtime.conftest import Aws
+from tests.runtime.controller_fixtures import Cutover, make_cutover
+from tests.runtime.engine_fixtures import CDC_ALARM, make_env
+
+
+@pytest.fixture
+def cut(aws: Aws) -> Cutover:
+    return make_cutover(make_env(aws, bake_minutes=2))
+
+
+def spec_with(cut: Cutover, **changes: Any) -> WaveSpec:
+    """wave-1 with wave fields replaced and ``apps={name: {field: value}}`` per application."""
+    spec = cut.plan.wave_spec("wave-1")
+    per_app = changes.pop("apps", {})
+    apps = tuple(replace(app, **per_app.get(app.name, {})) for app in spec.applications)
+    return replace(spec, applications=apps, **changes)
+
+
+def assert_rolled_back(cut: Cutover, app: str) -> None:
+    assert cut.split(app) == (0, 100)
+    assert cut.phase(app) is Phase.ROLLED_BACK
+    assert cut.rolled_back_items(app) == 1
+
+
+# -- progress ---------------------------------------------------------------------------
+
+
+def test_a_wave_completes_in_parallel_sharing_route53_requests(cut: Cutover) -> None:
+    cut.start()
+    reports = cut.run()
+    assert cut.split("orders") == (100, 0) and cut.split("billing") == (100, 0)
+    assert cut.phase("orders") is Phase.CUTOVER_COMPLETE
+    assert cut.phase("billing") is Phase.CUTOVER_COMPLETE
+    assert cut.wave_phase() is Phase.WAVE_COMPLETE
+    moved = [r.moved for r in reports if r.moved]
+    # Both applications step in the same ticks: three steps, one shared request each.
+    assert moved == [{"orders": k, "billing": k} for k in (1, 2, 3)]
+    assert len(cut.limiter.calls) == 3
+    assert cut.limiter.highest_rate() <= 5
+
+
+def test_the_bake_is_waited_between_steps(cut: Cutover) -> None:
+    cut.start()
+    first = cut.tick()
+    assert first.moved == {"orders": 1, "billing": 1}
+    assert cut.tick().moved == {}  # 1 minute into a 2-minute bake
+    assert cut.tick().moved == {"orders": 2, "billing": 2}
+
+
+def test_max_parallel_bounds_applications_in_flight(cut: Cutover) -> None:
+    cut.controls().start(spec_with(cut, max_parallel=1))
+    first = cut.tick()
+    assert first.moved == {"orders": 1}
+    assert "waiting for a slot" in first.waiting["billing"]
+    cut.run()
+    assert cut.phase("orders") is Phase.CUTOVER_COMPLETE
+    assert cut.phase("billing") is Phase.CUTOVER_COMPLETE
+
+
+def test_a_manual_approval_step_waits_for_approve(cut: Cutover) -> None:
+    cut.controls().start(spec_with(cut, apps={"orders": {"manual_approval_steps": (100,)}}))
+    for _ in range(8):
+        cut.tick()
+    assert cut.step("orders") == 2 and cut.phase("billing") is Phase.CUTOVER_COMPLETE
+    assert "waiting for approval of step 3" in cut.head("orders").state["waiting"]  # type: ignore[union-attr]
+    assert cut.controls().approve("wave-1") == "approved: orders step 3 (100%)"
+    cut.run()
+    assert cut.phase("orders") is Phase.CUTOVER_COMPLETE
+    with pytest.raises(ControlError, match="nothing to approve"):
+        cut.controls().approve("wave-1")
+
+
+def test_pause_stops_new_steps_but_keeps_watching_alarms(cut: Cutover) -> None:
+    cut.start()
+    cut.tick()
+    assert cut.controls().pause("wave-1") == (
+        "wave wave-1 paused: no new step starts; alarms stay watched"
+    )
+    for _ in range(4):
+        assert cut.tick().moved == {}
+    cut.env.set_alarm("orders-5xx", "ALARM")
+    report = cut.tick()
+    assert report.rolled_back == ["orders"]
+    assert_rolled_back(cut, "orders")
+    assert cut.split("billing") == (10, 90)
+    assert cut.controls().resume("wave-1") == "wave wave-1 resumed"
+    cut.run()
+    assert cut.phase("billing") is Phase.CUTOVER_COMPLETE
+    assert_rolled_back(cut, "orders")
+
+
+def test_abort_rolls_the_wave_back_at_once(cut: Cutover) -> None:
+    cut.start()
+    cut.tick()
+    message, result = cut.controls().abort("wave-1", reason="change freeze")
+    assert message == "wave wave-1 aborted; its applications are rolled back"
+    assert result.status == "rolled_back"
+    assert cut.wave_phase() is Phase.WAVE_ABORTED
+    for _ in range(3):
+        cut.tick()
+    assert_rolled_back(cut, "orders")
+    assert_rolled_back(cut, "billing")
+
+
+# -- the rollback always wins ------------------------------------------------------------
+
+
+class RollbackDuringGates:
+    """Gates that let an operator's rollback land while the next step's gates are checked."""
+
+    def __init__(self, cut: Cutover, app: str, before_step: int) -> None:
+        self.cut, self.app, self.before_step, self.fired = cut, app, before_step, False
+
+    def __call__(self, spec: WaveSpec) -> Any:
+        inner = self.cut.gates_for(spec)
+        outer = self
+
+        class Gates:
+            def alarm_gate(self, app: Any) -> GateResult:
+                return inner.alarm_gate(app)
+
+            def check_gates(self, app: Any) -> list[GateResult]:
+                results = inner.check_gates(app)
+                if (
+                    app.name == outer.app
+                    and not outer.fired
+                    and outer.cut.step(app.name) == outer.before_step - 1
+                ):
+                    outer.fired = True
+                    outer.cut.operator_rollback(outer.app)
+                return results
+
+        return Gates()
+
+
+def test_a_rollback_during_the_gates_of_the_next_step_wins(cut: Cutover) -> None:
+    cut.start()
+    cut.tick()  # step 1 (10%)
+    racing = RollbackDuringGates(cut, "orders", before_step=2)
+    cut.env.aws.time.sleep(120)
+    report = cut.controller(gates_for=racing).tick()
+    assert racing.fired
+    assert "orders" in report.conflicts  # Route 53 refused the DELETE of the old pair
+    cut.run()
+    assert_rolled_back(cut, "orders")
+    assert cut.phase("billing") is Phase.CUTOVER_COMPLETE
+
+
+def test_a_rollback_just_before_step_one_wins(cut: Cutover) -> None:
+    cut.start()
+    racing = RollbackDuringGates(cut, "orders", before_step=1)
+    cut.controller(gates_for=racing).tick()
+    assert racing.fired
+    cut.run()
+    assert_rolled_back(cut, "orders")
+    assert cut.phase("billing") is Phase.CUTOVER_COMPLETE
+
+
+def test_an_operator_rollback_during_a_bake_is_not_undone(cut: Cutover) -> None:
+    cut.start()
+    cut.tick()
+    cut.operator_rollback("orders")
+    cut.run()
+    assert_rolled_back(cut, "orders")
+
+
+def test_a_rollback_during_the_last_bake_is_reported_not_crashed(cut: Cutover) -> None:
+    cut.start()
+    while cut.step("orders") < 3:
+        cut.tick()
+    cut.operator_rollback("orders")
+    reports = cut.run()
+    assert not any(r.errors for r in reports)
+    assert_rolled_back(cut, "orders")
+    assert cut.wave_phase() is Phase.WAVE_COMPLETE
+
+
+def test_records_moved_after_a_rollback_are_forced_back(cut: Cutover) -> None:
+    cut.start()
+    cut.tick()
+    cut.operator_rollback("orders")
+    # Something (a stale script, a person) puts traffic back on AWS.
+    cut.env.aws.shifter().set_split({"orders": Split(50, 50)})
+    report = cut.tick()
+    assert report.enforced == ["orders"]
+    assert_rolled_back(cut, "orders")
+
+
+def test_after_reset_an_alarm_at_the_same_step_rolls_back_again(cut: Cutover) -> None:
+    cut.start()
+    cut.tick()
+    cut.env.set_alarm("orders-5xx", "ALARM")
+    cut.tick()
+    assert_rolled_back(cut, "orders")
+    cut.env.set_alarm("orders-5xx", "OK")
+    cut.run()
+    assert cut.controls().reset("orders", reason="fixed the 5xx") == (
+        "orders reset for attempt 2 by alice"
+    )
+    assert cut.phase("orders") is Phase.PLANNED
+    cut.start()
+    cut.tick()
+    assert cut.split("orders") == (10, 90)
+    cut.env.set_alarm("orders-5xx", "ALARM")
+    report = cut.tick()
+    assert report.rolled_back == ["orders"]
+    assert cut.split("orders") == (0, 100)
+    assert cut.phase("orders") is Phase.ROLLED_BACK
+    assert cut.rolled_back_items("orders") == 2  # one per attempt
+
+
+def test_reset_refuses_an_application_that_was_not_rolled_back(cut: Cutover) -> None:
+    cut.start()
+    cut.tick()
+    before = cut.env.aws.snapshot()
+    with pytest.raises(ControlError, match="orders is SHIFTING: only a ROLLED_BACK"):
+        cut.controls().reset("orders", reason="x")
+    assert cut.env.aws.snapshot() == before
+
+
+# -- gates after traffic moved -------------------------------------------------------------
+
+
+def test_a_gate_failing_after_step_one_rolls_back_by_default(cut: Cutover) -> None:
+    cut.start()
+    cut.tick()
+    cut.env.ec2.statuses = ["UP", "DOWN"]
+    cut.run()
+    assert_rolled_back(cut, "orders")
+    assert_rolled_back(cut, "billing")
+
+
+def test_on_gate_failure_hold_keeps_the_split_and_watches_alarms(cut: Cutover) -> None:
+    cut.controls().start(spec_with(cut, apps={"orders": {"on_gate_failure": "hold"}}))
+    cut.tick()
+    cut.env.put_latency(500)  # the CDC latency gate fails
+    for _ in range(3):
+        cut.tick()
+    assert cut.phase("orders") is Phase.HELD
+    assert cut.split("orders") == (10, 90)
+    cut.env.set_alarm(CDC_ALARM, "INSUFFICIENT_DATA")  # a stopped DMS task
+    report = cut.tick()
+    assert report.rolled_back == ["orders"]
+    assert_rolled_back(cut, "orders")
+
+
+def test_insufficient_data_during_a_bake_rolls_back(cut: Cutover) -> None:
+    cut.start()
+    cut.tick()
+    cut.env.set_alarm(CDC_ALARM, "INSUFFICIENT_DATA")
+    cut.tick()
+    assert_rolled_back(cut, "orders")
+
+
+def test_gates_failing_before_any_traffic_moved_wait(cut: Cutover) -> None:
+    cut.env.ec2.statuses = ["UP", "DOWN"]
+    cut.start()
+    report = cut.tick()
+    assert report.moved == {}
+    assert report.waiting["orders"].startswith("gates failed: vpn:")
+    assert cut.split("orders") == (0, 100)
+    cut.env.ec2.statuses = ["UP", "UP"]
+    assert cut.tick().moved == {"orders": 1, "billing": 1}
+
+
+# -- crashes -------------------------------------------------------------------------------
+
+
+def test_a_crash_between_route53_and_the_record_is_repaired(cut: Cutover) -> None:
+    cut.start()
+    cut.tick()
+    cut.env.aws.time.sleep(120)
+    faults = cut.env.aws.dynamodb_faults
+    faults.fail("TransactWriteItems", ["InternalServerError"] * 2)
+    report = cut.controller().tick()
+    assert "InternalServerError" in report.errors[0]
+    faults.clear()
+    assert cut.split("orders") == (50, 50) and cut.step("orders") == 1
+    report = cut.tick(minutes=0)
+    assert report.moved["orders"] == 2  # recorded from Route 53, no second change
+    cut.run()
+    assert cut.phase("orders") is Phase.CUTOVER_COMPLETE
+
+
+@pytest.mark.parametrize("failing_call", range(1, 9))
+def test_a_crash_at_any_write_of_an_alarm_tick_reaches_the_same_end(
+    cut: Cutover, failing_call: int
+) -> None:
+    cut.start()
+    cut.tick()
+    cut.env.set_alarm("orders-5xx", "ALARM")
+    faults = cut.env.aws.dynamodb_faults
+    calls = {"n": 0}
+
+    def nth(_: int) -> str | None:
+        calls["n"] += 1
+        return "InternalServerError" if calls["n"] == failing_call else None
+
+    faults.fail("TransactWriteItems", nth)
+    cut.tick()  # a failed write ends the wave's tick; the handler then fails the invocation
+    faults.clear()
+    cut.run()
+    assert_rolled_back(cut, "orders")
+    assert cut.phase("billing") is Phase.CUTOVER_COMPLETE
