@@ -416,3 +416,70 @@ def phases(stack: MotoStack) -> dict[str, str | None]:
 
 
 __all__ = ["EXAMPLE", "Cli", "Knobs", "MotoStack", "Phase", "cdc_alarm", "phases"]
+
+
+@dataclass
+class Server:
+    """The cutover controller's handler, run in-process against the stack (the schedule).
+
+    ``tick()`` runs ``migration.handlers.controller.run`` with the environment the deployed
+    function gets, the test's clients (moto plus the two fakes) and the fake clock.
+    ``follow()`` makes the fake clock's sleeps tick it, as the real schedule would while
+    ``migrate watch`` waits: every sleep of at least a minute is one tick.
+    """
+
+    stack: MotoStack
+    knobs: Knobs
+    fake_time: FakeTime
+    reports: list[dict[str, Any]] = field(default_factory=list)
+
+    def environment(self) -> dict[str, str]:
+        outputs = self.stack.outputs
+        return {
+            "HOSTED_ZONE_ID": outputs["PrivateHostedZoneId"],
+            "TABLE_NAME": outputs["MigrationTrackingTableName"],
+            "SNS_TOPIC_ARN": outputs["SnsTopicArn"],
+            "CUTOVER_SETTINGS": outputs["CutoverSettings"],
+            "VPN_CONNECTION_ID": outputs["VpnConnectionId"],
+            "APPLICATION_RECORDS": json.dumps(
+                {app.name: app.dns_name for app in self.stack.plan.applications}
+            ),
+        }
+
+    def tick(self) -> dict[str, Any]:
+        from migration.handlers.controller import run
+
+        clients = FakedClients("us-east-1", self.knobs)
+        report = run(
+            self.environment(),
+            client=clients.client,
+            clock=self.fake_time.clock,
+            monotonic=self.fake_time.monotonic,
+            sleep=self.fake_time.sleep,
+        )
+        self.reports.append(report)
+        return report
+
+    def follow(self, monkeypatch: pytest.MonkeyPatch, on_tick: Any = None) -> None:
+        fake_time = self.fake_time
+
+        def sleep(seconds: float) -> None:
+            fake_time.sleep(seconds)
+            if seconds >= 60:
+                if on_tick is not None:
+                    on_tick(len(self.reports))
+                self.tick()
+
+        monkeypatch.setattr(
+            operations,
+            "make_timing",
+            lambda: Timing(monotonic=fake_time.monotonic, sleep=sleep, wall=fake_time.clock),
+        )
+
+
+@pytest.fixture
+def server(stack: MotoStack, knobs: Knobs, fake_time: FakeTime) -> Server:
+    from migration.handlers import rollback
+
+    rollback.reset_clients()
+    return Server(stack, knobs, fake_time)

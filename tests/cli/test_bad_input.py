@@ -83,14 +83,39 @@ CASES = {
     "cutover without --wave": _simple(
         ["cutover", "--yes"], "--wave is required: which wave to cut over (see migrate status)"
     ),
-    "unknown app (cutover)": _simple(
-        ["cutover", "--wave", "wave-1", "--app", "nope", "--yes"],
+    "unknown app (reset)": _simple(
+        ["reset", "nope", "--reason", "r"],
         f"unknown application 'nope': the plan {EXAMPLE} has {PLAN_APPS}",
     ),
-    "app of another wave": _simple(
-        ["cutover", "--wave", "wave-1", "--app", "inventory", "--yes"],
-        "application 'inventory' is not in wave 'wave-1' "
-        "(its applications: orders-api, storefront)",
+    "reset of an application that was not rolled back": _simple(
+        ["reset", "orders-api", "--reason", "r"],
+        "application orders-api is not started: only a ROLLED_BACK application can be reset",
+    ),
+    "reset without --reason": _simple(
+        ["reset", "orders-api"], "--reason is required: say why you reset it"
+    ),
+    "unknown app (approve)": _simple(
+        ["approve", "wave-1", "--app", "nope"],
+        f"unknown application 'nope': the plan {EXAMPLE} has {PLAN_APPS}",
+    ),
+    "unknown wave (pause)": _simple(
+        ["pause", "wave-9"], f"unknown wave 'wave-9': the plan {EXAMPLE} has wave-1, wave-2"
+    ),
+    "pause of a wave not started": _simple(
+        ["pause", "wave-1"], "wave wave-1 has not been started: migrate cutover --wave wave-1"
+    ),
+    "resume of a wave not started": _simple(
+        ["resume", "wave-2"], "wave wave-2 has not been started: migrate cutover --wave wave-2"
+    ),
+    "abort without --reason": _simple(
+        ["abort", "wave-1"], "--reason is required: say why you abort"
+    ),
+    "approve of a wave not started": _simple(
+        ["approve", "wave-1"], "wave wave-1 has not been started: migrate cutover --wave wave-1"
+    ),
+    "unknown wave (watch)": _simple(
+        ["watch", "wave-9", "--once"],
+        f"unknown wave 'wave-9': the plan {EXAMPLE} has wave-1, wave-2",
     ),
     "cutover not confirmed, not a terminal": _simple(
         ["cutover", "--wave", "wave-1"],

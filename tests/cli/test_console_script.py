@@ -33,39 +33,6 @@ def migrate(stack: MotoStack, cwd: Path, *args: str) -> subprocess.CompletedProc
     )
 
 
-def test_status_and_history_after_a_cutover(cli: Cli, stack: MotoStack, tmp_path: Path) -> None:
-    assert cli("cutover", "--wave", "wave-1", "--app", "orders-api", "--yes").exit_code == 0
-
-    status = migrate(stack, tmp_path, "status")
-    assert status.returncode == 0, status.stderr
-    assert status.stderr == ""
-    rows = status.stdout.splitlines()
-    assert rows[0].split() == ["WAVE", "APPLICATION", "PHASE", "SPLIT", "LAST", "EVENT"]
-    assert rows[2] == (
-        "wave-1  orders-api   CUTOVER_COMPLETE  aws 100% / on-prem 0%  "
-        "2026-11-28 12:45:00Z CUTOVER_COMPLETE step 3 (100%)"
-    )
-    assert rows[3] == "wave-1  storefront   PLANNED           aws 0% / on-prem 100%  -"
-
-    history = migrate(stack, tmp_path, "history", "orders-api")
-    assert history.returncode == 0, history.stderr
-    assert history.stdout.splitlines()[0] == "app#orders-api: CUTOVER_COMPLETE (version 7)"
-    assert len(history.stdout.splitlines()) == 3 + 7
-
-
-def test_cutover_stops_at_the_gates_moto_cannot_satisfy(stack: MotoStack, tmp_path: Path) -> None:
-    before = stack.weights()
-    result = migrate(stack, tmp_path, "cutover", "--wave", "wave-1", "--app", "orders-api", "--yes")
-
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    line = next(x for x in result.stdout.splitlines() if "GATE FAILED" in x)
-    assert line.startswith("[orders-api] step 1/3 (10% to AWS): GATE FAILED (2 of 5): ")
-    assert "dms-validation:orders-db: orders-db-test: " in line
-    assert f"vpn: {stack.vpn_id} reports 0 tunnel(s), expected 2" in line
-    assert stack.weights() == before
-
-
 def test_rollback_all_then_bad_input(cli: Cli, stack: MotoStack, tmp_path: Path) -> None:
     stack.set_weights("orders-api", 50)
     stack.set_weights("inventory", 10)

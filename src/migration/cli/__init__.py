@@ -14,12 +14,18 @@ from typing import Annotated, Any
 
 import typer
 
-from . import cutover_cmd, history_cmd, plan_cmd, rollback_cmd, status_cmd
+from . import cutover_cmd, history_cmd, plan_cmd, rollback_cmd, status_cmd, wave_cmd
 
 _GROUPS: tuple[tuple[str, typer.Typer], ...] = (("plan", plan_cmd.app),)
 _COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("status", status_cmd.status),
     ("cutover", cutover_cmd.cutover),
+    ("watch", wave_cmd.watch),
+    ("pause", wave_cmd.pause),
+    ("resume", wave_cmd.resume),
+    ("abort", wave_cmd.abort),
+    ("approve", wave_cmd.approve),
+    ("reset", wave_cmd.reset),
     ("rollback", rollback_cmd.rollback),
     ("history", history_cmd.history),
 )

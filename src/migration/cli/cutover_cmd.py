@@ -9,7 +9,7 @@ when one stopped (gate failed, rolled back, drift), 2 for bad input (nothing cha
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
@@ -23,8 +23,9 @@ from migration.engine import CutoverResult, EngineEvent, GateChecker
 from migration.gates import GateResult
 from migration.operations import Runtime, Timing
 from migration.plan import Application
+from migration.waves import WaveControls
 
-from . import common, output
+from . import common, output, wave_cmd
 
 MAX_DETAIL = 200
 PLAIN_BAKE_EVERY = 300.0
@@ -260,38 +261,39 @@ def cutover(
     wave: Annotated[
         str | None, typer.Option("--wave", metavar="W", help="Wave to cut over (required).")
     ] = None,
-    app: Annotated[
-        str | None, typer.Option("--app", metavar="A", help="Only this application of the wave.")
-    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print every change it would make; change nothing.")
     ] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Follow the cutover after starting it.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    interval: Annotated[
+        float,
+        typer.Option("--interval", metavar="SECONDS", help="Refresh period of --watch."),
+    ] = 30.0,
+    by: wave_cmd.ByOption = None,
     outputs: common.OutputsOption = None,
     stack: common.StackOption = None,
     plan: common.PlanOption = None,
     region: common.RegionOption = None,
 ) -> None:
-    """Cut over the applications of a wave to AWS, one after the other, step by step.
+    """Start the cutover of a wave in AWS (the cutover controller) and return.
 
-    Each step: check the gates (DMS task running, CDC latency, validation, VPN tunnels,
-    alarms), set the Route 53 weights, bake with the alarms polled every 30 s. A failed
-    gate stops the application before any weight moves; an alarm during a bake rolls it
-    back to on-premises. Rerunning resumes from the recorded step.
+    The controller moves every application of the wave in parallel (at most the wave's
+    max_parallel at once), step by step: gates (DMS task running, CDC latency, validation,
+    VPN tunnels, alarms), Route 53 weights, bake with the alarms watched every minute. An
+    alarm rolls the application back; so does a gate failing after traffic moved (unless
+    the plan says on_gate_failure: hold). Follow it with --watch or migrate watch WAVE;
+    steer it with migrate pause / resume / abort / approve / reset.
     """
     if wave is None:
         common.fail("--wave is required: which wave to cut over (see migrate status)")
+    if interval <= 0:
+        common.fail("--interval must be a positive number of seconds")
     runtime = common.open_or_fail(plan, outputs, stack, region)
     wave_model = common.wave_or_fail(runtime, wave)
     apps = list(wave_model.applications)
-    if app is not None:
-        apps = [a for a in apps if a.name == app]
-        if not apps:
-            common.application_or_fail(runtime, app)  # unknown anywhere: says so
-            common.fail(
-                f"application {app!r} is not in wave {wave!r} (its applications: "
-                f"{', '.join(a.name for a in wave_model.applications) or 'none'})"
-            )
     if not apps:
         common.fail(f"wave {wave!r} has no applications to cut over")
 
@@ -301,28 +303,26 @@ def cutover(
     output.info(header, style="bold")
     for line in _describe(runtime, apps):
         output.info(line)
-    if not dry_run and not yes and not typer.confirm("Shift traffic to AWS now?", default=False):
+    if dry_run:
+        _dry_run(runtime, wave, apps)
+        return
+    if not yes and not typer.confirm("Shift traffic to AWS now?", default=False):
         output.info("aborted: nothing was changed")
         raise typer.Exit(common.EXIT_FAILED)
-
-    display = Display(apps, runtime.timing, live=output.is_terminal())
-    sleep: Callable[[float], None] = display.sleep
+    controls = WaveControls(
+        runtime.tracking(), runtime.rollback_service(), actor=wave_cmd.actor(by)
+    )
     with common.aws_errors():
-        engine = runtime.engine(
-            output=display.event, gates=ObservedGates(runtime.gates(), display), sleep=sleep
-        )
-        try:
-            with display.running():
-                result = engine.cutover(wave, app=app, dry_run=dry_run)
-        except KeyboardInterrupt:
-            common.fail(
-                "interrupted: the applications keep their current weights; rerun the same "
-                "command to resume from the recorded step, or migrate rollback",
-                130,
-            )
-    if dry_run:
-        output.info(f"dry run: nothing was changed ({_summary(result)})")
-        return
-    output.info(_summary(result), style="bold green" if result.ok else "bold red")
-    if not result.ok:
-        raise typer.Exit(common.EXIT_FAILED)
+        output.info(controls.start(runtime.plan.wave_spec(wave)))
+    if watch:
+        wave_cmd.follow(runtime, wave, once=False, interval=interval)
+    else:
+        output.info(f"follow it with: migrate watch {wave}")
+
+
+def _dry_run(runtime: Runtime, wave: str, apps: list[Application]) -> None:
+    display = Display(apps, runtime.timing, live=False)
+    with common.aws_errors():
+        engine = runtime.engine(output=display.event, gates=runtime.gates())
+        result = engine.cutover(wave, dry_run=True)
+    output.info(f"dry run: nothing was changed ({_summary(result)})")
