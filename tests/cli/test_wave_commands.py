@@ -3,10 +3,12 @@ stack on moto's server; the controller's handler runs as the schedule would (``s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from migration.cli import cutover_cmd
-from tests.cli.conftest import ALARMS, Cli, Knobs, MotoStack, Server, phases
+from tests.cli.conftest import EXAMPLE, Cli, Knobs, MotoStack, Server, phases
 
 ON_PREM = (0, 100)
 ON_AWS = (100, 0)
@@ -14,6 +16,19 @@ ON_AWS = (100, 0)
 
 def lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.splitlines()]
+
+
+@pytest.fixture
+def short_plan(tmp_path: Path) -> Path:
+    """The example plan with 2-minute bakes (fewer ticks; the same story)."""
+    text = EXAMPLE.read_text().replace("bake_minutes: 15", "bake_minutes: 2")
+    text = text.replace(
+        "        shift_steps: [5, 25, 50, 100]\n",
+        "        shift_steps: [5, 25, 50, 100]\n        bake_minutes: 2\n",
+    )
+    path = tmp_path / "short-plan.yaml"
+    path.write_text(text)
+    return path
 
 
 def test_cutover_starts_server_side_and_returns(cli: Cli, stack: MotoStack) -> None:
@@ -30,10 +45,12 @@ def test_cutover_starts_server_side_and_returns(cli: Cli, stack: MotoStack) -> N
 
 
 def test_cutover_watch_follows_the_wave_to_completion(
-    cli: Cli, stack: MotoStack, server: Server, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, stack: MotoStack, server: Server, monkeypatch: pytest.MonkeyPatch, short_plan: Path
 ) -> None:
     server.follow(monkeypatch)
-    result = cli("cutover", "--wave", "wave-1", "--yes", "--watch", "--interval", "60")
+    result = cli(
+        "cutover", "--wave", "wave-1", "--yes", "--watch", "--interval", "60", plan=short_plan
+    )
     assert result.exit_code == 0, result.output
     assert stack.weights() == {"orders-api": ON_AWS, "storefront": ON_AWS, "inventory": ON_PREM}
     assert phases(stack)["orders-api"] == "CUTOVER_COMPLETE"
@@ -53,18 +70,20 @@ def test_cutover_watch_follows_the_wave_to_completion(
     assert server.reports[0]["route53Changes"] == 1
     progress = [line for line in out if line.startswith("orders-api")]
     assert any("SHIFTING" in line and "1/3" in line and "aws 10%" in line for line in progress)
-    assert any("14m00s" in line for line in progress)  # time left in the 15-minute bake
+    assert any("2m00s" in line for line in progress)  # time left in the 2-minute bake
 
 
 def test_an_alarm_rolls_one_back_while_the_other_completes_then_reset(
-    cli: Cli, stack: MotoStack, server: Server, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, stack: MotoStack, server: Server, monkeypatch: pytest.MonkeyPatch, short_plan: Path
 ) -> None:
     def on_tick(done: int) -> None:
-        if done == 20:  # orders-api is baking step 2
-            stack.set_alarm(ALARMS["vpn-tunnel-down"], "ALARM")
+        if done == 3:  # orders-api is baking step 2
+            stack.set_alarm("orders-api-5xx", "ALARM")
 
     server.follow(monkeypatch, on_tick)
-    result = cli("cutover", "--wave", "wave-1", "--yes", "--watch", "--interval", "60")
+    result = cli(
+        "cutover", "--wave", "wave-1", "--yes", "--watch", "--interval", "60", plan=short_plan
+    )
     assert result.exit_code == 1, result.output
     assert stack.weights()["orders-api"] == ON_PREM
     assert stack.phase("orders-api") == "ROLLED_BACK"
@@ -72,15 +91,17 @@ def test_an_alarm_rolls_one_back_while_the_other_completes_then_reset(
     assert lines(result.stdout)[-1] == "wave wave-1 (complete): 1 CUTOVER_COMPLETE, 1 ROLLED_BACK"
     assert stack.inbox.count() == 1
 
-    stack.set_alarm(ALARMS["vpn-tunnel-down"], "OK")
-    reset = cli("reset", "orders-api", "--reason", "tunnel fixed", "--by", "alice")
+    stack.set_alarm("orders-api-5xx", "OK")
+    reset = cli("reset", "orders-api", "--reason", "tunnel fixed", "--by", "alice", plan=short_plan)
     assert reset.exit_code == 0, reset.output
     assert reset.stdout == "orders-api reset for attempt 2 by alice\n"
-    history = cli("history", "orders-api")
+    history = cli("history", "orders-api", plan=short_plan)
     reset_line = next(line for line in lines(history.stdout) if "ROLLED_BACK -> PLANNED" in line)
     assert reset_line.split()[5:8] == ["alice", "tunnel", "fixed"]
 
-    second = cli("cutover", "--wave", "wave-1", "--yes", "--watch", "--interval", "60")
+    second = cli(
+        "cutover", "--wave", "wave-1", "--yes", "--watch", "--interval", "60", plan=short_plan
+    )
     assert second.exit_code == 0, second.output
     assert stack.weights()["orders-api"] == ON_AWS
     assert stack.phase("orders-api") == "CUTOVER_COMPLETE"
