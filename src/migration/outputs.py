@@ -17,6 +17,8 @@ from typing import Any
 from migration.errors import OutputsError
 
 DEFAULT_OUTPUTS_PATH = Path("cfn-outputs") / "flat-outputs.json"
+# What the local emulator deployment writes: apart, so a demo never replaces a real one's.
+LOCAL_OUTPUTS_PATH = Path("cfn-outputs") / "local" / "flat-outputs.json"
 
 # The seed's ten outputs, in its order, plus the settings output the runtime reads.
 SEED_OUTPUTS = (

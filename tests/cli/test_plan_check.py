@@ -160,3 +160,35 @@ def test_console_script_usage_error_is_plain_and_exits_2() -> None:
     assert "No such command 'chek'" in result.stderr
     assert "\x1b[" not in result.stderr
     assert "╭" not in result.stderr  # no rich panel when not a terminal
+
+
+def test_plan_show_describes_the_plan_offline() -> None:
+    from typer.testing import CliRunner
+
+    from migration.cli import create_app
+
+    result = CliRunner().invoke(create_app(plain=True), ["plan", "show", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout.splitlines()
+    assert "wave wave-1: at most 25 application(s) in flight" in out
+    assert (
+        "  application orders-api (orders-api.migration.internal, A): 10% -> 50% -> 100%, "
+        "bake 15 min, on gate failure: rollback"
+    ) in out
+    assert any(line.startswith("    gates: dms orders-db: task running") for line in out)
+    assert (
+        "  server inventory-app-01 (inventory-app-01.corp.example.com, 192.168.30.15): manual"
+        in out
+    )
+
+
+def test_plan_show_of_a_bad_plan_exits_2(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from migration.cli import create_app
+
+    bad = tmp_path / "plan.yaml"
+    bad.write_text("version: 2\n")
+    result = CliRunner().invoke(create_app(plain=True), ["plan", "show", str(bad)])
+    assert result.exit_code == 2
+    assert "version" in result.stderr

@@ -53,3 +53,50 @@ def check(file: PlanFile = Path(DEFAULT_PLAN_PATH)) -> None:
             f"  {wave.name}: {_plural(len(wave.applications), 'application')}, "
             f"{_plural(len(wave.databases), 'database')}, {_plural(len(wave.servers), 'server')}"
         )
+
+
+@app.command("show")
+def show(file: PlanFile = Path(DEFAULT_PLAN_PATH)) -> None:
+    """Show what a plan will do, offline: waves, applications, steps, gates, databases, servers.
+
+    Reads only the file (no AWS). An invalid plan prints its problems and exits 2.
+    """
+    try:
+        plan = load_plan(file)
+    except PlanError as exc:
+        output.errors(exc.lines())
+        raise typer.Exit(EXIT_INVALID) from None
+    output.info(
+        f"{file}: site {plan.site.customer_gateway_ip} (BGP ASN {plan.site.bgp_asn}), "
+        f"on-premises {', '.join(plan.site.on_premises_cidrs)}, zone {plan.site.dns_zone}"
+    )
+    for wave in plan.waves:
+        output.info(
+            f"wave {wave.name}: at most {wave.max_parallel} application(s) in flight",
+            style="bold",
+        )
+        for app in wave.applications:
+            steps = " -> ".join(
+                f"{s}%" + (" (approval)" if s in app.manual_approval_steps else "")
+                for s in app.shift_steps
+            )
+            output.info(
+                f"  application {app.name} ({app.dns_name}, {app.record_type}): {steps}, "
+                f"bake {app.bake_minutes} min, on gate failure: {app.on_gate_failure}"
+            )
+            gates = [
+                f"dms {db}: task running, CDC latency < "
+                f"{plan.database(db).cdc_latency_threshold_seconds} s, validation clean"
+                for db in app.databases
+            ]
+            gates += ["vpn: both tunnels UP", f"alarms OK: {', '.join(app.alarms) or 'none'}"]
+            output.info("    gates: " + "; ".join(gates))
+        for db in wave.databases:
+            output.info(
+                f"  database {db.name} ({db.engine}): {db.source.host}:{db.source.port} -> "
+                f"{db.target.host}:{db.target.port}, {_plural(len(db.tables), 'table rule')}"
+            )
+        for server in wave.servers:
+            output.info(
+                f"  server {server.id} ({server.hostname}, {server.ip}): {server.replication}"
+            )

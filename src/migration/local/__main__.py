@@ -13,12 +13,13 @@ from pathlib import Path
 
 from migration.local.deploy import LocalDeployError, deploy_local
 from migration.local.emulator import Emulator
+from migration.outputs import LOCAL_OUTPUTS_PATH
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m migration.local")
     parser.add_argument("template", type=Path, help="cdk.out/TapStack<env>.template.json")
-    parser.add_argument("--outputs", type=Path, default=Path("cfn-outputs/flat-outputs.json"))
+    parser.add_argument("--outputs", type=Path, default=LOCAL_OUTPUTS_PATH)
     parser.add_argument("--stack", help="stack name (default: from the template file name)")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--serve", action="store_true", help="keep the emulator running")
@@ -38,7 +39,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(deployment.summary())
         if args.serve:
-            print(f"emulator at {emulator.endpoint_url}; Ctrl-C stops it", flush=True)
+            print(f"emulator at {emulator.endpoint_url}; Ctrl-C stops it")
+            print(
+                "point migrate at it from another shell:\n"
+                f"  AWS_ENDPOINT_URL={emulator.endpoint_url} AWS_ACCESS_KEY_ID=testing "
+                f"AWS_SECRET_ACCESS_KEY=testing AWS_REGION={args.region} "
+                f"migrate status --outputs {args.outputs}",
+                flush=True,
+            )
             try:
                 while True:
                     time.sleep(3600)

@@ -1,4 +1,7 @@
-"""Deploy the synthesized template to moto's server and write ``cfn-outputs/flat-outputs.json``.
+"""Deploy the synthesized template to moto's server and write its flat outputs file.
+
+The file defaults to ``cfn-outputs/local/flat-outputs.json``, apart from the one ``make deploy``
+writes for a real account (``cfn-outputs/flat-outputs.json``).
 
 moto's CloudFormation skips some resource types silently, drops some properties and cannot
 evaluate references to what it skipped. The local deployment therefore works in layers: the
@@ -38,6 +41,7 @@ from migration.local.template import (
     references,
     substitute,
 )
+from migration.outputs import LOCAL_OUTPUTS_PATH
 
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 # A current bootstrap stack version (CDK's check requires >= 6).
@@ -512,7 +516,7 @@ def deploy_local(
     endpoint_url: str,
     stack_name: str,
     region: str = "us-east-1",
-    outputs_path: str | os.PathLike[str] = Path("cfn-outputs") / "flat-outputs.json",
+    outputs_path: str | os.PathLike[str] = LOCAL_OUTPUTS_PATH,
 ) -> LocalDeployment:
     """Create the template on the emulator, verify it, write the flat outputs file."""
     from migration.local.verify import verify
