@@ -8,7 +8,9 @@ Three shapes are accepted:
 * a direct invocation ``{"applications": [...] | "all", "reason": "...",
   "idempotencyKey": "..."}``.
 
-Anything else raises InvalidEventError naming the offending field.
+Anything else raises InvalidEventError naming the offending field, including a state
+change time that is not a real UTC moment (``0001-01-01T00:00:00.000+0100`` lies before
+year 1 in UTC).
 
 Idempotency keys. SNS MessageIds change when an alarm notification is published again,
 and the same state change can arrive both through SNS and EventBridge, so alarm events
@@ -36,6 +38,7 @@ ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 MAX_NAME_LENGTH = 255
 MAX_REASON_LENGTH = 1024
 MAX_KEY_LENGTH = 256
+MIN_YEAR = 1000
 DIRECT_KEYS = frozenset({"applications", "reason", "idempotencyKey"})
 
 
@@ -250,4 +253,11 @@ def _time(value: object, field: str) -> datetime:
         raise InvalidEventError(field, f"not an ISO-8601 timestamp: {value!r}") from None
     if moment.tzinfo is None:
         raise InvalidEventError(field, f"timestamp without a UTC offset: {value!r}")
-    return moment.astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    # Years before 1000 would not give the 4-digit ISO text the tracking keys rely on.
+    if utc is None or utc.year < MIN_YEAR:
+        raise InvalidEventError(field, f"timestamp out of range: {value!r}")
+    return utc
