@@ -37,7 +37,7 @@ from migration.errors import (
     RetryBudgetExhaustedError,
     UnknownApplicationError,
 )
-from migration.events import AlarmEvent, AlarmState, RollbackCommand
+from migration.events import AlarmEvent, AlarmState, RollbackCommand, normalise_applications
 from migration.notify import Notifier
 from migration.tracking import (
     HEAD_TIMESTAMP,
@@ -323,6 +323,8 @@ class RollbackService:
     """Handles a parsed event: records alarm states, or rolls back exactly once.
 
     ``alarm_applications`` maps alarm names to applications (None or absent = all).
+    Application names are normalised (stripped, lowercase) wherever they come from, so a
+    request for ``ORDERS`` rolls back and records the application ``orders``.
     Unknown applications: a direct request naming one fails with UnknownApplicationError
     before anything changes; for an alarm the known applications are still rolled back
     (a configuration typo must not block an emergency rollback) and the unknown ones are
@@ -346,7 +348,10 @@ class RollbackService:
         self._tracking = tracking
         self._ledger = ledger
         self._notifier = notifier
-        self._alarm_applications = dict(alarm_applications or {})
+        self._alarm_applications = {
+            alarm: None if apps is None else normalise_applications(apps)
+            for alarm, apps in (alarm_applications or {}).items()
+        }
         self._wait = wait_for_insync
         self._actor = actor
         self._max_transition_attempts = max_transition_attempts
@@ -407,7 +412,11 @@ class RollbackService:
             trigger="direct",
             reason=trigger.reason,
             alarm_name=None,
-            applications=trigger.applications,
+            applications=(
+                None
+                if trigger.applications is None
+                else normalise_applications(trigger.applications)
+            ),
             strict=True,
         )
 

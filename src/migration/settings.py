@@ -6,6 +6,8 @@ Optional:
 (alarms not listed roll back every application);
 ``APPLICATION_RECORDS`` JSON object application name -> record FQDN, for names that do
 not follow ``<app>.<zone>``;
+application names in both are normalised (stripped, lowercase) like every name that
+enters the rollback (:func:`migration.events.normalise_application`);
 ``ROUTE53_TIME_BUDGET_SECONDS`` (default 60) bounds retries of throttled Route 53 calls;
 ``WAIT_FOR_INSYNC`` ("true"/"false", default false) waits for changes to propagate.
 ``AWS_ENDPOINT_URL`` is honoured by boto3 itself and not read here.
@@ -21,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from migration.errors import ConfigurationError
+from migration.events import normalise_application, normalise_applications
 
 ALL = "all"
 
@@ -90,7 +93,7 @@ def _alarm_applications(raw: str) -> Mapping[str, tuple[str, ...] | None]:
             and apps
             and all(isinstance(app, str) and app.strip() for app in apps)
         ):
-            result[alarm] = tuple(dict.fromkeys(apps))
+            result[alarm] = normalise_applications(apps)
         else:
             raise ConfigurationError(
                 name, f'alarm {alarm!r}: expected a non-empty list of application names or "all"'
@@ -106,7 +109,7 @@ def _application_records(raw: str) -> Mapping[str, str]:
     for app, fqdn in _json_object(name, raw).items():
         if not isinstance(fqdn, str) or not fqdn.strip():
             raise ConfigurationError(name, f"application {app!r}: expected a record name string")
-        result[app] = fqdn
+        result[normalise_application(app)] = fqdn
     return MappingProxyType(result)
 
 

@@ -77,6 +77,12 @@ def test_direct_invocation() -> None:
     assert random_key.idempotency_key != "invocation:req-1"
 
 
+def test_direct_invocation_normalises_application_names() -> None:
+    parsed = parse_event({"applications": ["ORDERS", " orders ", "Billing"], "reason": "x"})
+    assert isinstance(parsed, RollbackCommand)
+    assert parsed.applications == ("orders", "billing")
+
+
 def _sns_with(message: Any) -> dict[str, Any]:
     event = sns_alarm_event("a")
     event["Records"][0]["Sns"]["Message"] = (
@@ -210,7 +216,7 @@ MALFORMED: list[tuple[str, Any, str]] = [
     ("applications-wrong-word", {"applications": "everything", "reason": "x"}, "applications"),
     ("applications-empty", {"applications": [], "reason": "x"}, "applications"),
     ("application-not-string", {"applications": ["a", 7], "reason": "x"}, "applications[1]"),
-    ("application-blank", {"applications": [" a"], "reason": "x"}, "applications[0]"),
+    ("application-blank", {"applications": ["a", "  "], "reason": "x"}, "applications[1]"),
     ("applications-missing", {"reason": "x"}, "applications"),
     ("reason-empty", {"applications": "all", "reason": "   "}, "reason"),
     ("reason-missing", {"applications": "all"}, "reason"),

@@ -42,6 +42,19 @@ def test_optional_settings() -> None:
         settings.alarm_applications["x"] = None  # type: ignore[index]
 
 
+def test_application_names_in_settings_are_normalised() -> None:
+    settings = Settings.from_env(
+        BASE
+        | {
+            "ALARM_APPLICATIONS": '{"Orders-5XX": ["ORDERS", " orders", "Billing"]}',
+            "APPLICATION_RECORDS": '{" ERP ": "legacy-erp-01.migration.internal"}',
+        }
+    )
+    # Alarm names are CloudWatch's, case-sensitive: only application names change.
+    assert settings.applications_for_alarm("Orders-5XX") == ("orders", "billing")
+    assert dict(settings.application_records) == {"erp": "legacy-erp-01.migration.internal"}
+
+
 @pytest.mark.parametrize("name", ["HOSTED_ZONE_ID", "TABLE_NAME", "SNS_TOPIC_ARN"])
 @pytest.mark.parametrize("value", [None, "", "   "])
 def test_missing_required_setting_is_named(name: str, value: str | None) -> None:
