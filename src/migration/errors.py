@@ -148,6 +148,24 @@ class PartialRollbackError(MigrationError):
         )
 
 
+class NotificationPendingError(MigrationError):
+    """Another delivery of the same rollback holds the notification lease and has not finished.
+
+    Raised when a delivery can wait no longer for the other one (the lease does not
+    expire in time, or the invocation's time runs short); the retry of the event
+    publishes the notification if the other delivery never does.
+    """
+
+    def __init__(self, event_key: str, lease_until: str | None) -> None:
+        self.event_key = event_key
+        self.lease_until = lease_until
+        super().__init__(
+            f"rollback {event_key}: another delivery holds the notification lease "
+            f"(until {lease_until or 'unknown'}); the retry of this event sends the "
+            f"notification if that delivery does not"
+        )
+
+
 class OutputsError(MigrationError):
     """The deployed stack's outputs cannot be read: missing file, missing key, bad value."""
 
