@@ -9,7 +9,9 @@ not follow ``<app>.<zone>``;
 application names in both are normalised (stripped, lowercase) like every name that
 enters the rollback (:func:`migration.events.normalise_application`);
 ``ROUTE53_TIME_BUDGET_SECONDS`` (default 60) bounds retries of throttled Route 53 calls;
-``WAIT_FOR_INSYNC`` ("true"/"false", default false) waits for changes to propagate.
+``WAIT_FOR_INSYNC`` ("true"/"false", default true) waits, within the time budget, for
+each rollback change to propagate (INSYNC), so that the tracking items can record when
+traffic was back on-premises (``dnsInSyncAt``, ``recoverySeconds``).
 ``AWS_ENDPOINT_URL`` is honoured by boto3 itself and not read here.
 """
 
@@ -43,7 +45,7 @@ class Settings:
     )
     application_records: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     route53_time_budget_s: float = 60.0
-    wait_for_insync: bool = False
+    wait_for_insync: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -55,7 +57,7 @@ class Settings:
             alarm_applications=_alarm_applications(env.get("ALARM_APPLICATIONS", "")),
             application_records=_application_records(env.get("APPLICATION_RECORDS", "")),
             route53_time_budget_s=_positive_float(env, "ROUTE53_TIME_BUDGET_SECONDS", 60.0),
-            wait_for_insync=_boolean(env, "WAIT_FOR_INSYNC", False),
+            wait_for_insync=_boolean(env, "WAIT_FOR_INSYNC", True),
         )
 
     def applications_for_alarm(self, alarm_name: str) -> tuple[str, ...] | None:

@@ -14,7 +14,11 @@ from typing import Any
 
 import pytest
 
-from migration.errors import ConfigurationError, InvalidEventError, UnknownApplicationError
+from migration.errors import (
+    ConfigurationError,
+    InvalidEventError,
+    UnknownApplicationError,
+)
 from migration.handlers import rollback as rollback_handler
 from tests.runtime.conftest import Aws, CallRecorder, eventbridge_alarm_event, sns_alarm_event
 from tests.runtime.test_events import MALFORMED
@@ -171,3 +175,22 @@ def test_handler_module_needs_only_stdlib_and_boto3() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "ok"
+
+
+def test_the_function_waits_for_insync_and_records_recovery_times(lambda_env: Aws) -> None:
+    lambda_env.seed({"orders": (50, 50)})
+    calls = CallRecorder(rollback_handler.get_clients().route53)
+    summary = rollback_handler.handler(sns_alarm_event("orders-5xx"), context())
+    assert summary["inSync"] is True
+    assert calls.attempts["GetChange"] == 1
+    (entry,) = summary["rolledBack"]
+    assert entry["dnsSubmittedAt"] and entry["dnsInSyncAt"]
+    assert isinstance(entry["recoverySeconds"], float)
+    assert summary["alarmChangedAt"] == "2026-11-28T12:00:00.123000Z"
+
+
+def test_the_services_waits_are_bounded_by_the_invocations_remaining_time() -> None:
+    lambda_context = SimpleNamespace(get_remaining_time_in_millis=lambda: 1500)
+    remaining = rollback_handler._remaining_seconds(lambda_context)
+    assert remaining is not None and remaining() == 1.5
+    assert rollback_handler._remaining_seconds(context()) is None
