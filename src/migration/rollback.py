@@ -30,8 +30,8 @@ An application recorded without a DNS change (already at aws=0) has no DNS times
 Idempotency. Each event has a key (see :mod:`migration.events`). The first delivery
 claims it with a conditional put of a ledger item ``serverId = "event#<key>"``,
 ``timestamp = "CURRENT"``, status PENDING, holding the target list computed once (the
-applications that were on AWS and their weights, the others' weights and unknown names).
-A later delivery of the same event:
+applications that were on AWS and their weights, the others' weights, unknown names and
+half record pairs). A later delivery of the same event:
 
 * COMPLETED -> returns a "duplicate" result; no DNS, tracking or SNS call;
 * PENDING (an earlier attempt failed part-way, or a concurrent delivery is running) ->
@@ -39,8 +39,8 @@ A later delivery of the same event:
   rolled back, writes only the missing tracking items (the head records the event id),
   and takes part in the notification below.
 
-Notification. Sent only when the event rolled back something new, or has unknown names
-or a DNS re-check to report; otherwise the ledger completes silently.
+Notification. Sent only when the event rolled back something new, or has unknown names,
+half record pairs or a DNS re-check to report; otherwise the ledger completes silently.
 Only the holder of the ledger's notification lease (a conditional update, valid
 ``NOTIFICATION_LEASE_S``) publishes, then marks the ledger COMPLETED; a concurrent
 delivery of the same event waits for COMPLETED (then returns "duplicate") or for the
@@ -48,6 +48,13 @@ lease to expire (a holder that crashed before publishing), then takes the lease 
 publishes itself. A publish that fails releases the lease for the retry. A crash between
 publishing and COMPLETED repeats the message on retry, which we prefer to losing it. The
 ledger item has no ``migrationPhase``, so it stays out of the phase index.
+
+Half record pairs. A name holding only one of its two weighted records (e.g. only
+``aws``, at weight 100) cannot be sent on-premises by weights. It is reported in the
+result (``incompletePairs``) and the SNS message as NOT rolled back, and once everything
+else is done and the ledger is COMPLETED, :meth:`RollbackService.handle` raises
+IncompleteRecordPairsError so the invocation fails visibly; a retry is a duplicate and
+raises it again without repeating the notification.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ from botocore.exceptions import ClientError
 from migration.errors import (
     ChangeNotInSyncError,
     ConcurrentUpdateError,
+    IncompleteRecordPairsError,
     MigrationError,
     NotificationPendingError,
     PartialRollbackError,
@@ -155,6 +163,7 @@ class LedgerRecord:
     done: tuple[str, ...]
     notification_id: str | None
     on_premises_weights: Mapping[str, Split] = field(default_factory=dict)
+    incomplete_pairs: Mapping[str, str] = field(default_factory=dict)
     already_rolled_back: tuple[str, ...] = ()
     dns_reapplied: tuple[str, ...] = ()
     alarm_changed_at: str | None = None
@@ -209,6 +218,7 @@ class RollbackLedger:
             on_premises_weights={
                 app: _split(w) for app, w in data.get("onPremisesWeights", {}).items()
             },
+            incomplete_pairs=dict(data.get("incompletePairs", {})),
             already_rolled_back=tuple(data.get("alreadyRolledBack", [])),
             dns_reapplied=tuple(data.get("dnsReapplied", [])),
             alarm_changed_at=data.get("alarmChangedAt"),
@@ -230,6 +240,7 @@ class RollbackLedger:
         already_on_premises: Iterable[str],
         unknown_applications: Iterable[str],
         on_premises_weights: Mapping[str, Split] | None = None,
+        incomplete_pairs: Mapping[str, str] | None = None,
         alarm_changed_at: str | None = None,
         requested_at: str | None = None,
     ) -> bool:
@@ -250,6 +261,7 @@ class RollbackLedger:
             },
             "alreadyOnPremises": sorted(already_on_premises),
             "unknownApplications": sorted(unknown_applications),
+            "incompletePairs": dict(sorted((incomplete_pairs or {}).items())),
             "alarmChangedAt": alarm_changed_at,
             "requestedAt": requested_at or now,
             "batches": [],
@@ -375,6 +387,7 @@ class RollbackLedger:
         already_rolled_back: Iterable[str] = (),
         already_on_premises: Iterable[str] | None = None,
         unknown_applications: Iterable[str] | None = None,
+        incomplete_pairs: Mapping[str, str] | None = None,
         dns_reapplied: Iterable[str] = (),
     ) -> None:
         """Mark the event COMPLETED (later deliveries become duplicates).
@@ -419,6 +432,11 @@ class RollbackLedger:
                 "#unknown",
                 "unknownApplications",
                 None if unknown_applications is None else sorted(unknown_applications),
+            ),
+            (
+                "#incomplete",
+                "incompletePairs",
+                None if incomplete_pairs is None else dict(sorted(incomplete_pairs.items())),
             ),
         ]
         for name, attribute, value in optional:
@@ -474,6 +492,7 @@ class RollbackResult:
     ``nothing_to_roll_back``, ``duplicate`` (event already handled, or handled by a
     concurrent delivery) or ``ignored`` (alarm state other than ALARM, recorded only).
     ``already_rolled_back``: targeted applications another event had already rolled back.
+    ``incomplete_pairs``: name -> what it holds instead of a record pair (NOT rolled back).
     ``dns_reapplied``: applications found back on AWS after being recorded, rolled back again.
     """
 
@@ -489,6 +508,7 @@ class RollbackResult:
     notification_id: str | None = None
     in_sync: bool | None = None
     already_rolled_back: tuple[str, ...] = ()
+    incomplete_pairs: Mapping[str, str] = field(default_factory=dict)
     dns_reapplied: tuple[str, ...] = ()
     alarm_changed_at: str | None = None
     requested_at: str | None = None
@@ -523,6 +543,7 @@ class RollbackResult:
             "alreadyRolledBack": list(self.already_rolled_back),
             "alreadyOnPremises": list(self.already_on_premises),
             "unknownApplications": list(self.unknown_applications),
+            "incompletePairs": dict(self.incomplete_pairs),
             "dnsReapplied": list(self.dns_reapplied),
             "changeIds": list(self.change_ids),
             "notificationId": self.notification_id,
@@ -572,12 +593,12 @@ class RollbackService:
     ``alarm_applications`` maps alarm names to applications (None or absent = all).
     Application names are normalised (stripped, lowercase) wherever they come from, so a
     request for ``ORDERS`` rolls back and records the application ``orders``.
-    Unknown applications: a direct request naming one fails with UnknownApplicationError
-    before anything changes; for an alarm the known applications are still rolled back (a
-    configuration typo must not block an emergency rollback) and the unknown ones are
-    reported in the result and the SNS message. ``clock`` and ``sleep`` are injected;
-    ``remaining_s`` (the Lambda's remaining time, optional) bounds the INSYNC wait and the
-    wait for another delivery's lease.
+    Unknown applications: a direct request naming one (or a name with half a record
+    pair) fails with UnknownApplicationError before anything changes; for an alarm the
+    known applications are still rolled back (a configuration typo must not block an
+    emergency rollback) and the unknown ones are reported in the result and the SNS
+    message. ``clock`` and ``sleep`` are injected; ``remaining_s`` (the Lambda's remaining
+    time, optional) bounds the INSYNC wait and the wait for another delivery's lease.
     """
 
     def __init__(
@@ -617,7 +638,12 @@ class RollbackService:
         self._lease_poll_s = lease_poll_s
 
     def handle(self, trigger: AlarmEvent | RollbackCommand) -> RollbackResult:
-        """Handle one event; raises PartialRollbackError if only part of the work was done."""
+        """Handle one event.
+
+        Raises PartialRollbackError if only part of the work was done (the retry finishes
+        it), and IncompleteRecordPairsError, after everything else is done, when targeted
+        names hold only half a record pair.
+        """
         if isinstance(trigger, AlarmEvent) and trigger.state is not AlarmState.ALARM:
             return self._record_alarm_state(trigger)
         request = self._request(trigger)
@@ -626,8 +652,14 @@ class RollbackService:
         if record is None:
             record, current = self._claim(request)
         if record.status == COMPLETED:
-            return self._duplicate(record)
-        return self._execute(record, current)
+            result = self._duplicate(record)
+        else:
+            result = self._execute(record, current)
+        if result.incomplete_pairs:
+            raise IncompleteRecordPairsError(
+                result.event_key, result.incomplete_pairs, result.to_dict()
+            )
+        return result
 
     # -- steps ------------------------------------------------------------------------
 
@@ -692,13 +724,17 @@ class RollbackService:
         survey = self._shifter.survey(request.applications)
         if request.strict and request.applications is not None:
             self._shifter.require_pairs(survey, request.applications)
-        # Half record pairs: skipped by "all", unknown when named by an alarm.
-        unknown = (*survey.unknown, *(survey.incomplete if request.applications else ()))
-        if unknown:
+        if survey.unknown:
             self._log.warning(
                 "alarm %s targets unknown applications: %s",
                 request.alarm_name,
-                ", ".join(unknown),
+                ", ".join(survey.unknown),
+            )
+        if survey.incomplete:
+            self._log.error(
+                "rollback %s: half record pairs, NOT rolled back: %s",
+                request.key,
+                "; ".join(f"{app} has {what}" for app, what in survey.incomplete.items()),
             )
         current = survey.found
         targets = {app: recs.split for app, recs in current.items() if recs.split.reaches_aws}
@@ -711,8 +747,9 @@ class RollbackService:
             requested=request.applications,
             targets=targets,
             already_on_premises=quiet,
-            unknown_applications=unknown,
+            unknown_applications=survey.unknown,
             on_premises_weights=quiet,
+            incomplete_pairs=survey.incomplete,
             alarm_changed_at=request.alarm_changed_at,
             requested_at=request.requested_at,
         )
@@ -724,19 +761,19 @@ class RollbackService:
 
     def _current(
         self, record: LedgerRecord, fresh: Mapping[str, ApplicationRecords]
-    ) -> tuple[dict[str, ApplicationRecords], tuple[str, ...]]:
-        """Records of the targets, and the names without a pair since the claim."""
+    ) -> tuple[dict[str, ApplicationRecords], tuple[str, ...], dict[str, str]]:
+        """Records of the targets; names gone since the claim; names now half a pair."""
         if all(app in fresh for app in record.targets):
-            return {app: fresh[app] for app in record.targets}, ()
+            return {app: fresh[app] for app in record.targets}, (), {}
         # Records deleted since the claim send no traffic anywhere; report, skip.
         survey = self._shifter.survey(record.targets)
-        return survey.found, (*survey.unknown, *survey.incomplete)
+        return survey.found, survey.unknown, survey.incomplete
 
     def _execute(
         self, record: LedgerRecord, fresh: Mapping[str, ApplicationRecords]
     ) -> RollbackResult:
         key = record.key
-        current, vanished = self._current(record, fresh)
+        current, vanished, broken = self._current(record, fresh)
         # (1) DNS: every target not yet at aws=0 / on-premises=100.
         need = {app: ROLLED_BACK for app, recs in current.items() if recs.split != ROLLED_BACK}
         failed: set[str] = set()
@@ -813,13 +850,14 @@ class RollbackService:
             already_rolled_back=tuple(sorted(already)),
             already_on_premises=tuple(sorted(outcomes[_UNTOUCHED])),
             unknown_applications=tuple(sorted(set(record.unknown_applications) | set(vanished))),
+            incomplete_pairs=dict(sorted({**record.incomplete_pairs, **broken}.items())),
             dns_reapplied=reapplied,
             in_sync=in_sync,
             alarm_changed_at=record.alarm_changed_at,
             requested_at=record.requested_at,
         )
         # (5) At most one notification, and only with something to say.
-        if not (done or result.unknown_applications or reapplied):
+        if not (done or result.unknown_applications or result.incomplete_pairs or reapplied):
             self._complete(result, notification_id=None)
             return result
         return self._notify(result)
@@ -949,6 +987,7 @@ class RollbackService:
             already_rolled_back=result.already_rolled_back,
             already_on_premises=result.already_on_premises,
             unknown_applications=result.unknown_applications,
+            incomplete_pairs=result.incomplete_pairs,
             dns_reapplied=result.dns_reapplied,
         )
 
@@ -1010,6 +1049,7 @@ class RollbackService:
             already_rolled_back=record.already_rolled_back,
             already_on_premises=record.already_on_premises,
             unknown_applications=record.unknown_applications,
+            incomplete_pairs=record.incomplete_pairs,
             dns_reapplied=record.dns_reapplied,
             notification_id=record.notification_id,
             alarm_changed_at=record.alarm_changed_at,
@@ -1028,7 +1068,12 @@ def summarise(result: RollbackResult) -> tuple[str, str]:
     """Subject and body of the operators' SNS message for ``result``."""
     source = f" (alarm {result.alarm_name})" if result.alarm_name else ""
     count = len(result.rolled_back)
-    if count:
+    if result.incomplete_pairs:
+        subject = (
+            f"Rollback INCOMPLETE: {len(result.incomplete_pairs)} name(s) NOT rolled back, "
+            f"{count} rolled back{source}"
+        )
+    elif count:
         subject = f"Rollback: {count} application(s) back to 100% on-premises{source}"
     elif result.unknown_applications:
         subject = f"Rollback: unknown application(s), nothing rolled back{source}"
@@ -1075,6 +1120,13 @@ def summarise(result: RollbackResult) -> tuple[str, str]:
             "NOT rolled back, no weighted record pair in the zone: "
             + ", ".join(result.unknown_applications),
         ]
+    if result.incomplete_pairs:
+        lines += [
+            "",
+            f"NOT rolled back, incomplete 'on-premises'/'aws' record pair "
+            f"({len(result.incomplete_pairs)}); fix the records, then roll these back:",
+        ]
+        lines += [f"  {app}: has {what}" for app, what in result.incomplete_pairs.items()]
     if result.dns_reapplied:
         lines += [
             "",

@@ -4,7 +4,7 @@ Scenarios of the first invariant, end to end against moto: application names are
 normalised wherever they enter; every application gets one ROLLED_BACK item and one SNS
 message per attempt, whatever the number of alarms or deliveries; an application in an
 active cutover phase is recorded ROLLED_BACK even at 0 % on AWS; every ROLLED_BACK item
-says how long the recovery took.
+says how long the recovery took; half record pairs are reported and fail the invocation.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from migration.errors import (
+    IncompleteRecordPairsError,
     InvalidTransitionError,
     NotificationPendingError,
     PartialRollbackError,
+    UnknownApplicationError,
 )
 from migration.events import RollbackCommand, parse_event
 from migration.notify import Notifier
@@ -35,6 +37,7 @@ from migration.rollback import (
 from migration.tracking import HEAD_TIMESTAMP, Phase, TrackingStore, app_id, utc_now
 from migration.traffic import Split, TrafficShifter
 from tests.runtime.conftest import (
+    ZONE_NAME,
     Aws,
     CallRecorder,
     FaultInjector,
@@ -575,3 +578,85 @@ def test_a_retry_confirms_insync_of_an_earlier_attempts_change(aws: Aws) -> None
     assert result.in_sync is True
     assert {r.dns_in_sync_at for r in result.rolled_back} == {"2026-11-28T12:00:00.000000Z"}
     assert all(r.dns_submitted_at for r in result.rolled_back)
+
+
+# -- 6. half record pairs are reported and fail the invocation ------------------------------
+
+
+def seed_half_pair(aws: Aws, name: str, identifier: str = "aws", weight: int = 100) -> None:
+    """Only one of the two weighted records of ``name``."""
+    aws.route53.change_resource_record_sets(
+        HostedZoneId=aws.zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": f"{name}.{ZONE_NAME}",
+                        "Type": "A",
+                        "SetIdentifier": identifier,
+                        "Weight": weight,
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "10.9.9.9"}],
+                    },
+                }
+            ]
+        },
+    )
+    aws.route53_calls.reset()
+
+
+def test_rollback_of_all_reports_an_aws_only_name_and_fails_after_everything_else(
+    aws: Aws,
+) -> None:
+    aws.seed({"orders": (50, 50), "billing": (0, 100)})
+    seed_half_pair(aws, "legacy")
+    event = parse_event({"applications": "all", "reason": "incident", "idempotencyKey": "i"})
+
+    with pytest.raises(IncompleteRecordPairsError) as caught:
+        aws.service().handle(event)
+
+    error = caught.value
+    assert error.incomplete == {"legacy": "only the 'aws' record (weight 100)"}
+    assert "legacy (only the 'aws' record (weight 100))" in str(error)
+    assert error.summary["incompletePairs"] == error.incomplete
+    assert [r["application"] for r in error.summary["rolledBack"]] == ["orders"]
+    # Everything else is done: DNS, tracking, the notification, the ledger.
+    assert aws.weights()["orders"] == {"aws": 0, "on-premises": 100}
+    assert aws.weights()["legacy"] == {"aws": 100}  # nothing could be done about it
+    assert sorted(rolled_back_items(aws)) == ["app#orders"]
+    (message,) = aws.inbox.drain()
+    assert "NOT rolled back, incomplete 'on-premises'/'aws' record pair (1)" in message
+    assert "  legacy: has only the 'aws' record (weight 100)" in message
+    record = RollbackLedger(aws.dynamodb, aws.table).get(error.event_key)
+    assert record is not None and record.status == COMPLETED
+    assert record.incomplete_pairs == error.incomplete
+
+    # The platform retries the failed invocation: a duplicate, failing again, silently.
+    aws.route53_calls.reset()
+    with pytest.raises(IncompleteRecordPairsError) as again:
+        aws.service().handle(event)
+    assert again.value.summary["status"] == "duplicate"
+    assert aws.route53_calls.attempts["ChangeResourceRecordSets"] == 0
+    assert aws.inbox.count() == 1
+
+
+def test_an_alarm_naming_a_half_pair_reports_it_even_with_nothing_else_to_do(aws: Aws) -> None:
+    aws.seed({"orders": (0, 100)})
+    seed_half_pair(aws, "legacy", "on-premises", 100)
+    service = aws.service(alarm_applications={"legacy-5xx": ("legacy", "orders")})
+    with pytest.raises(IncompleteRecordPairsError) as caught:
+        service.handle(parse_event(sns_alarm_event("legacy-5xx")))
+    assert caught.value.incomplete == {"legacy": "only the 'on-premises' record (weight 100)"}
+    assert caught.value.summary["alreadyOnPremises"] == ["orders"]
+    (message,) = aws.inbox.drain()
+    assert "  legacy: has only the 'on-premises' record (weight 100)" in message
+
+
+def test_a_direct_request_naming_a_half_pair_still_changes_nothing(aws: Aws) -> None:
+    aws.seed({"orders": (50, 50)})
+    seed_half_pair(aws, "legacy")
+    before = aws.snapshot()
+    with pytest.raises(UnknownApplicationError, match="legacy has only the 'aws' record"):
+        aws.service().handle(parse_event({"applications": ["orders", "legacy"], "reason": "x"}))
+    assert aws.snapshot() == before

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from migration.errors import MigrationError
+from migration.errors import IncompleteRecordPairsError, MigrationError
 from migration.events import AlarmEvent, parse_event
 from migration.notify import Notifier
 from migration.rollback import RollbackLedger, RollbackService
@@ -126,7 +126,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     error). For an asynchronous invocation Lambda retries a malformed event twice more;
     that is harmless because nothing is changed before parsing succeeds. A partial
     rollback raises PartialRollbackError on purpose so that the retry finishes the job.
-    The service waits for INSYNC (``WAIT_FOR_INSYNC``, default true) within the invocation's
+    Names holding half a record pair raise IncompleteRecordPairsError once everything
+    else is done and notified (the summary is logged first): the Errors alarm fires, and
+    Lambda's retries are duplicates that raise again without notifying again. The
+    service waits for INSYNC (``WAIT_FOR_INSYNC``, default true) within the invocation's
     remaining time.
     """
     if not LOGGER.handlers and not logging.getLogger().handlers:
@@ -147,6 +150,18 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         service = build_service(settings, get_clients(), remaining_s=_remaining_seconds(context))
         result = service.handle(trigger)
     except MigrationError as exc:
+        if isinstance(exc, IncompleteRecordPairsError):
+            log(
+                logging.ERROR,
+                "rollback handled, record pairs incomplete",
+                requestId=request_id,
+                status=exc.summary.get("status"),
+                eventKey=exc.event_key,
+                rolledBack=len(exc.summary.get("rolledBack") or []),
+                incompletePairs=exc.incomplete,
+                changeIds=exc.summary.get("changeIds"),
+                elapsedMs=round((time.monotonic() - started) * 1000),
+            )
         log(
             logging.ERROR,
             "rollback failed",
