@@ -7,7 +7,8 @@ to do about it. Attributes carry the same facts in machine-readable form.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 class MigrationError(Exception):
@@ -145,6 +146,48 @@ class PartialRollbackError(MigrationError):
             f"rollback {event_key} incomplete: {len(done)} application(s) rolled back, "
             f"{len(pending)} pending ({', '.join(pending[:5])}"
             f"{', ...' if len(pending) > 5 else ''}); the retry of this event finishes the job"
+        )
+
+
+class IncompleteRecordPairsError(MigrationError):
+    """A rollback finished everything it could, but some names hold only half a pair.
+
+    Such a name (e.g. only its ``aws`` record, at weight 100) cannot be sent on-premises
+    by changing weights, so it was NOT rolled back. Raised after the rollback is complete
+    and the operators are notified, so that the invocation fails visibly; a retry of the
+    same event is a duplicate and raises it again without repeating any work.
+    ``incomplete`` maps each name to what it holds; ``summary`` is the rollback's result.
+    """
+
+    def __init__(
+        self, event_key: str, incomplete: Mapping[str, str], summary: Mapping[str, Any]
+    ) -> None:
+        self.event_key = event_key
+        self.incomplete = dict(incomplete)
+        self.summary = dict(summary)
+        names = ", ".join(f"{app} ({what})" for app, what in sorted(self.incomplete.items()))
+        super().__init__(
+            f"rollback {event_key}: NOT rolled back, no complete 'on-premises'/'aws' record "
+            f"pair: {names}; everything else is done ({len(summary.get('rolledBack') or [])} "
+            f"application(s) rolled back); fix the records, then roll these back"
+        )
+
+
+class NotificationPendingError(MigrationError):
+    """Another delivery of the same rollback holds the notification lease and has not finished.
+
+    Raised when a delivery can wait no longer for the other one (the lease does not
+    expire in time, or the invocation's time runs short); the retry of the event
+    publishes the notification if the other delivery never does.
+    """
+
+    def __init__(self, event_key: str, lease_until: str | None) -> None:
+        self.event_key = event_key
+        self.lease_until = lease_until
+        super().__init__(
+            f"rollback {event_key}: another delivery holds the notification lease "
+            f"(until {lease_until or 'unknown'}); the retry of this event sends the "
+            f"notification if that delivery does not"
         )
 
 

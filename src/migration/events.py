@@ -8,7 +8,13 @@ Three shapes are accepted:
 * a direct invocation ``{"applications": [...] | "all", "reason": "...",
   "idempotencyKey": "..."}``.
 
-Anything else raises InvalidEventError naming the offending field.
+Anything else raises InvalidEventError naming the offending field, including a state
+change time that is not a real UTC moment (``0001-01-01T00:00:00.000+0100`` lies before
+year 1 in UTC).
+
+Application names are normalised where they enter (:func:`normalise_application`: spaces
+around removed, lowercase), as the plan names applications, so ``ORDERS`` is the
+application ``orders`` and its tracking entity ``app#orders``.
 
 Idempotency keys. SNS MessageIds change when an alarm notification is published again,
 and the same state change can arrive both through SNS and EventBridge, so alarm events
@@ -23,7 +29,7 @@ from __future__ import annotations
 import enum
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +42,22 @@ ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 MAX_NAME_LENGTH = 255
 MAX_REASON_LENGTH = 1024
 MAX_KEY_LENGTH = 256
+MIN_YEAR = 1000
 DIRECT_KEYS = frozenset({"applications", "reason", "idempotencyKey"})
+
+
+def normalise_application(name: str) -> str:
+    """The canonical form of an application name: stripped and lowercase.
+
+    The plan only accepts lowercase labels and record names are case-insensitive, so this
+    is the name under which an application is tracked (``app#<name>``).
+    """
+    return name.strip().lower()
+
+
+def normalise_applications(names: Iterable[str]) -> tuple[str, ...]:
+    """Normalised names, first occurrence kept (``ORDERS`` and ``orders`` are one)."""
+    return tuple(dict.fromkeys(normalise_application(name) for name in names))
 
 
 class AlarmState(enum.StrEnum):
@@ -176,13 +197,11 @@ def _parse_direct(event: Mapping[str, Any], fallback_key: str | None) -> Rollbac
         if not raw_apps:
             raise InvalidEventError("applications", 'empty list; name applications or use "all"')
         for index, app in enumerate(raw_apps):
-            if not isinstance(app, str) or not app or app != app.strip():
-                raise InvalidEventError(
-                    f"applications[{index}]", "expected a non-empty name without spaces around"
-                )
-            if len(app) > MAX_NAME_LENGTH:
+            if not isinstance(app, str) or not app.strip():
+                raise InvalidEventError(f"applications[{index}]", "expected a non-empty name")
+            if len(app.strip()) > MAX_NAME_LENGTH:
                 raise InvalidEventError(f"applications[{index}]", "name too long")
-        applications = tuple(dict.fromkeys(raw_apps))
+        applications = normalise_applications(raw_apps)
     else:
         raise InvalidEventError(
             "applications", f'expected a list of names or "all", got {type(raw_apps).__name__}'
@@ -250,4 +269,11 @@ def _time(value: object, field: str) -> datetime:
         raise InvalidEventError(field, f"not an ISO-8601 timestamp: {value!r}") from None
     if moment.tzinfo is None:
         raise InvalidEventError(field, f"timestamp without a UTC offset: {value!r}")
-    return moment.astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    # Years before 1000 would not give the 4-digit ISO text the tracking keys rely on.
+    if utc is None or utc.year < MIN_YEAR:
+        raise InvalidEventError(field, f"timestamp out of range: {value!r}")
+    return utc

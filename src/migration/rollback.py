@@ -1,30 +1,70 @@
 """Rollback: send targeted applications back to 100 % on-premises, once per event.
 
-Order of work, fastest safety first: (1) DNS, in the fewest atomic Route 53 batches;
-(2) one ROLLED_BACK tracking item per application that was on AWS; (3) one SNS summary.
+The first invariant of the project: **a rollback always wins**. After any rollback of an
+application nothing moves it to AWS until a reset (ROLLED_BACK -> PLANNED, attempt + 1).
+
+Order of work, fastest safety first: (1) DNS, in the fewest atomic Route 53 batches, for
+the targeted applications that were on AWS; (2) when waiting is on (the Lambda's default),
+each Route 53 change's INSYNC; (3) one ROLLED_BACK tracking item per application and
+attempt; (4) a re-check of the DNS of every application now recorded ROLLED_BACK: one
+moved back to AWS meanwhile (a cutover step racing the rollback) is rolled back again;
+(5) at most one SNS summary.
+
+Which applications get a ROLLED_BACK item: every targeted application that was on AWS,
+and every targeted application already at aws=0 whose cutover is under way (REPLICATING,
+READY, SHIFTING or HELD), so that the cutover stops before its next step. Applications
+at aws=0 in PLANNED, with no head or CUTOVER_COMPLETE are left untouched. An application
+whose head is already ROLLED_BACK (another alarm, or another delivery, was first) gets
+no second item and no second notification: it is reported as "already rolled back". The
+transition is version-guarded; on a conflict the head is read again and the rollback
+retries on top of whatever the other writer wrote, unless that made it ROLLED_BACK.
+
+Recovery time. Each ROLLED_BACK item's details (and the result) carry ``alarmChangedAt``
+(the alarm's state change time; absent for a direct request), ``requestedAt`` (when the
+service received the event), ``dnsSubmittedAt`` (when Route 53 accepted the change),
+``dnsInSyncAt`` (when GetChange first reported INSYNC, if waiting is on and it did within
+the time budget) and ``recoverySeconds`` (``dnsInSyncAt`` minus ``alarmChangedAt``, or
+minus ``requestedAt`` for a direct request), ISO-8601 UTC text from the injected clock.
+An application recorded without a DNS change (already at aws=0) has no DNS times.
 
 Idempotency. Each event has a key (see :mod:`migration.events`). The first delivery
 claims it with a conditional put of a ledger item ``serverId = "event#<key>"``,
 ``timestamp = "CURRENT"``, status PENDING, holding the target list computed once (the
-applications that were on AWS and their weights). A later delivery of the same event:
+applications that were on AWS and their weights, the others' weights, unknown names and
+half record pairs). A later delivery of the same event:
 
 * COMPLETED -> returns a "duplicate" result; no DNS, tracking or SNS call;
-* PENDING (an earlier attempt failed part-way) -> reuses the stored target list,
-  re-applies the idempotent UPSERT only to targets not yet rolled back, writes only the
-  missing tracking items (the head records the event id, checked atomically in the
-  transition), publishes, then marks COMPLETED.
+* PENDING (an earlier attempt failed part-way, or a concurrent delivery is running) ->
+  reuses the stored target list, re-applies the idempotent UPSERT only to targets not yet
+  rolled back, writes only the missing tracking items (the head records the event id),
+  and takes part in the notification below.
 
-The SNS message is published before the ledger is marked COMPLETED: a crash exactly
-between the two repeats the message on retry, which we prefer to losing it. The ledger
-item has no ``migrationPhase``, so it stays out of the phase index.
+Notification. Sent only when the event rolled back something new, or has unknown names,
+half record pairs or a DNS re-check to report; otherwise the ledger completes silently.
+Only the holder of the ledger's notification lease (a conditional update, valid
+``NOTIFICATION_LEASE_S``) publishes, then marks the ledger COMPLETED; a concurrent
+delivery of the same event waits for COMPLETED (then returns "duplicate") or for the
+lease to expire (a holder that crashed before publishing), then takes the lease and
+publishes itself. A publish that fails releases the lease for the retry. A crash between
+publishing and COMPLETED repeats the message on retry, which we prefer to losing it. The
+ledger item has no ``migrationPhase``, so it stays out of the phase index.
+
+Half record pairs. A name holding only one of its two weighted records (e.g. only
+``aws``, at weight 100) cannot be sent on-premises by weights. It is reported in the
+result (``incompletePairs``) and the SNS message as NOT rolled back, and once everything
+else is done and the ledger is COMPLETED, :meth:`RollbackService.handle` raises
+IncompleteRecordPairsError so the invocation fails visibly; a retry is a duplicate and
+raises it again without repeating the notification.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -32,12 +72,14 @@ from botocore.exceptions import ClientError
 from migration.errors import (
     ChangeNotInSyncError,
     ConcurrentUpdateError,
+    IncompleteRecordPairsError,
+    MigrationError,
+    NotificationPendingError,
     PartialRollbackError,
     PartialShiftError,
     RetryBudgetExhaustedError,
-    UnknownApplicationError,
 )
-from migration.events import AlarmEvent, AlarmState, RollbackCommand
+from migration.events import AlarmEvent, AlarmState, RollbackCommand, normalise_applications
 from migration.notify import Notifier
 from migration.tracking import (
     HEAD_TIMESTAMP,
@@ -47,6 +89,7 @@ from migration.tracking import (
     app_id,
     from_item,
     iso_timestamp,
+    parse_timestamp,
     to_item,
     utc_now,
 )
@@ -66,6 +109,21 @@ COMPLETED = "COMPLETED"
 ROLLBACK_EVENT_TYPE = "ROLLBACK"
 ALARM_STATE_EVENT_TYPE = "ALARM_STATE_CHANGE"
 
+ACTIVE_CUTOVER_PHASES = frozenset({Phase.REPLICATING, Phase.READY, Phase.SHIFTING, Phase.HELD})
+"""Phases in which an application at aws=0 is still recorded ROLLED_BACK."""
+
+NOTIFICATION_LEASE_S = 120.0
+"""How long a delivery may take to publish before another delivery may publish instead."""
+LEASE_POLL_S = 1.0
+INSYNC_RESERVE_S = 60.0
+"""Time the function keeps for tracking and notifying after waiting for INSYNC."""
+LEASE_WAIT_RESERVE_S = 10.0
+
+# Outcomes of recording one application.
+_DONE = "done"
+_ALREADY = "already"
+_UNTOUCHED = "untouched"
+
 
 def event_item_id(key: str) -> str:
     """Partition key of the ledger item of event ``key``."""
@@ -76,9 +134,22 @@ def _weights(split: Split) -> dict[str, int]:
     return {"aws": split.aws, "onPremises": split.on_premises}
 
 
+def _split(weights: Mapping[str, Any]) -> Split:
+    return Split(aws=int(weights["aws"]), on_premises=int(weights["onPremises"]))
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
 @dataclass(frozen=True)
 class LedgerRecord:
-    """The idempotency record of one rollback event."""
+    """The idempotency record of one rollback event.
+
+    ``targets``: applications on AWS when the event was claimed, with their weights;
+    ``on_premises_weights``: the other targeted applications and their weights;
+    ``submitted_at`` / ``in_sync_at``: Route 53 change id -> ISO time accepted / INSYNC.
+    """
 
     key: str
     status: str
@@ -91,6 +162,15 @@ class LedgerRecord:
     batches: tuple[AppliedBatch, ...]
     done: tuple[str, ...]
     notification_id: str | None
+    on_premises_weights: Mapping[str, Split] = field(default_factory=dict)
+    incomplete_pairs: Mapping[str, str] = field(default_factory=dict)
+    already_rolled_back: tuple[str, ...] = ()
+    dns_reapplied: tuple[str, ...] = ()
+    alarm_changed_at: str | None = None
+    requested_at: str | None = None
+    submitted_at: Mapping[str, str] = field(default_factory=dict)
+    in_sync_at: Mapping[str, str] = field(default_factory=dict)
+    lease_until: str | None = None
 
     @property
     def change_id_by_application(self) -> dict[str, str]:
@@ -119,24 +199,33 @@ class RollbackLedger:
         if not item:
             return None
         data = from_item(item)
+        batches = data.get("batches", [])
         return LedgerRecord(
             key=key,
             status=data["status"],
             trigger=data.get("trigger", ""),
             reason=data.get("reason", ""),
             alarm_name=data.get("alarmName"),
-            targets={
-                app: Split(aws=int(w["aws"]), on_premises=int(w["onPremises"]))
-                for app, w in data.get("targets", {}).items()
-            },
+            targets={app: _split(w) for app, w in data.get("targets", {}).items()},
             already_on_premises=tuple(data.get("alreadyOnPremises", [])),
             unknown_applications=tuple(data.get("unknownApplications", [])),
             batches=tuple(
                 AppliedBatch(change_id=b["changeId"], applications=tuple(b["applications"]))
-                for b in data.get("batches", [])
+                for b in batches
             ),
             done=tuple(data.get("done", [])),
             notification_id=data.get("notificationId"),
+            on_premises_weights={
+                app: _split(w) for app, w in data.get("onPremisesWeights", {}).items()
+            },
+            incomplete_pairs=dict(data.get("incompletePairs", {})),
+            already_rolled_back=tuple(data.get("alreadyRolledBack", [])),
+            dns_reapplied=tuple(data.get("dnsReapplied", [])),
+            alarm_changed_at=data.get("alarmChangedAt"),
+            requested_at=data.get("requestedAt"),
+            submitted_at={b["changeId"]: b["submittedAt"] for b in batches if "submittedAt" in b},
+            in_sync_at=dict(data.get("inSync", {})),
+            lease_until=data.get("notifyLeaseUntil"),
         )
 
     def claim(
@@ -150,6 +239,10 @@ class RollbackLedger:
         targets: Mapping[str, Split],
         already_on_premises: Iterable[str],
         unknown_applications: Iterable[str],
+        on_premises_weights: Mapping[str, Split] | None = None,
+        incomplete_pairs: Mapping[str, str] | None = None,
+        alarm_changed_at: str | None = None,
+        requested_at: str | None = None,
     ) -> bool:
         """Create the PENDING record; False when another delivery claimed ``key`` first."""
         now = iso_timestamp(self._clock())
@@ -163,9 +256,16 @@ class RollbackLedger:
             "alarmName": alarm_name,
             "requestedApplications": "all" if requested is None else list(requested),
             "targets": {app: _weights(split) for app, split in sorted(targets.items())},
+            "onPremisesWeights": {
+                app: _weights(split) for app, split in sorted((on_premises_weights or {}).items())
+            },
             "alreadyOnPremises": sorted(already_on_premises),
             "unknownApplications": sorted(unknown_applications),
+            "incompletePairs": dict(sorted((incomplete_pairs or {}).items())),
+            "alarmChangedAt": alarm_changed_at,
+            "requestedAt": requested_at or now,
             "batches": [],
+            "inSync": {},
             "done": [],
             "pending": sorted(targets),
             "attempts": 1,
@@ -180,21 +280,33 @@ class RollbackLedger:
                 ExpressionAttributeNames={"#pk": "serverId"},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _is_conditional_failure(exc):
                 return False
             raise
         return True
 
-    def add_batch(self, key: str, batch: AppliedBatch) -> None:
-        """Append an accepted Route 53 batch (change id and its applications)."""
+    def add_batch(self, key: str, batch: AppliedBatch, *, submitted_at: str | None = None) -> None:
+        """Append an accepted Route 53 batch (change id, applications, acceptance time)."""
+        entry: dict[str, Any] = {
+            "changeId": batch.change_id,
+            "applications": list(batch.applications),
+        }
+        if submitted_at is not None:
+            entry["submittedAt"] = submitted_at
         self._update(
             key,
             "SET #batches = list_append(if_not_exists(#batches, :empty), :batch)",
             {"#batches": "batches"},
-            {
-                ":empty": [],
-                ":batch": [{"changeId": batch.change_id, "applications": list(batch.applications)}],
-            },
+            {":empty": [], ":batch": [entry]},
+        )
+
+    def record_in_sync(self, key: str, change_id: str, at: str) -> None:
+        """Remember when Route 53 reported change ``change_id`` INSYNC."""
+        self._update(
+            key,
+            "SET #inSync.#change = :at",
+            {"#inSync": "inSync", "#change": change_id},
+            {":at": at},
         )
 
     def record_progress(
@@ -213,27 +325,127 @@ class RollbackLedger:
             {":done": sorted(done), ":pending": sorted(pending), ":error": error[:2000], ":one": 1},
         )
 
-    def complete(self, key: str, *, done: Iterable[str], notification_id: str) -> None:
-        """Mark the event COMPLETED (later deliveries become duplicates)."""
+    def lease_notification(self, key: str, owner: str, *, now: datetime, until: datetime) -> bool:
+        """Take the notification lease of a PENDING event; False if someone holds it.
+
+        A lease whose expiry has passed counts as free: its holder crashed before it
+        published or released it.
+        """
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(key),
+                UpdateExpression="SET #owner = :owner, #until = :until, #updatedAt = :now",
+                ConditionExpression=(
+                    "#status = :pending AND (attribute_not_exists(#until) OR #until < :now)"
+                ),
+                ExpressionAttributeNames={
+                    "#owner": "notifyLeaseOwner",
+                    "#until": "notifyLeaseUntil",
+                    "#status": "status",
+                    "#updatedAt": "updatedAt",
+                },
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":owner": owner,
+                        ":until": iso_timestamp(until),
+                        ":now": iso_timestamp(now),
+                        ":pending": PENDING,
+                    }
+                ),
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_notification(self, key: str, owner: str) -> None:
+        """Give the notification lease up (only if ``owner`` still holds it)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(key),
+                UpdateExpression="REMOVE #owner, #until",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={
+                    "#owner": "notifyLeaseOwner",
+                    "#until": "notifyLeaseUntil",
+                },
+                ExpressionAttributeValues=to_item({":owner": owner}),
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+
+    def complete(
+        self,
+        key: str,
+        *,
+        done: Iterable[str],
+        notification_id: str | None,
+        already_rolled_back: Iterable[str] = (),
+        already_on_premises: Iterable[str] | None = None,
+        unknown_applications: Iterable[str] | None = None,
+        incomplete_pairs: Mapping[str, str] | None = None,
+        dns_reapplied: Iterable[str] = (),
+    ) -> None:
+        """Mark the event COMPLETED (later deliveries become duplicates).
+
+        ``notification_id`` is None when there was nothing to notify.
+        """
+        sets = [
+            "#status = :completed",
+            "#done = :done",
+            "#pending = :none",
+            "#arb = :arb",
+            "#reapplied = :reapplied",
+            "#completedAt = :now",
+        ]
+        names = {
+            "#status": "status",
+            "#done": "done",
+            "#pending": "pending",
+            "#arb": "alreadyRolledBack",
+            "#reapplied": "dnsReapplied",
+            "#completedAt": "completedAt",
+            "#error": "lastError",
+            "#owner": "notifyLeaseOwner",
+            "#until": "notifyLeaseUntil",
+        }
+        values: dict[str, Any] = {
+            ":completed": COMPLETED,
+            ":done": sorted(done),
+            ":none": [],
+            ":arb": sorted(already_rolled_back),
+            ":reapplied": sorted(dns_reapplied),
+            ":now": iso_timestamp(self._clock()),
+        }
+        optional: list[tuple[str, str, Any]] = [
+            ("#nid", "notificationId", notification_id),
+            (
+                "#aop",
+                "alreadyOnPremises",
+                None if already_on_premises is None else sorted(already_on_premises),
+            ),
+            (
+                "#unknown",
+                "unknownApplications",
+                None if unknown_applications is None else sorted(unknown_applications),
+            ),
+            (
+                "#incomplete",
+                "incompletePairs",
+                None if incomplete_pairs is None else dict(sorted(incomplete_pairs.items())),
+            ),
+        ]
+        for name, attribute, value in optional:
+            if value is not None:
+                sets.append(f"{name} = :{name[1:]}")
+                names[name] = attribute
+                values[f":{name[1:]}"] = value
         self._update(
-            key,
-            "SET #status = :completed, #done = :done, #pending = :none, #nid = :nid, "
-            "#completedAt = :now REMOVE #error",
-            {
-                "#status": "status",
-                "#done": "done",
-                "#pending": "pending",
-                "#nid": "notificationId",
-                "#completedAt": "completedAt",
-                "#error": "lastError",
-            },
-            {
-                ":completed": COMPLETED,
-                ":done": sorted(done),
-                ":none": [],
-                ":nid": notification_id,
-                ":now": iso_timestamp(self._clock()),
-            },
+            key, "SET " + ", ".join(sets) + " REMOVE #error, #owner, #until", names, values
         )
 
     def _update(
@@ -252,19 +464,36 @@ class RollbackLedger:
 
 @dataclass(frozen=True)
 class RolledBackApplication:
-    """One application moved back on-premises, with the weights it had before."""
+    """One application recorded ROLLED_BACK by this event, with the weights it had before.
+
+    ``previous`` at aws=0 means it was only recorded (cutover under way, no DNS change).
+    The times are ISO-8601 UTC text; ``recovery_seconds`` runs from the alarm's state
+    change (or the request, for a direct one) to INSYNC.
+    """
 
     application: str
     previous: Split
     change_id: str | None
+    dns_submitted_at: str | None = None
+    dns_in_sync_at: str | None = None
+    recovery_seconds: float | None = None
+
+    @property
+    def dns_changed(self) -> bool:
+        """True when the application was on AWS (its weights had to change)."""
+        return self.previous.reaches_aws
 
 
 @dataclass(frozen=True)
 class RollbackResult:
     """Outcome of handling one event; ``to_dict`` is the Lambda's JSON response.
 
-    ``status``: ``rolled_back``, ``nothing_to_roll_back``, ``duplicate`` (event already
-    handled) or ``ignored`` (alarm state other than ALARM, recorded only).
+    ``status``: ``rolled_back`` (this event recorded at least one application),
+    ``nothing_to_roll_back``, ``duplicate`` (event already handled, or handled by a
+    concurrent delivery) or ``ignored`` (alarm state other than ALARM, recorded only).
+    ``already_rolled_back``: targeted applications another event had already rolled back.
+    ``incomplete_pairs``: name -> what it holds instead of a record pair (NOT rolled back).
+    ``dns_reapplied``: applications found back on AWS after being recorded, rolled back again.
     """
 
     status: str
@@ -278,6 +507,11 @@ class RollbackResult:
     unknown_applications: tuple[str, ...] = ()
     notification_id: str | None = None
     in_sync: bool | None = None
+    already_rolled_back: tuple[str, ...] = ()
+    incomplete_pairs: Mapping[str, str] = field(default_factory=dict)
+    dns_reapplied: tuple[str, ...] = ()
+    alarm_changed_at: str | None = None
+    requested_at: str | None = None
 
     @property
     def change_ids(self) -> tuple[str, ...]:
@@ -293,16 +527,24 @@ class RollbackResult:
             "reason": self.reason,
             "alarmName": self.alarm_name,
             "alarmState": self.alarm_state,
+            "alarmChangedAt": self.alarm_changed_at,
+            "requestedAt": self.requested_at,
             "rolledBack": [
                 {
                     "application": r.application,
                     "previousWeights": _weights(r.previous),
                     "changeId": r.change_id,
+                    "dnsSubmittedAt": r.dns_submitted_at,
+                    "dnsInSyncAt": r.dns_in_sync_at,
+                    "recoverySeconds": r.recovery_seconds,
                 }
                 for r in self.rolled_back
             ],
+            "alreadyRolledBack": list(self.already_rolled_back),
             "alreadyOnPremises": list(self.already_on_premises),
             "unknownApplications": list(self.unknown_applications),
+            "incompletePairs": dict(self.incomplete_pairs),
+            "dnsReapplied": list(self.dns_reapplied),
             "changeIds": list(self.change_ids),
             "notificationId": self.notification_id,
             "inSync": self.in_sync,
@@ -317,16 +559,46 @@ class _Request:
     alarm_name: str | None
     applications: tuple[str, ...] | None
     strict: bool
+    alarm_changed_at: str | None
+    requested_at: str
+
+
+@dataclass
+class _Timing:
+    """Route 53 change ids and their times, by application, for one event."""
+
+    record: LedgerRecord
+    change_ids: dict[str, str]
+    submitted_at: dict[str, str]
+    in_sync_at: dict[str, str]
+
+    def entry(self, app: str) -> RolledBackApplication:
+        previous = self.record.targets.get(app) or self.record.on_premises_weights.get(
+            app, ROLLED_BACK
+        )
+        change_id = self.change_ids.get(app) if previous.reaches_aws else None
+        submitted = self.submitted_at.get(change_id) if change_id else None
+        in_sync = self.in_sync_at.get(change_id) if change_id else None
+        start = self.record.alarm_changed_at or self.record.requested_at
+        recovery = None
+        if in_sync and start:
+            seconds = (parse_timestamp(in_sync) - parse_timestamp(start)).total_seconds()
+            recovery = round(seconds, 3)
+        return RolledBackApplication(app, previous, change_id, submitted, in_sync, recovery)
 
 
 class RollbackService:
     """Handles a parsed event: records alarm states, or rolls back exactly once.
 
     ``alarm_applications`` maps alarm names to applications (None or absent = all).
-    Unknown applications: a direct request naming one fails with UnknownApplicationError
-    before anything changes; for an alarm the known applications are still rolled back
-    (a configuration typo must not block an emergency rollback) and the unknown ones are
-    reported in the result and the SNS message.
+    Application names are normalised (stripped, lowercase) wherever they come from, so a
+    request for ``ORDERS`` rolls back and records the application ``orders``.
+    Unknown applications: a direct request naming one (or a name with half a record
+    pair) fails with UnknownApplicationError before anything changes; for an alarm the
+    known applications are still rolled back (a configuration typo must not block an
+    emergency rollback) and the unknown ones are reported in the result and the SNS
+    message. ``clock`` and ``sleep`` are injected; ``remaining_s`` (the Lambda's remaining
+    time, optional) bounds the INSYNC wait and the wait for another delivery's lease.
     """
 
     def __init__(
@@ -341,19 +613,37 @@ class RollbackService:
         actor: str = "rollback",
         max_transition_attempts: int = 20,
         logger: logging.Logger = LOGGER,
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+        remaining_s: Callable[[], float] | None = None,
+        notification_lease_s: float = NOTIFICATION_LEASE_S,
+        lease_poll_s: float = LEASE_POLL_S,
     ) -> None:
         self._shifter = shifter
         self._tracking = tracking
         self._ledger = ledger
         self._notifier = notifier
-        self._alarm_applications = dict(alarm_applications or {})
+        self._alarm_applications = {
+            alarm: None if apps is None else normalise_applications(apps)
+            for alarm, apps in (alarm_applications or {}).items()
+        }
         self._wait = wait_for_insync
         self._actor = actor
         self._max_transition_attempts = max_transition_attempts
         self._log = logger
+        self._clock = clock
+        self._sleep = sleep
+        self._remaining_s = remaining_s
+        self._lease_s = notification_lease_s
+        self._lease_poll_s = lease_poll_s
 
     def handle(self, trigger: AlarmEvent | RollbackCommand) -> RollbackResult:
-        """Handle one event; raises PartialRollbackError if only part of the work was done."""
+        """Handle one event.
+
+        Raises PartialRollbackError if only part of the work was done (the retry finishes
+        it), and IncompleteRecordPairsError, after everything else is done, when targeted
+        names hold only half a record pair.
+        """
         if isinstance(trigger, AlarmEvent) and trigger.state is not AlarmState.ALARM:
             return self._record_alarm_state(trigger)
         request = self._request(trigger)
@@ -362,8 +652,14 @@ class RollbackService:
         if record is None:
             record, current = self._claim(request)
         if record.status == COMPLETED:
-            return self._duplicate(record)
-        return self._execute(record, current, alarm_state=request.trigger == "alarm")
+            result = self._duplicate(record)
+        else:
+            result = self._execute(record, current)
+        if result.incomplete_pairs:
+            raise IncompleteRecordPairsError(
+                result.event_key, result.incomplete_pairs, result.to_dict()
+            )
+        return result
 
     # -- steps ------------------------------------------------------------------------
 
@@ -393,6 +689,7 @@ class RollbackService:
         )
 
     def _request(self, trigger: AlarmEvent | RollbackCommand) -> _Request:
+        requested_at = iso_timestamp(self._clock())
         if isinstance(trigger, AlarmEvent):
             return _Request(
                 key=trigger.idempotency_key,
@@ -401,14 +698,22 @@ class RollbackService:
                 alarm_name=trigger.alarm_name,
                 applications=self._alarm_applications.get(trigger.alarm_name),
                 strict=False,
+                alarm_changed_at=iso_timestamp(trigger.state_changed_at),
+                requested_at=requested_at,
             )
         return _Request(
             key=trigger.idempotency_key,
             trigger="direct",
             reason=trigger.reason,
             alarm_name=None,
-            applications=trigger.applications,
+            applications=(
+                None
+                if trigger.applications is None
+                else normalise_applications(trigger.applications)
+            ),
             strict=True,
+            alarm_changed_at=None,
+            requested_at=requested_at,
         )
 
     def _claim(self, request: _Request) -> tuple[LedgerRecord, Mapping[str, ApplicationRecords]]:
@@ -416,24 +721,24 @@ class RollbackService:
 
         Returns the stored record and the records just read (to save a second listing).
         """
-        unknown: tuple[str, ...] = ()
-        if request.applications is None:
-            current = self._shifter.read()
-        else:
-            try:
-                current = self._shifter.read(request.applications)
-            except UnknownApplicationError as exc:
-                if request.strict:
-                    raise
-                unknown = exc.applications
-                self._log.warning(
-                    "alarm %s targets unknown applications: %s",
-                    request.alarm_name,
-                    ", ".join(unknown),
-                )
-                known = [app for app in request.applications if app not in unknown]
-                current = self._shifter.read(known) if known else {}
+        survey = self._shifter.survey(request.applications)
+        if request.strict and request.applications is not None:
+            self._shifter.require_pairs(survey, request.applications)
+        if survey.unknown:
+            self._log.warning(
+                "alarm %s targets unknown applications: %s",
+                request.alarm_name,
+                ", ".join(survey.unknown),
+            )
+        if survey.incomplete:
+            self._log.error(
+                "rollback %s: half record pairs, NOT rolled back: %s",
+                request.key,
+                "; ".join(f"{app} has {what}" for app, what in survey.incomplete.items()),
+            )
+        current = survey.found
         targets = {app: recs.split for app, recs in current.items() if recs.split.reaches_aws}
+        quiet = {app: recs.split for app, recs in current.items() if app not in targets}
         self._ledger.claim(
             request.key,
             trigger=request.trigger,
@@ -441,8 +746,12 @@ class RollbackService:
             alarm_name=request.alarm_name,
             requested=request.applications,
             targets=targets,
-            already_on_premises=[app for app in current if app not in targets],
-            unknown_applications=unknown,
+            already_on_premises=quiet,
+            unknown_applications=survey.unknown,
+            on_premises_weights=quiet,
+            incomplete_pairs=survey.incomplete,
+            alarm_changed_at=request.alarm_changed_at,
+            requested_at=request.requested_at,
         )
         # Whether we or a concurrent delivery won the claim, the stored record rules.
         record = self._ledger.get(request.key)
@@ -450,63 +759,85 @@ class RollbackService:
             raise ConcurrentUpdateError(event_item_id(request.key), 0)
         return record, current
 
+    def _current(
+        self, record: LedgerRecord, fresh: Mapping[str, ApplicationRecords]
+    ) -> tuple[dict[str, ApplicationRecords], tuple[str, ...], dict[str, str]]:
+        """Records of the targets; names gone since the claim; names now half a pair."""
+        if all(app in fresh for app in record.targets):
+            return {app: fresh[app] for app in record.targets}, (), {}
+        # Records deleted since the claim send no traffic anywhere; report, skip.
+        survey = self._shifter.survey(record.targets)
+        return survey.found, survey.unknown, survey.incomplete
+
     def _execute(
-        self,
-        record: LedgerRecord,
-        fresh: Mapping[str, ApplicationRecords],
-        *,
-        alarm_state: bool,
+        self, record: LedgerRecord, fresh: Mapping[str, ApplicationRecords]
     ) -> RollbackResult:
         key = record.key
-        vanished: tuple[str, ...] = ()
-        try:
-            if all(app in fresh for app in record.targets):
-                current = {app: fresh[app] for app in record.targets}
-            else:
-                current = self._shifter.read(record.targets)
-        except UnknownApplicationError as exc:
-            # Records deleted since the claim send no traffic anywhere; report, skip.
-            vanished = exc.applications
-            rest = [app for app in record.targets if app not in vanished]
-            current = self._shifter.read(rest) if rest else {}
+        current, vanished, broken = self._current(record, fresh)
+        # (1) DNS: every target not yet at aws=0 / on-premises=100.
         need = {app: ROLLED_BACK for app, recs in current.items() if recs.split != ROLLED_BACK}
         failed: set[str] = set()
         errors: list[str] = []
-        change_ids = record.change_id_by_application
+        timing = _Timing(
+            record,
+            record.change_id_by_application,
+            dict(record.submitted_at),
+            dict(record.in_sync_at),
+        )
         applied: list[AppliedBatch] = []
         try:
-            shift = self._shifter.set_split(
+            self._shifter.set_split(
                 need,
                 current=current,
                 stop_on_error=False,
                 comment=f"rollback {key}",
-                on_batch_applied=lambda batch: self._remember_batch(key, batch, applied),
+                on_batch_applied=lambda batch: self._remember_batch(key, batch, applied, timing),
             )
         except PartialShiftError as exc:
             failed = set(exc.failed) | set(exc.not_attempted)
             errors.append(str(exc))
             self._log.error("rollback %s: DNS partly failed: %s", key, exc)
-        else:
-            applied = list(shift.batches)
         for batch in applied:
-            change_ids.update(dict.fromkeys(batch.applications, batch.change_id))
-        in_sync = self._wait_for_insync([b.change_id for b in applied]) if self._wait else None
+            timing.change_ids.update(dict.fromkeys(batch.applications, batch.change_id))
 
-        done: list[str] = []
+        # (2) INSYNC of every change that rolled a target back and is not confirmed yet.
+        in_sync: bool | None = None
+        if self._wait:
+            unconfirmed = dict.fromkeys(
+                timing.change_ids[app]
+                for app in sorted(current)
+                if app not in failed and app in timing.change_ids
+            )
+            in_sync = self._confirm_in_sync(
+                key, [c for c in unconfirmed if c not in timing.in_sync_at], timing
+            )
+
+        # (3) One ROLLED_BACK item per application and attempt.
+        outcomes: dict[str, list[str]] = {_DONE: [], _ALREADY: [], _UNTOUCHED: []}
         pending: list[str] = sorted(failed)
-        for app in sorted(current):
-            if app in failed:
-                continue
+        moved = [app for app in sorted(current) if app not in failed]
+        for app in moved + sorted(record.on_premises_weights):
             try:
-                self._track(record, app, change_ids.get(app))
+                outcome = self._track(
+                    record, app, timing, record_only=app in record.on_premises_weights
+                )
             except (ConcurrentUpdateError, ClientError) as exc:
                 pending.append(app)
                 errors.append(f"tracking {app}: {exc}")
             else:
-                done.append(app)
+                outcomes[outcome].append(app)
+        done, already = outcomes[_DONE], outcomes[_ALREADY]
+
+        # (4) Re-check: nothing recorded ROLLED_BACK may still (or again) reach AWS.
+        reapplied: tuple[str, ...] = ()
+        if done or already:
+            reapplied, not_safe = self._recheck(key, done + already, applied, timing)
+            if not_safe:
+                pending.extend(not_safe)
+                errors.append(f"DNS re-check: could not roll back {', '.join(not_safe)}")
         if pending:
             self._ledger.record_progress(key, done=done, pending=pending, error="; ".join(errors))
-            raise PartialRollbackError(key, tuple(done), tuple(sorted(pending)))
+            raise PartialRollbackError(key, tuple(done), tuple(sorted(set(pending))))
 
         result = RollbackResult(
             status="rolled_back" if done else "nothing_to_roll_back",
@@ -514,111 +845,269 @@ class RollbackService:
             trigger=record.trigger,
             reason=record.reason,
             alarm_name=record.alarm_name,
-            alarm_state=AlarmState.ALARM.value if alarm_state else None,
-            rolled_back=tuple(
-                RolledBackApplication(app, record.targets[app], change_ids.get(app)) for app in done
-            ),
-            already_on_premises=record.already_on_premises,
+            alarm_state=AlarmState.ALARM.value if record.trigger == "alarm" else None,
+            rolled_back=tuple(timing.entry(app) for app in sorted(done)),
+            already_rolled_back=tuple(sorted(already)),
+            already_on_premises=tuple(sorted(outcomes[_UNTOUCHED])),
             unknown_applications=tuple(sorted(set(record.unknown_applications) | set(vanished))),
+            incomplete_pairs=dict(sorted({**record.incomplete_pairs, **broken}.items())),
+            dns_reapplied=reapplied,
             in_sync=in_sync,
+            alarm_changed_at=record.alarm_changed_at,
+            requested_at=record.requested_at,
         )
-        subject, body = summarise(result)
-        try:
-            notification_id = self._notifier.publish(subject, body)
-        except ClientError as exc:
-            # Everything else is done; the retry only publishes (nothing to re-apply).
-            self._ledger.record_progress(
-                key, done=done, pending=[], error=f"notification not sent: {exc}"
-            )
-            raise
-        self._ledger.complete(key, done=done, notification_id=notification_id)
-        return replace(result, notification_id=notification_id)
+        # (5) At most one notification, and only with something to say.
+        if not (done or result.unknown_applications or result.incomplete_pairs or reapplied):
+            self._complete(result, notification_id=None)
+            return result
+        return self._notify(result)
 
-    def _remember_batch(self, key: str, batch: AppliedBatch, applied: list[AppliedBatch]) -> None:
+    def _remember_batch(
+        self, key: str, batch: AppliedBatch, applied: list[AppliedBatch], timing: _Timing
+    ) -> None:
         applied.append(batch)
+        submitted = iso_timestamp(self._clock())
+        timing.submitted_at[batch.change_id] = submitted
         try:
-            self._ledger.add_batch(key, batch)
+            self._ledger.add_batch(key, batch, submitted_at=submitted)
         except ClientError as exc:
             # The ledger's batch list is bookkeeping; never stop a rollback for it.
             self._log.warning(
                 "rollback %s: could not record batch %s: %s", key, batch.change_id, exc
             )
 
-    def _wait_for_insync(self, change_ids: list[str]) -> bool:
-        if not change_ids:
-            return True
-        try:
-            self._shifter.wait_for_insync(change_ids)
-        except (ChangeNotInSyncError, RetryBudgetExhaustedError, ClientError) as exc:
-            # The changes are accepted and will propagate; not knowing when is no failure.
-            self._log.warning("rollback: INSYNC not confirmed: %s", exc)
-            return False
-        return True
+    def _confirm_in_sync(self, key: str, change_ids: list[str], timing: _Timing) -> bool:
+        """Wait for each change's INSYNC within the budget; False if one was not seen."""
+        budget = self._shifter.time_budget_s
+        if self._remaining_s is not None:
+            budget = min(budget, self._remaining_s() - INSYNC_RESERVE_S)
+        started = self._clock()
+        confirmed = True
+        for change_id in change_ids:
+            left = budget - (self._clock() - started).total_seconds()
+            try:
+                # With no budget left this is one GetChange: INSYNC already, or not known.
+                self._shifter.wait_for_insync([change_id], budget_s=max(left, 0.0))
+            except (ChangeNotInSyncError, RetryBudgetExhaustedError, ClientError) as exc:
+                # The change is accepted and will propagate; not knowing when is no failure.
+                self._log.warning("rollback %s: INSYNC not confirmed: %s", key, exc)
+                confirmed = False
+                continue
+            at = iso_timestamp(self._clock())
+            timing.in_sync_at[change_id] = at
+            try:
+                self._ledger.record_in_sync(key, change_id, at)
+            except ClientError as exc:
+                self._log.warning("rollback %s: could not record INSYNC time: %s", key, exc)
+        return confirmed
 
-    def _track(self, record: LedgerRecord, app: str, change_id: str | None) -> None:
-        """Write the ROLLED_BACK item of ``app`` once for this event; rollback always wins."""
+    def _track(self, record: LedgerRecord, app: str, timing: _Timing, *, record_only: bool) -> str:
+        """Record ``app`` ROLLED_BACK once per attempt; rollback always wins.
+
+        Returns _DONE (this event's item exists), _ALREADY (another event's ROLLED_BACK is
+        the head) or _UNTOUCHED (``record_only`` and no cutover under way).
+        """
+        entity = app_id(app)
+        entry = timing.entry(app)
         details = {
-            "previousWeights": _weights(record.targets[app]),
+            "previousWeights": _weights(entry.previous),
             "weights": _weights(ROLLED_BACK),
-            "changeId": change_id,
+            "dnsChanged": entry.dns_changed,
+            "changeId": entry.change_id,
             "alarmName": record.alarm_name,
             "trigger": record.trigger,
+            "alarmChangedAt": record.alarm_changed_at,
+            "requestedAt": record.requested_at,
+            "dnsSubmittedAt": entry.dns_submitted_at,
+            "dnsInSyncAt": entry.dns_in_sync_at,
+            "recoverySeconds": entry.recovery_seconds,
         }
         for _attempt in range(self._max_transition_attempts):
+            head = self._tracking.current(entity)
+            if head is not None and head.phase is Phase.ROLLED_BACK:
+                return _DONE if head.last_event_id == record.key else _ALREADY
+            if record_only and (head is None or head.phase not in ACTIVE_CUTOVER_PHASES):
+                return _UNTOUCHED
             try:
                 self._tracking.transition(
-                    app_id(app),
+                    entity,
                     Phase.ROLLED_BACK,
+                    expected_version=head.version if head else 0,
                     event_id=record.key,
                     actor=self._actor,
                     reason=record.reason,
                     details={k: v for k, v in details.items() if v is not None},
                 )
-                return
             except ConcurrentUpdateError:
-                # Someone moved the entity meanwhile; re-read and write over it.
+                # Someone moved the entity meanwhile: re-read, and unless it is now
+                # ROLLED_BACK, write over it.
                 continue
-        raise ConcurrentUpdateError(app_id(app), -1)
+            return _DONE
+        raise ConcurrentUpdateError(entity, -1)
+
+    def _recheck(
+        self, key: str, apps: list[str], applied: list[AppliedBatch], timing: _Timing
+    ) -> tuple[tuple[str, ...], list[str]]:
+        """Roll back again what is recorded ROLLED_BACK but reaches AWS.
+
+        Returns (rolled back again, could not be rolled back). A failed read is logged
+        only: every target's change was accepted by Route 53 before.
+        """
+        try:
+            found = self._shifter.survey(apps).found
+        except (MigrationError, ClientError) as exc:
+            self._log.warning("rollback %s: DNS re-check not possible: %s", key, exc)
+            return (), []
+        on_aws = {app: ROLLED_BACK for app, recs in found.items() if recs.split.reaches_aws}
+        if not on_aws:
+            return (), []
+        self._log.error(
+            "rollback %s: back on AWS after being recorded ROLLED_BACK, rolling back again: %s",
+            key,
+            ", ".join(sorted(on_aws)),
+        )
+        try:
+            self._shifter.set_split(
+                on_aws,
+                current=found,
+                stop_on_error=False,
+                comment=f"rollback {key} (re-check)",
+                on_batch_applied=lambda batch: self._remember_batch(key, batch, applied, timing),
+            )
+        except PartialShiftError as exc:
+            failed = set(exc.failed) | set(exc.not_attempted)
+            return tuple(sorted(set(on_aws) - failed)), sorted(failed)
+        return tuple(sorted(on_aws)), []
+
+    def _complete(self, result: RollbackResult, *, notification_id: str | None) -> None:
+        self._ledger.complete(
+            result.event_key,
+            done=[r.application for r in result.rolled_back],
+            notification_id=notification_id,
+            already_rolled_back=result.already_rolled_back,
+            already_on_premises=result.already_on_premises,
+            unknown_applications=result.unknown_applications,
+            incomplete_pairs=result.incomplete_pairs,
+            dns_reapplied=result.dns_reapplied,
+        )
+
+    def _notify(self, result: RollbackResult) -> RollbackResult:
+        """Publish once per event under the ledger's lease, then mark it COMPLETED."""
+        key = result.event_key
+        owner = str(uuid.uuid4())
+        give_up = self._clock() + timedelta(seconds=self._lease_s + self._lease_poll_s)
+        while True:
+            now = self._clock()
+            until = now + timedelta(seconds=self._lease_s)
+            if self._ledger.lease_notification(key, owner, now=now, until=until):
+                break
+            record = self._ledger.get(key)
+            if record is None or record.status == COMPLETED:
+                # A concurrent delivery of this event published and completed it.
+                return replace(
+                    result,
+                    status="duplicate",
+                    notification_id=record.notification_id if record else None,
+                )
+            out_of_time = (
+                self._remaining_s is not None
+                and self._remaining_s() < self._lease_poll_s + LEASE_WAIT_RESERVE_S
+            )
+            if now >= give_up or out_of_time:
+                raise NotificationPendingError(key, record.lease_until)
+            self._sleep(self._lease_poll_s)
+        subject, body = summarise(result)
+        try:
+            notification_id = self._notifier.publish(subject, body)
+        except Exception as exc:
+            # Everything else is done; the retry only publishes (nothing to re-apply).
+            self._ledger.release_notification(key, owner)
+            self._ledger.record_progress(
+                key,
+                done=[r.application for r in result.rolled_back],
+                pending=[],
+                error=f"notification not sent: {exc}",
+            )
+            raise
+        self._complete(result, notification_id=notification_id)
+        return replace(result, notification_id=notification_id)
 
     def _duplicate(self, record: LedgerRecord) -> RollbackResult:
-        change_ids = record.change_id_by_application
+        timing = _Timing(
+            record,
+            record.change_id_by_application,
+            dict(record.submitted_at),
+            dict(record.in_sync_at),
+        )
         return RollbackResult(
             status="duplicate",
             event_key=record.key,
             trigger=record.trigger,
             reason=record.reason,
             alarm_name=record.alarm_name,
-            rolled_back=tuple(
-                RolledBackApplication(app, record.targets[app], change_ids.get(app))
-                for app in record.done
-                if app in record.targets
-            ),
+            rolled_back=tuple(timing.entry(app) for app in record.done),
+            already_rolled_back=record.already_rolled_back,
             already_on_premises=record.already_on_premises,
             unknown_applications=record.unknown_applications,
+            incomplete_pairs=record.incomplete_pairs,
+            dns_reapplied=record.dns_reapplied,
             notification_id=record.notification_id,
+            alarm_changed_at=record.alarm_changed_at,
+            requested_at=record.requested_at,
         )
+
+
+def _recovery_text(result: RollbackResult, entry: RolledBackApplication) -> str:
+    if entry.dns_in_sync_at is None:
+        return ""
+    since = "alarm" if result.alarm_changed_at else "request"
+    return f"; INSYNC {entry.dns_in_sync_at}, {entry.recovery_seconds:g} s after the {since}"
 
 
 def summarise(result: RollbackResult) -> tuple[str, str]:
     """Subject and body of the operators' SNS message for ``result``."""
     source = f" (alarm {result.alarm_name})" if result.alarm_name else ""
     count = len(result.rolled_back)
-    if count:
+    if result.incomplete_pairs:
+        subject = (
+            f"Rollback INCOMPLETE: {len(result.incomplete_pairs)} name(s) NOT rolled back, "
+            f"{count} rolled back{source}"
+        )
+    elif count:
         subject = f"Rollback: {count} application(s) back to 100% on-premises{source}"
+    elif result.unknown_applications:
+        subject = f"Rollback: unknown application(s), nothing rolled back{source}"
+    elif result.dns_reapplied:
+        subject = f"Rollback: DNS rolled back again{source}"
     else:
         subject = f"Rollback: nothing was on AWS{source}"
     lines = [
         f"Rollback {result.event_key}",
         f"Trigger: {'alarm ' + result.alarm_name if result.alarm_name else 'direct request'}",
         f"Reason: {result.reason}",
-        "",
-        f"Rolled back to aws=0 / on-premises=100 ({count}):",
     ]
-    lines += [
-        f"  {r.application}: was aws={r.previous.aws} on-premises={r.previous.on_premises}"
-        f" (change {r.change_id or 'applied by an earlier attempt'})"
-        for r in result.rolled_back
-    ]
+    if result.alarm_changed_at:
+        lines.append(f"Alarm changed state at: {result.alarm_changed_at}")
+    lines += ["", f"Rolled back to aws=0 / on-premises=100 ({count}):"]
+    for r in result.rolled_back:
+        if r.dns_changed:
+            lines.append(
+                f"  {r.application}: was aws={r.previous.aws} on-premises={r.previous.on_premises}"
+                f" (change {r.change_id or 'applied by an earlier attempt'}"
+                f"{_recovery_text(result, r)})"
+            )
+        else:
+            lines.append(
+                f"  {r.application}: already aws={r.previous.aws} "
+                f"on-premises={r.previous.on_premises}; cutover under way, recorded "
+                f"ROLLED_BACK (no DNS change)"
+            )
+    if result.already_rolled_back:
+        lines += [
+            "",
+            f"Already rolled back by an earlier rollback ({len(result.already_rolled_back)}): "
+            + ", ".join(result.already_rolled_back),
+        ]
     if result.already_on_premises:
         lines += [
             "",
@@ -630,6 +1119,19 @@ def summarise(result: RollbackResult) -> tuple[str, str]:
             "",
             "NOT rolled back, no weighted record pair in the zone: "
             + ", ".join(result.unknown_applications),
+        ]
+    if result.incomplete_pairs:
+        lines += [
+            "",
+            f"NOT rolled back, incomplete 'on-premises'/'aws' record pair "
+            f"({len(result.incomplete_pairs)}); fix the records, then roll these back:",
+        ]
+        lines += [f"  {app}: has {what}" for app, what in result.incomplete_pairs.items()]
+    if result.dns_reapplied:
+        lines += [
+            "",
+            "Back on AWS after being recorded ROLLED_BACK, rolled back again: "
+            + ", ".join(result.dns_reapplied),
         ]
     if result.in_sync is False:
         lines += ["", "Route 53 had not reported INSYNC yet when this was sent."]

@@ -6,8 +6,12 @@ Optional:
 (alarms not listed roll back every application);
 ``APPLICATION_RECORDS`` JSON object application name -> record FQDN, for names that do
 not follow ``<app>.<zone>``;
+application names in both are normalised (stripped, lowercase) like every name that
+enters the rollback (:func:`migration.events.normalise_application`);
 ``ROUTE53_TIME_BUDGET_SECONDS`` (default 60) bounds retries of throttled Route 53 calls;
-``WAIT_FOR_INSYNC`` ("true"/"false", default false) waits for changes to propagate.
+``WAIT_FOR_INSYNC`` ("true"/"false", default true) waits, within the time budget, for
+each rollback change to propagate (INSYNC), so that the tracking items can record when
+traffic was back on-premises (``dnsInSyncAt``, ``recoverySeconds``).
 ``AWS_ENDPOINT_URL`` is honoured by boto3 itself and not read here.
 """
 
@@ -21,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from migration.errors import ConfigurationError
+from migration.events import normalise_application, normalise_applications
 
 ALL = "all"
 
@@ -40,7 +45,7 @@ class Settings:
     )
     application_records: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     route53_time_budget_s: float = 60.0
-    wait_for_insync: bool = False
+    wait_for_insync: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -52,7 +57,7 @@ class Settings:
             alarm_applications=_alarm_applications(env.get("ALARM_APPLICATIONS", "")),
             application_records=_application_records(env.get("APPLICATION_RECORDS", "")),
             route53_time_budget_s=_positive_float(env, "ROUTE53_TIME_BUDGET_SECONDS", 60.0),
-            wait_for_insync=_boolean(env, "WAIT_FOR_INSYNC", False),
+            wait_for_insync=_boolean(env, "WAIT_FOR_INSYNC", True),
         )
 
     def applications_for_alarm(self, alarm_name: str) -> tuple[str, ...] | None:
@@ -90,7 +95,7 @@ def _alarm_applications(raw: str) -> Mapping[str, tuple[str, ...] | None]:
             and apps
             and all(isinstance(app, str) and app.strip() for app in apps)
         ):
-            result[alarm] = tuple(dict.fromkeys(apps))
+            result[alarm] = normalise_applications(apps)
         else:
             raise ConfigurationError(
                 name, f'alarm {alarm!r}: expected a non-empty list of application names or "all"'
@@ -106,7 +111,7 @@ def _application_records(raw: str) -> Mapping[str, str]:
     for app, fqdn in _json_object(name, raw).items():
         if not isinstance(fqdn, str) or not fqdn.strip():
             raise ConfigurationError(name, f"application {app!r}: expected a record name string")
-        result[app] = fqdn
+        result[normalise_application(app)] = fqdn
     return MappingProxyType(result)
 
 

@@ -296,6 +296,20 @@ class AppliedBatch:
 
 
 @dataclass(frozen=True)
+class ZoneSurvey:
+    """What :meth:`TrafficShifter.survey` found for the requested names.
+
+    ``found``: application -> its weighted pair; ``incomplete``: application -> what it
+    holds instead of a pair (e.g. ``only the 'aws' record (weight 100)``); ``unknown``:
+    requested names without any weighted record.
+    """
+
+    found: dict[str, ApplicationRecords]
+    incomplete: dict[str, str]
+    unknown: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ShiftResult:
     """Outcome of :meth:`TrafficShifter.set_split`."""
 
@@ -413,30 +427,57 @@ class TrafficShifter:
 
     # -- reading ----------------------------------------------------------------------
 
-    def read(self, applications: Iterable[str] | None = None) -> dict[str, ApplicationRecords]:
-        """Weighted pairs of ``applications`` (None = every application in the zone).
+    def survey(self, applications: Iterable[str] | None = None) -> ZoneSurvey:
+        """Weighted pairs of ``applications`` (None = every name in the zone), and the rest.
 
-        Raises UnknownApplicationError naming every requested application without a pair.
+        Never raises for a missing name: names holding only half a pair (or records of
+        different types) are listed in ``incomplete`` with what they hold, requested names
+        without any weighted record in ``unknown``. With None, ``incomplete`` lists every
+        half pair of the zone.
         """
-        pairs, incomplete = self._discover()
+        pairs, halves = self._discover()
         if applications is None:
-            return {self._application_for(fqdn): recs for fqdn, recs in sorted(pairs.items())}
+            return ZoneSurvey(
+                found={self._application_for(fqdn): recs for fqdn, recs in sorted(pairs.items())},
+                incomplete={
+                    self._application_for(fqdn): text for fqdn, text in sorted(halves.items())
+                },
+                unknown=(),
+            )
         found: dict[str, ApplicationRecords] = {}
+        incomplete: dict[str, str] = {}
         unknown: list[str] = []
         for app in dict.fromkeys(applications):
             fqdn = self.fqdn_for(app)
             if fqdn in pairs:
                 found[app] = replace(pairs[fqdn], application=app)
+            elif fqdn in halves:
+                incomplete[app] = halves[fqdn]
             else:
                 unknown.append(app)
-        if unknown:
-            partial = [
-                f"{app} has only {incomplete[self.fqdn_for(app)]}"
-                for app in unknown
-                if self.fqdn_for(app) in incomplete
-            ]
-            raise UnknownApplicationError(unknown, self.zone_name.rstrip("."), "; ".join(partial))
-        return found
+        return ZoneSurvey(found=found, incomplete=incomplete, unknown=tuple(unknown))
+
+    def read(self, applications: Iterable[str] | None = None) -> dict[str, ApplicationRecords]:
+        """Weighted pairs of ``applications`` (None = every application in the zone).
+
+        Raises UnknownApplicationError naming every requested application without a pair.
+        """
+        names = None if applications is None else list(applications)
+        survey = self.survey(names)
+        if names is not None:
+            self.require_pairs(survey, names)
+        return survey.found
+
+    def require_pairs(self, survey: ZoneSurvey, applications: Iterable[str]) -> None:
+        """Raise UnknownApplicationError naming each of ``applications`` without a pair."""
+        missing = [
+            app
+            for app in dict.fromkeys(applications)
+            if app in survey.incomplete or app in survey.unknown
+        ]
+        if missing:
+            partial = [f"{app} has {text}" for app, text in survey.incomplete.items()]
+            raise UnknownApplicationError(missing, self.zone_name.rstrip("."), "; ".join(partial))
 
     def splits(self, applications: Iterable[str] | None = None) -> dict[str, Split]:
         """Current split of ``applications`` (None = all)."""
@@ -517,7 +558,8 @@ class TrafficShifter:
             elif on_prem and aws:
                 incomplete[fqdn] = f"records of different types ({on_prem.type}, {aws.type})"
             else:
-                incomplete[fqdn] = f"the '{next(iter(by_id))}' record"
+                (only,) = by_id.values()
+                incomplete[fqdn] = f"only the '{only.set_identifier}' record (weight {only.weight})"
         return pairs, incomplete
 
     # -- writing ----------------------------------------------------------------------

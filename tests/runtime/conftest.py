@@ -370,15 +370,20 @@ class Aws:
         shifter: TrafficShifter | None = None,
         tracking: TrackingStore | None = None,
         wait_for_insync: bool = False,
+        notifier: Notifier | None = None,
+        **options: Any,
     ) -> RollbackService:
-        """A RollbackService wired to this test's resources."""
+        """A RollbackService wired to this test's resources, on the fake clock."""
+        settings: dict[str, Any] = {"clock": self.time.clock, "sleep": self.time.sleep}
+        settings.update(options)
         return RollbackService(
             shifter or self.shifter(),
             tracking or self.tracking(),
-            RollbackLedger(self.dynamodb, self.table, clock=self.time.clock),
-            Notifier(self.sns, self.topic_arn),
+            RollbackLedger(self.dynamodb, self.table, clock=settings["clock"]),
+            notifier or Notifier(self.sns, self.topic_arn),
             alarm_applications=alarm_applications,
             wait_for_insync=wait_for_insync,
+            **settings,
         )
 
 

@@ -77,6 +77,12 @@ def test_direct_invocation() -> None:
     assert random_key.idempotency_key != "invocation:req-1"
 
 
+def test_direct_invocation_normalises_application_names() -> None:
+    parsed = parse_event({"applications": ["ORDERS", " orders ", "Billing"], "reason": "x"})
+    assert isinstance(parsed, RollbackCommand)
+    assert parsed.applications == ("orders", "billing")
+
+
 def _sns_with(message: Any) -> dict[str, Any]:
     event = sns_alarm_event("a")
     event["Records"][0]["Sns"]["Message"] = (
@@ -157,6 +163,27 @@ MALFORMED: list[tuple[str, Any, str]] = [
         _sns_message_with("StateChangeTime", "2026-11-28T12:00:00"),
         "Records[0].Sns.Message.StateChangeTime",
     ),
+    # Valid ISO text whose UTC moment is outside datetime's range (OverflowError before).
+    (
+        "state-time-before-year-1-utc",
+        _sns_message_with("StateChangeTime", "0001-01-01T00:00:00.000+0100"),
+        "Records[0].Sns.Message.StateChangeTime",
+    ),
+    (
+        "state-time-after-year-9999-utc",
+        _sns_message_with("StateChangeTime", "9999-12-31T23:59:59.000-0100"),
+        "Records[0].Sns.Message.StateChangeTime",
+    ),
+    (
+        "eventbridge-timestamp-before-year-1-utc",
+        _eventbridge_with(["detail", "state", "timestamp"], "0001-01-01T00:00:00.000+0100"),
+        "detail.state.timestamp",
+    ),
+    (
+        "eventbridge-timestamp-after-year-9999-utc",
+        _eventbridge_with(["detail", "state", "timestamp"], "9999-12-31T23:59:59.000-0100"),
+        "detail.state.timestamp",
+    ),
     ("eventbridge-wrong-source", _eventbridge_with(["source"], "aws.ec2"), "source"),
     (
         "eventbridge-wrong-type",
@@ -189,7 +216,7 @@ MALFORMED: list[tuple[str, Any, str]] = [
     ("applications-wrong-word", {"applications": "everything", "reason": "x"}, "applications"),
     ("applications-empty", {"applications": [], "reason": "x"}, "applications"),
     ("application-not-string", {"applications": ["a", 7], "reason": "x"}, "applications[1]"),
-    ("application-blank", {"applications": [" a"], "reason": "x"}, "applications[0]"),
+    ("application-blank", {"applications": ["a", "  "], "reason": "x"}, "applications[1]"),
     ("applications-missing", {"reason": "x"}, "applications"),
     ("reason-empty", {"applications": "all", "reason": "   "}, "reason"),
     ("reason-missing", {"applications": "all"}, "reason"),
@@ -217,6 +244,27 @@ def test_malformed_events_name_the_field(event: Any, field: str) -> None:
     message = str(caught.value)
     assert message.startswith(f"invalid event: {field}: ")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        "0001-01-01T00:00:00.000+0100",
+        "9999-12-31T23:59:59.000-0100",
+        "0999-12-31T23:59:59.000+0000",  # fits, but not as 4-digit ISO text
+    ],
+)
+def test_out_of_range_state_change_times_are_refused_not_crashing(changed: str) -> None:
+    for event, field in (
+        (sns_alarm_event("a", changed=changed), "Records[0].Sns.Message.StateChangeTime"),
+        (eventbridge_alarm_event("a", changed=changed), "detail.state.timestamp"),
+    ):
+        with pytest.raises(InvalidEventError, match="out of range") as caught:
+            parse_event(event)
+        assert caught.value.field == field
+    # The extremes that do fit in UTC still parse.
+    parsed = parse_event(sns_alarm_event("a", changed="9999-12-31T23:59:59.000+0100"))
+    assert isinstance(parsed, AlarmEvent) and parsed.state_changed_at.year == 9999
 
 
 def test_the_malformed_table_is_big_enough() -> None:

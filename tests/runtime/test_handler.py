@@ -14,7 +14,12 @@ from typing import Any
 
 import pytest
 
-from migration.errors import ConfigurationError, InvalidEventError, UnknownApplicationError
+from migration.errors import (
+    ConfigurationError,
+    IncompleteRecordPairsError,
+    InvalidEventError,
+    UnknownApplicationError,
+)
 from migration.handlers import rollback as rollback_handler
 from tests.runtime.conftest import Aws, CallRecorder, eventbridge_alarm_event, sns_alarm_event
 from tests.runtime.test_events import MALFORMED
@@ -171,3 +176,65 @@ def test_handler_module_needs_only_stdlib_and_boto3() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "ok"
+
+
+def test_the_function_waits_for_insync_and_records_recovery_times(lambda_env: Aws) -> None:
+    lambda_env.seed({"orders": (50, 50)})
+    calls = CallRecorder(rollback_handler.get_clients().route53)
+    summary = rollback_handler.handler(sns_alarm_event("orders-5xx"), context())
+    assert summary["inSync"] is True
+    assert calls.attempts["GetChange"] == 1
+    (entry,) = summary["rolledBack"]
+    assert entry["dnsSubmittedAt"] and entry["dnsInSyncAt"]
+    assert isinstance(entry["recoverySeconds"], float)
+    assert summary["alarmChangedAt"] == "2026-11-28T12:00:00.123000Z"
+
+
+def test_half_record_pairs_fail_the_invocation_once_everything_else_is_done(
+    lambda_env: Aws, caplog: pytest.LogCaptureFixture
+) -> None:
+    lambda_env.seed({"orders": (50, 50)})
+    lambda_env.route53.change_resource_record_sets(
+        HostedZoneId=lambda_env.zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": "legacy.migration.internal",
+                        "Type": "A",
+                        "SetIdentifier": "aws",
+                        "Weight": 100,
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "10.9.9.9"}],
+                    },
+                }
+            ]
+        },
+    )
+    event = {"applications": "all", "reason": "incident"}
+    with caplog.at_level(logging.INFO, logger="migration.rollback"):
+        with pytest.raises(IncompleteRecordPairsError, match="legacy"):
+            rollback_handler.handler(event, context("req-5"))
+        # Lambda retries the failed asynchronous invocation with the same request id.
+        with pytest.raises(IncompleteRecordPairsError, match="legacy"):
+            rollback_handler.handler(event, context("req-5"))
+    assert lambda_env.weights()["orders"] == {"aws": 0, "on-premises": 100}
+    assert lambda_env.inbox.count() == 1
+    lines = [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "migration.rollback" and r.getMessage().startswith("{")
+    ]
+    handled = [line for line in lines if line["message"].startswith("rollback handled")]
+    assert [line["status"] for line in handled] == ["rolled_back", "duplicate"]
+    assert handled[0]["incompletePairs"] == {"legacy": "only the 'aws' record (weight 100)"}
+    failed = [line for line in lines if line["message"] == "rollback failed"]
+    assert [line["error"] for line in failed] == ["IncompleteRecordPairsError"] * 2
+
+
+def test_the_services_waits_are_bounded_by_the_invocations_remaining_time() -> None:
+    lambda_context = SimpleNamespace(get_remaining_time_in_millis=lambda: 1500)
+    remaining = rollback_handler._remaining_seconds(lambda_context)
+    assert remaining is not None and remaining() == 1.5
+    assert rollback_handler._remaining_seconds(context()) is None

@@ -20,7 +20,8 @@ def test_required_settings_and_defaults() -> None:
     assert settings.sns_topic_arn.endswith(":migration")
     assert dict(settings.alarm_applications) == {}
     assert dict(settings.application_records) == {}
-    assert settings.route53_time_budget_s == 60.0 and settings.wait_for_insync is False
+    # The function waits for INSYNC by default: recovery times need it.
+    assert settings.route53_time_budget_s == 60.0 and settings.wait_for_insync is True
     assert settings.applications_for_alarm("anything") is None
 
 
@@ -31,15 +32,28 @@ def test_optional_settings() -> None:
             "ALARM_APPLICATIONS": '{"orders-5xx": ["orders", "orders"], "all-5xx": "all"}',
             "APPLICATION_RECORDS": '{"erp": "legacy-erp-01.migration.internal"}',
             "ROUTE53_TIME_BUDGET_SECONDS": "120",
-            "WAIT_FOR_INSYNC": "true",
+            "WAIT_FOR_INSYNC": "false",
         }
     )
     assert settings.applications_for_alarm("orders-5xx") == ("orders",)
     assert settings.applications_for_alarm("all-5xx") is None
     assert settings.application_records["erp"] == "legacy-erp-01.migration.internal"
-    assert settings.route53_time_budget_s == 120.0 and settings.wait_for_insync is True
+    assert settings.route53_time_budget_s == 120.0 and settings.wait_for_insync is False
     with pytest.raises(TypeError):
         settings.alarm_applications["x"] = None  # type: ignore[index]
+
+
+def test_application_names_in_settings_are_normalised() -> None:
+    settings = Settings.from_env(
+        BASE
+        | {
+            "ALARM_APPLICATIONS": '{"Orders-5XX": ["ORDERS", " orders", "Billing"]}',
+            "APPLICATION_RECORDS": '{" ERP ": "legacy-erp-01.migration.internal"}',
+        }
+    )
+    # Alarm names are CloudWatch's, case-sensitive: only application names change.
+    assert settings.applications_for_alarm("Orders-5XX") == ("orders", "billing")
+    assert dict(settings.application_records) == {"erp": "legacy-erp-01.migration.internal"}
 
 
 @pytest.mark.parametrize("name", ["HOSTED_ZONE_ID", "TABLE_NAME", "SNS_TOPIC_ARN"])

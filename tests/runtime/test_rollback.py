@@ -99,7 +99,11 @@ def test_applications_already_on_premises_are_left_alone(aws: Aws) -> None:
     assert aws.route53_calls.attempts["ChangeResourceRecordSets"] == 0
     assert rolled_back_items(aws) == {}
     assert aws.shifter().read()["orders"].aws.ttl == 300  # untouched
-    assert aws.inbox.count() == 1  # operators still hear that the rollback ran
+    # Nothing rolled back and nothing else to report: no message (one per application
+    # and attempt, and there is no application here). The ledger still completes.
+    assert aws.inbox.count() == 0
+    assert result.notification_id is None
+    assert ledger_item(aws, result.event_key)["status"] == {"S": COMPLETED}
 
 
 def test_all_zero_weights_count_as_on_aws(aws: Aws) -> None:

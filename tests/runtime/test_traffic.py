@@ -87,7 +87,14 @@ def test_read_ignores_records_that_are_not_a_weighted_pair(aws: Aws) -> None:
     with pytest.raises(UnknownApplicationError) as caught:
         shifter.read(["half", "plain"])
     assert caught.value.applications == ("half", "plain")
-    assert "half has only the 'on-premises' record" in str(caught.value)
+    assert "half has only the 'on-premises' record (weight 100)" in str(caught.value)
+    # survey() reports what read() drops or refuses, without raising.
+    everything = shifter.survey()
+    assert set(everything.found) == {"orders"}
+    assert everything.incomplete == {"half": "only the 'on-premises' record (weight 100)"}
+    named = shifter.survey(["orders", "half", "plain", "ghost"])
+    assert set(named.found) == {"orders"}
+    assert set(named.incomplete) == {"half"} and named.unknown == ("plain", "ghost")
 
 
 def test_listing_follows_pagination_and_drops_overlaps(aws: Aws) -> None:

@@ -13,13 +13,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from migration.errors import MigrationError
+from migration.errors import IncompleteRecordPairsError, MigrationError
 from migration.events import AlarmEvent, parse_event
 from migration.notify import Notifier
 from migration.rollback import RollbackLedger, RollbackService
@@ -85,8 +86,13 @@ def build_shifter(settings: Settings, clients: Clients) -> TrafficShifter:
     )
 
 
-def build_service(settings: Settings, clients: Clients) -> RollbackService:
-    """Wire a RollbackService from settings and clients (the Lambda and ``migrate``)."""
+def build_service(
+    settings: Settings, clients: Clients, *, remaining_s: Callable[[], float] | None = None
+) -> RollbackService:
+    """Wire a RollbackService from settings and clients (the Lambda and ``migrate``).
+
+    ``remaining_s`` (the invocation's remaining time) bounds the service's waits.
+    """
     return RollbackService(
         build_shifter(settings, clients),
         TrackingStore(clients.dynamodb, settings.table_name),
@@ -95,12 +101,20 @@ def build_service(settings: Settings, clients: Clients) -> RollbackService:
         alarm_applications=settings.alarm_applications,
         wait_for_insync=settings.wait_for_insync,
         logger=LOGGER,
+        remaining_s=remaining_s,
     )
 
 
 def log(level: int, message: str, **fields: Any) -> None:
     """Emit one JSON line (CloudWatch Logs Insights parses the fields)."""
     LOGGER.log(level, json.dumps({"message": message, **fields}, default=str, sort_keys=True))
+
+
+def _remaining_seconds(context: Any) -> Callable[[], float] | None:
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining_ms):
+        return None
+    return lambda: float(remaining_ms()) / 1000.0
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -112,6 +126,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     error). For an asynchronous invocation Lambda retries a malformed event twice more;
     that is harmless because nothing is changed before parsing succeeds. A partial
     rollback raises PartialRollbackError on purpose so that the retry finishes the job.
+    Names holding half a record pair raise IncompleteRecordPairsError once everything
+    else is done and notified (the summary is logged first): the Errors alarm fires, and
+    Lambda's retries are duplicates that raise again without notifying again. The
+    service waits for INSYNC (``WAIT_FOR_INSYNC``, default true) within the invocation's
+    remaining time.
     """
     if not LOGGER.handlers and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
@@ -128,8 +147,21 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             kind="alarm" if isinstance(trigger, AlarmEvent) else "direct",
             eventKey=trigger.idempotency_key,
         )
-        result = build_service(settings, get_clients()).handle(trigger)
+        service = build_service(settings, get_clients(), remaining_s=_remaining_seconds(context))
+        result = service.handle(trigger)
     except MigrationError as exc:
+        if isinstance(exc, IncompleteRecordPairsError):
+            log(
+                logging.ERROR,
+                "rollback handled, record pairs incomplete",
+                requestId=request_id,
+                status=exc.summary.get("status"),
+                eventKey=exc.event_key,
+                rolledBack=len(exc.summary.get("rolledBack") or []),
+                incompletePairs=exc.incomplete,
+                changeIds=exc.summary.get("changeIds"),
+                elapsedMs=round((time.monotonic() - started) * 1000),
+            )
         log(
             logging.ERROR,
             "rollback failed",
@@ -146,6 +178,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         status=result.status,
         eventKey=result.event_key,
         rolledBack=len(result.rolled_back),
+        alreadyRolledBack=len(result.already_rolled_back),
         changeIds=list(result.change_ids),
         elapsedMs=round((time.monotonic() - started) * 1000),
     )
