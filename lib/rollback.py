@@ -40,6 +40,8 @@ HANDLER = "migration.handlers.rollback.handler"
 class Rollback(Construct):
     """The rollback function, its least-privilege role, log group and dead-letter queue.
 
+    The function logs in Lambda's JSON format and is traced with X-Ray (active tracing).
+
     It runs outside the VPC on purpose: it only calls regional AWS APIs (Route 53, DynamoDB, SNS),
     and the safety net must not depend on the single NAT gateway it may be rolling back from.
     Concurrency is bounded so simultaneous alarms cannot race each other's Route 53 changes
@@ -105,6 +107,11 @@ class Rollback(Construct):
             },
             environment_encryption=key,
             description="Rolls migrated applications back to 100% on-premises",
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            # INFO keeps the platform's START/REPORT lines (duration, memory, trace id).
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
+            tracing=lambda_.Tracing.ACTIVE,
         )
 
         # Route 53: read and change this zone only; change status ids are account-wide.
@@ -155,4 +162,11 @@ class Rollback(Construct):
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
             "Granted by topic.grant_publish for the KMS-encrypted topic: publishing needs a data "
             "key from the project key, the only resource of the statement.",
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing) "
+            "have Resource '*': X-Ray supports no resource-level permissions for them; a unit "
+            "test keeps every other statement of this role on named resources.",
         )

@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 from tests.unit.conftest import Synthesized
 
 FUNCTION_ID = "RollbackFunction0D77E616"
+XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 ROLE_ID = "RollbackRole58532620"
 KEY_ARN = {"Fn::GetAtt": ["EncryptionKey3A692D6E", "Arn"]}
 ZONE_ARN = {
@@ -241,7 +242,30 @@ def test_role_policy_has_no_broad_grant(template: Template) -> None:
     for forbidden in ("dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
         assert forbidden not in actions
     assert not [a for a in actions if a == "*" or a.endswith(":*")]
-    assert all(s["Effect"] == "Allow" and s["Resource"] != "*" for s in statements)
+    assert all(s["Effect"] == "Allow" for s in statements)
+    # The nag acknowledgement of Resource::* covers X-Ray's two actions and nothing else.
+    unscoped = [s for s in statements if s["Resource"] == "*"]
+    assert [sorted(_actions(s)) for s in unscoped] == [XRAY_ACTIONS]
+
+
+@pytest.mark.parametrize("synthesized", ["default_synth", "qa_synth", "site_synth"])
+def test_every_function_logs_json_and_is_traced(
+    request: pytest.FixtureRequest, synthesized: str
+) -> None:
+    functions = request.getfixturevalue(synthesized).template.find_resources(
+        "AWS::Lambda::Function"
+    )
+    assert functions
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        logging = dict(properties["LoggingConfig"])
+        assert set(logging.pop("LogGroup")) == {"Ref"}
+        assert logging == {
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": "INFO",
+            "SystemLogLevel": "INFO",
+        }
 
 
 def test_role_may_use_the_key_publish_and_write_its_logs(template: Template) -> None:
