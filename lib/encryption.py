@@ -14,6 +14,9 @@ class Encryption(Construct):
     CloudWatch Logs and CloudWatch alarms (publishing to the encrypted SNS topic) act as service
     principals, so they cannot be granted through IAM; the key policy names them, scoped to this
     account and, for Logs, to this region's log groups.
+
+    The key is retained when the stack is deleted: it decrypts the retained tracking table (the
+    migration history) and its backups. README.md says how to remove both on purpose.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, environment_suffix: str) -> None:
@@ -24,7 +27,7 @@ class Encryption(Construct):
             "Key",
             description=f"Encrypts the migration orchestration data ({environment_suffix})",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(

@@ -51,7 +51,8 @@ class Monitoring(Construct):
 
     Alarms that mean "traffic on AWS is no longer safe" (both VPN tunnels down, DMS CDC latency over
     threshold) are listed in ``rollback_alarms``; the stack routes their ALARM state changes to the
-    rollback function. The rest (one tunnel down, rollback errors, dead letters) only notify.
+    rollback function. The rest (one tunnel down, rollback errors, dead letters of the function and
+    of its EventBridge triggers) only notify.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class Monitoring(Construct):
         cdc_latency_evaluation_periods: int,
         rollback_function: lambda_.IFunction,
         rollback_dead_letter_queue: sqs.IQueue,
+        rollback_trigger_dead_letter_queue: sqs.IQueue,
         rollback_error_threshold: int,
         table: dynamodb.ITable,
     ) -> None:
@@ -121,6 +123,17 @@ class Monitoring(Construct):
                 ),
                 1,
                 cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            _AlarmSpec(
+                "RollbackTriggerDeadLetters",
+                "EventBridge could not deliver an alarm state change to the rollback function; "
+                "the event is in the trigger dead-letter queue and nothing was rolled back",
+                rollback_trigger_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=FIVE_MINUTES, statistic="Maximum"
+                ),
+                0,
+                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         ]

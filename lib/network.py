@@ -15,7 +15,8 @@ class Network(Construct):
     """VPC with public and private-with-egress /24 subnets, gateway endpoints and flow logs.
 
     One NAT gateway keeps cost down (the seed's choice); the S3 and DynamoDB gateway endpoints keep
-    that traffic off the NAT. Flow logs of all traffic go to a KMS-encrypted log group.
+    that traffic off the NAT. Flow logs of all traffic go to a KMS-encrypted log group. No subnet
+    assigns public IPv4 addresses on launch (the NAT gateway's address is its own Elastic IP).
     """
 
     def __init__(
@@ -35,8 +36,13 @@ class Network(Construct):
             availability_zones=list(config.availability_zones),
             nat_gateways=config.nat_gateways,
             subnet_configuration=[
+                # Nothing launched here gets a public address by default: the NAT gateway has
+                # its own Elastic IP, and nothing else belongs in these subnets.
                 ec2.SubnetConfiguration(
-                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                    name="Public",
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    cidr_mask=24,
+                    map_public_ip_on_launch=False,
                 ),
                 ec2.SubnetConfiguration(
                     name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24

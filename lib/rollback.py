@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
-from aws_cdk import Aws, CfnElement, Duration, RemovalPolicy, Stack
+import jsii
+from aws_cdk import Aws, CfnElement, Duration, IStableListProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -36,9 +39,29 @@ RUNTIME_EXCLUDES = [
 ]
 HANDLER = "migration.handlers.rollback.handler"
 
+# EventBridge delivery of an alarm state change to the function: retried this often within this
+# age (the function's own asynchronous retries stop at the same age), then dead-lettered.
+TRIGGER_RETRY_ATTEMPTS = 4
+TRIGGER_MAX_EVENT_AGE = Duration.hours(1)
+
+
+@jsii.implements(IStableListProducer)
+class _Listed:
+    """A list that is read when the template is written (rules are added after the key)."""
+
+    def __init__(self, items: list[str]) -> None:
+        self.items = items
+
+    def produce(self) -> list[str]:
+        return list(self.items)
+
 
 class Rollback(Construct):
-    """The rollback function, its least-privilege role, log group and dead-letter queue.
+    """The rollback function, its least-privilege role, log group and dead-letter queues.
+
+    The function logs in Lambda's JSON format and is traced with X-Ray (active tracing). Alarm
+    state changes reach it through EventBridge rules made by :meth:`add_trigger`: each target
+    retries, then sends what it could not deliver to ``trigger_dead_letter_queue``.
 
     It runs outside the VPC on purpose: it only calls regional AWS APIs (Route 53, DynamoDB, SNS),
     and the safety net must not depend on the single NAT gateway it may be rolling back from.
@@ -75,6 +98,25 @@ class Rollback(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        # What EventBridge could not deliver to the function (the queue above holds what the
+        # function received but failed on): a rollback that never started.
+        self.trigger_dead_letter_queue = sqs.Queue(
+            self,
+            "TriggerDeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.trigger_dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is a dead-letter queue: that of the EventBridge rule targets "
+            "(Targets[].DeadLetterConfig), which the rule does not look at; it only recognises "
+            "SQS redrive and Lambda dead-letter configurations.",
+        )
+        self._key = key
+        self._trigger_rule_arns: list[str] = []
         self.role = iam.Role(
             self,
             "Role",
@@ -105,6 +147,11 @@ class Rollback(Construct):
             },
             environment_encryption=key,
             description="Rolls migrated applications back to 100% on-premises",
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            # INFO keeps the platform's START/REPORT lines (duration, memory, trace id).
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
+            tracing=lambda_.Tracing.ACTIVE,
         )
 
         # Route 53: read and change this zone only; change status ids are account-wide.
@@ -155,4 +202,59 @@ class Rollback(Construct):
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
             "Granted by topic.grant_publish for the KMS-encrypted topic: publishing needs a data "
             "key from the project key, the only resource of the statement.",
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing) "
+            "have Resource '*': X-Ray supports no resource-level permissions for them; a unit "
+            "test keeps every other statement of this role on named resources.",
+        )
+
+    def add_trigger(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rule_name: str,
+        description: str,
+        event_pattern: events.EventPattern,
+    ) -> events.Rule:
+        """An EventBridge rule (default bus) that invokes the function for ``event_pattern``.
+
+        The target retries ``TRIGGER_RETRY_ATTEMPTS`` times within ``TRIGGER_MAX_EVENT_AGE``,
+        then sends the event to ``trigger_dead_letter_queue``. The queue policy lets only this
+        rule send (CDK adds it, scoped to the rule's ARN); the key policy lets EventBridge encrypt
+        for the queue, scoped to the ARNs of the rules made here. The rule gets an explicit name
+        so that its ARN is known to the key policy without a dependency cycle (the function the
+        rule targets is encrypted with that key).
+        """
+        arn = Stack.of(self).format_arn(service="events", resource="rule", resource_name=rule_name)
+        if not self._trigger_rule_arns:
+            self._key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowRollbackTriggersToDeadLetter",
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=["*"],
+                    conditions={
+                        "ArnEquals": {"aws:SourceArn": Lazy.list(_Listed(self._trigger_rule_arns))}
+                    },
+                )
+            )
+        self._trigger_rule_arns.append(arn)
+        return events.Rule(
+            scope,
+            construct_id,
+            rule_name=rule_name,
+            description=description,
+            event_pattern=event_pattern,
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.trigger_dead_letter_queue,
+                    retry_attempts=TRIGGER_RETRY_ATTEMPTS,
+                    max_event_age=TRIGGER_MAX_EVENT_AGE,
+                )
+            ],
         )

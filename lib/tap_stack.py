@@ -13,7 +13,6 @@ import aws_cdk as cdk
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -209,13 +208,14 @@ class TapStack(Stack):
             cdc_latency_evaluation_periods=config.monitoring.cdc_latency_evaluation_periods,
             rollback_function=self.rollback_lambda,
             rollback_dead_letter_queue=rollback.dead_letter_queue,
+            rollback_trigger_dead_letter_queue=rollback.trigger_dead_letter_queue,
             rollback_error_threshold=config.monitoring.rollback_error_threshold,
             table=self.migration_tracking_table,
         )
         self.dashboard = monitoring.dashboard
         self.alarms = monitoring.alarms
 
-        self._wire_rollback_triggers(plan, monitoring.rollback_alarms, replication)
+        self._wire_rollback_triggers(plan, monitoring.rollback_alarms, replication, rollback)
         self.cutover_settings = {
             "environmentSuffix": suffix,
             "replicationInstanceIdentifier": database.replication_instance_identifier,
@@ -239,6 +239,7 @@ class TapStack(Stack):
         plan: Plan | None,
         stack_alarms: list[cloudwatch.Alarm],
         replication: ReplicationTasks,
+        rollback: Rollback,
     ) -> None:
         """Route alarm state changes to the rollback function and tell it whom each alarm targets.
 
@@ -260,30 +261,30 @@ class TapStack(Stack):
             targets_by_alarm[name] = [a.name for a in applications if name in a.alarms]
 
         self.rollback_triggers = [
-            events.Rule(
+            rollback.add_trigger(
                 self,
                 "RollbackTrigger",
+                rule_name=f"migration-rollback-trigger-{self.environment_suffix}",
                 description="Stack alarm state changes that roll traffic back on-premises",
                 event_pattern=events.EventPattern(
                     source=["aws.cloudwatch"],
                     detail_type=["CloudWatch Alarm State Change"],
                     resources=[alarm.alarm_arn for alarm in rule_alarms],
                 ),
-                targets=[targets.LambdaFunction(self.rollback_lambda, retry_attempts=4)],
             )
         ]
         if plan_alarms:
             self.rollback_triggers.append(
-                events.Rule(
+                rollback.add_trigger(
                     self,
                     "PlanAlarmRollbackTrigger",
+                    rule_name=f"migration-plan-alarm-rollback-trigger-{self.environment_suffix}",
                     description="Plan alarm state changes that roll their applications back",
                     event_pattern=events.EventPattern(
                         source=["aws.cloudwatch"],
                         detail_type=["CloudWatch Alarm State Change"],
                         detail={"alarmName": plan_alarms},
                     ),
-                    targets=[targets.LambdaFunction(self.rollback_lambda, retry_attempts=4)],
                 )
             )
         # Only the record names that do not follow <app>.<zone> (the runtime's default).

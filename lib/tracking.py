@@ -14,7 +14,9 @@ class Tracking(Construct):
     """The seed's tracking table: ``serverId`` / ``timestamp`` keys and ``MigrationPhaseIndex``.
 
     On-demand billing, encrypted with the project key, point-in-time recovery on. The table name is
-    part of the seed's contract (``migration-tracking-{suffix}``).
+    part of the seed's contract (``migration-tracking-{suffix}``). The table is the migration
+    history: deleting the stack (or replacing the table) retains it. README.md says how to remove
+    it on purpose.
     """
 
     def __init__(
@@ -33,7 +35,7 @@ class Tracking(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         self.table.add_global_secondary_index(
             index_name=PHASE_INDEX_NAME,

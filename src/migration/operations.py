@@ -1,7 +1,7 @@
 """Service wiring of the ``migrate`` operator commands.
 
 One place creates the boto3 clients (:func:`make_clients`, honouring ``AWS_ENDPOINT_URL``
-and the usual region settings, which boto3 reads itself) and the clocks
+and the region settings in the AWS CLI's order, ``AWS_REGION`` included) and the clocks
 (:func:`make_timing`); both are module-level factories that tests replace to point the
 commands at moto and to run bakes instantly. :class:`Runtime` builds the services from the
 plan and the deployed stack's outputs exactly as the rollback Lambda does
@@ -10,6 +10,7 @@ plan and the deployed stack's outputs exactly as the rollback Lambda does
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ __all__ = [
     "InputError",
     "Runtime",
     "Timing",
+    "configured_region",
     "make_clients",
     "make_timing",
     "open_runtime",
@@ -50,14 +52,22 @@ class ClientFactory(Protocol):
     def client(self, service: str) -> Any: ...
 
 
+def configured_region(region: str | None = None) -> str | None:
+    """The region as the AWS CLI chooses it: ``--region``, then ``AWS_REGION``, then what boto3
+    reads itself (``AWS_DEFAULT_REGION``, then the profile's ``region``). boto3 alone ignores
+    ``AWS_REGION``, which Lambda, CloudShell and the other SDKs set."""
+    return region or os.environ.get("AWS_REGION") or None
+
+
 class Boto3Clients:
-    """boto3 clients of one session; ``AWS_ENDPOINT_URL`` and credentials as boto3 reads them."""
+    """boto3 clients of one session; ``AWS_ENDPOINT_URL`` and credentials as boto3 reads them,
+    the region as :func:`configured_region` chooses it."""
 
     def __init__(self, region: str | None = None) -> None:
         import boto3
         from botocore.config import Config
 
-        self._session = boto3.session.Session(region_name=region)
+        self._session = boto3.session.Session(region_name=configured_region(region))
         if not self._session.region_name:
             raise InputError(
                 "no AWS region configured: pass --region or set AWS_REGION / AWS_DEFAULT_REGION"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from migration.local import Emulator, LocalDeployError, deploy_local
+from migration.local import deploy as deploy_module
 from migration.local import fillers as fillers_module
 from migration.local.deploy import moto_cloudformation_types
 
@@ -102,6 +103,7 @@ def test_deploys_verifies_and_writes_flat_outputs(emulator: Emulator, tmp_path: 
     assert table["SSEDescription"]["Status"] == "ENABLED"
     summary = deployment.summary()
     assert "point-in-time recovery" in summary and "Gateway" in summary
+    assert deployment.verified["Key"] == ["verified: enabled, rotation, tags, key policy"]
 
 
 def test_unsupported_type_is_named_before_anything_is_created(
@@ -161,3 +163,118 @@ def test_an_output_referencing_an_unknown_resource_is_rejected(
     template = _template(tmp_path, {"Gateway": GATEWAY}, {"Missing": {"Value": {"Ref": "Nope"}}})
     with pytest.raises(LocalDeployError, match="output Missing"):
         _deploy(emulator, template, tmp_path, "LocalBadOutput")
+
+
+VPC = {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}}
+SUBNET = {
+    "Type": "AWS::EC2::Subnet",
+    "Properties": {
+        "VpcId": {"Ref": "Vpc"},
+        "CidrBlock": "10.9.1.0/24",
+        "AvailabilityZone": "us-west-2a",
+        "MapPublicIpOnLaunch": False,
+    },
+}
+QUEUE = {"Type": "AWS::SQS::Queue", "Properties": {}}
+RULE = {
+    "Type": "AWS::Events::Rule",
+    "Properties": {
+        "Name": "local-deploy-test-rule",
+        "EventPattern": {"source": ["aws.cloudwatch"]},
+        "State": "ENABLED",
+        "Targets": [
+            {
+                "Id": "Target0",
+                "Arn": {"Fn::GetAtt": ["Target", "Arn"]},
+                "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}},
+                "RetryPolicy": {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600},
+            }
+        ],
+    },
+}
+
+
+def _rule_resources() -> dict[str, Any]:
+    return {"Vpc": VPC, "Subnet": SUBNET, "Target": QUEUE, "DeadLetters": QUEUE, "Rule": RULE}
+
+
+def test_subnets_and_rule_targets_are_verified_with_their_security_settings(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    template = _template(tmp_path, _rule_resources(), {})
+    deployment = _deploy(emulator, template, tmp_path, "LocalRuleOk")
+    assert deployment.verified["Subnet"] == [
+        "verified: VPC, CIDR, availability zone, public IPs on launch"
+    ]
+    assert deployment.verified["Rule"] == [
+        "verified: state, event pattern, targets (ARN, retry policy, dead-letter queue), name"
+    ]
+
+
+def test_a_rule_target_without_its_dead_letter_queue_is_caught(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = deploy_module._Deployment.cfn_resource
+
+    def dropping(self: Any, logical_id: str) -> dict[str, Any]:
+        resource = real(self, logical_id)
+        for target in resource.get("Properties", {}).get("Targets", []):
+            target.pop("DeadLetterConfig", None)
+        return resource
+
+    monkeypatch.setattr(deploy_module._Deployment, "cfn_resource", dropping)
+    resources = {**_rule_resources(), "Rule": {**RULE, "Properties": {**RULE["Properties"]}}}
+    resources["Rule"]["Properties"]["Name"] = "local-deploy-test-rule-without-dlq"
+    template = _template(tmp_path, resources, {})
+    with pytest.raises(LocalDeployError) as caught:
+        _deploy(emulator, template, tmp_path, "LocalRuleNoDlq")
+    assert (
+        "Rule (AWS::Events::Rule): targets (ARN, retry policy, dead-letter queue): expected"
+        in str(caught.value)
+    )
+
+
+def test_a_key_policy_that_differs_is_caught(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = deploy_module._Deployment.cfn_resource
+
+    def first_statement_only(self: Any, logical_id: str) -> dict[str, Any]:
+        resource = real(self, logical_id)
+        policy = json.loads(resource["Properties"]["KeyPolicy"])
+        policy["Statement"] = policy["Statement"][:1]
+        resource["Properties"]["KeyPolicy"] = json.dumps(policy)
+        return resource
+
+    monkeypatch.setattr(deploy_module._Deployment, "cfn_resource", first_statement_only)
+    statement = {
+        "Sid": "Extra",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    }
+    key = json.loads(json.dumps(KEY))
+    key["Properties"]["KeyPolicy"]["Statement"].append(statement)
+    template = _template(tmp_path, {"Key": key}, {})
+    with pytest.raises(LocalDeployError, match=r"Key \(AWS::KMS::Key\): key policy: expected"):
+        _deploy(emulator, template, tmp_path, "LocalKeyPolicy")
+
+
+def test_lambda_settings_moto_does_not_store_are_reported_as_not_verified() -> None:
+    class FakeLambda:
+        def create_function(self, **kwargs: Any) -> dict[str, str]:
+            return {"FunctionArn": f"arn:aws:lambda:us-west-2:1:function:{kwargs['FunctionName']}"}
+
+    ctx = fillers_module.FillContext("S", "Fn", "us-west-2", "1", lambda service: FakeLambda())
+    props = {
+        "FunctionName": "fn",
+        "TracingConfig": {"Mode": "Active"},
+        "LoggingConfig": {"LogFormat": "JSON"},
+        "DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-west-2:1:dlq"},
+    }
+    filled = fillers_module.lambda_function(ctx, props)
+    assert filled.notes == [
+        "NOT VERIFIED: moto does not store DeadLetterConfig, LoggingConfig (sent to CreateFunction)"
+    ]
+    assert fillers_module.lambda_function(ctx, {"FunctionName": "plain"}).notes == []

@@ -23,8 +23,9 @@ def test_exactly_one_customer_managed_key_with_rotation(template: Template) -> N
                     "Description": "Encrypts the migration orchestration data (dev)",
                 }
             ),
-            "DeletionPolicy": "Delete",
-            "UpdateReplacePolicy": "Delete",
+            # Deleting the stack keeps the key: it decrypts the retained tracking table.
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
         },
     )
 

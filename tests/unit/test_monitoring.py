@@ -59,6 +59,9 @@ def _monitoring(stack: cdk.Stack, tasks: tuple[ReplicationTaskMonitor, ...]) -> 
         rollback_dead_letter_queue=sqs.Queue.from_queue_arn(
             stack, "Queue", "arn:aws:sqs:us-east-1:111111111111:rollback-dlq"
         ),
+        rollback_trigger_dead_letter_queue=sqs.Queue.from_queue_arn(
+            stack, "TriggerQueue", "arn:aws:sqs:us-east-1:111111111111:rollback-trigger-dlq"
+        ),
         rollback_error_threshold=3,
         table=dynamodb.Table.from_table_name(stack, "Table", "migration-tracking-test"),
     )
@@ -160,7 +163,34 @@ def test_rollback_dead_letters_alarm(template: Template) -> None:
             "AlarmActions": [{"Ref": "NotificationsTopicAE679CBD"}],
         },
     )
-    assert [queue.as_string()] == list(template.find_resources("AWS::SQS::Queue"))
+    assert queue.as_string() == "RollbackDeadLetterQueue8D05F3FF"
+
+
+def test_rollback_trigger_dead_letters_alarm(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmDescription": Match.string_like_regexp("EventBridge could not deliver"),
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [
+                {
+                    "Name": "QueueName",
+                    "Value": {
+                        "Fn::GetAtt": ["RollbackTriggerDeadLetterQueue4B181616", "QueueName"]
+                    },
+                }
+            ],
+            "Statistic": "Maximum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": "NotificationsTopicAE679CBD"}],
+            "OKActions": [{"Ref": "NotificationsTopicAE679CBD"}],
+        },
+    )
 
 
 def test_dashboard_name_and_widgets(template: Template) -> None:
@@ -197,6 +227,7 @@ def test_stack_exposes_the_dashboard_and_alarms(stack: TapStack) -> None:
         "VpnBothTunnelsDown",
         "RollbackErrors",
         "RollbackDeadLetters",
+        "RollbackTriggerDeadLetters",
         # One per database of the example plan (task identifier = database name + suffix).
         "CdcLatency-orders-db-dev",
         "CdcLatency-inventory-db-dev",
@@ -209,7 +240,7 @@ def test_stack_exposes_the_dashboard_and_alarms(stack: TapStack) -> None:
 
 def test_each_replication_task_gets_a_cdc_latency_alarm(isolated) -> None:
     _, template = isolated["tasks"]
-    template.resource_count_is("AWS::CloudWatch::Alarm", 6)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 7)
     for task in TASKS:
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm",
@@ -245,6 +276,7 @@ def test_cdc_latency_alarms_trigger_rollback(isolated) -> None:
         "VpnBothTunnelsDown",
         "RollbackErrors",
         "RollbackDeadLetters",
+        "RollbackTriggerDeadLetters",
         "CdcLatency-orders",
         "CdcLatency-billing",
     ]
@@ -257,7 +289,7 @@ def test_cdc_latency_alarms_trigger_rollback(isolated) -> None:
 
 def test_without_tasks_only_both_tunnels_down_triggers_rollback(isolated) -> None:
     monitoring, template = isolated["none"]
-    template.resource_count_is("AWS::CloudWatch::Alarm", 4)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 5)
     assert monitoring.rollback_alarms == [monitoring.alarms["VpnBothTunnelsDown"]]
 
 
@@ -290,7 +322,7 @@ def test_dashboard_plots_task_latency_when_tasks_are_given(isolated) -> None:
         for task in TASKS
     ]
     assert "CPUUtilization" not in _metric_names(body)
-    assert len(body["widgets"][-1]["properties"]["alarms"]) == 6
+    assert len(body["widgets"][-1]["properties"]["alarms"]) == 7
 
 
 def test_dashboard_falls_back_to_cpu_without_tasks(isolated) -> None:

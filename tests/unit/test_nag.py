@@ -73,6 +73,8 @@ def test_stack_acknowledgements_sit_on_the_constructs_that_raise_them(
             "TapStackdev/Rollback/Role"
         ),
         "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "TapStackdev/Rollback/Role",
+        "AwsSolutions-IAM5[Resource::*]": "TapStackdev/Rollback/Role",
+        "AwsSolutions-SQS3": "TapStackdev/Rollback/TriggerDeadLetterQueue",
     }
 
 

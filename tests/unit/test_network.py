@@ -47,8 +47,20 @@ def test_six_24_subnets_public_and_private_in_each_of_three_zones(template: Temp
     assert sorted(by_type["Public"]) == expected
     assert sorted(by_type["Private"]) == expected
     assert set(by_type) == {"Public", "Private"}
-    for subnet in subnets.values():
-        assert subnet["MapPublicIpOnLaunch"] is (_subnet_type(subnet) == "Public")
+
+
+def test_no_subnet_assigns_public_ips_on_launch(template: Template) -> None:
+    subnets = _subnets(template)
+    assert {_subnet_type(s) for s in subnets.values()} == {"Public", "Private"}
+    assert {s["MapPublicIpOnLaunch"] for s in subnets.values()} == {False}
+
+
+def test_the_nat_gateway_has_its_own_elastic_ip(template: Template) -> None:
+    template.resource_count_is("AWS::EC2::EIP", 1)
+    eip = next(iter(template.find_resources("AWS::EC2::EIP")))
+    template.has_resource_properties(
+        "AWS::EC2::NatGateway", {"AllocationId": {"Fn::GetAtt": [eip, "AllocationId"]}}
+    )
 
 
 def test_one_nat_gateway_in_a_public_subnet_serves_every_private_subnet(

@@ -11,12 +11,22 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Capture, Match, Template
 
-from lib.rollback import HANDLER, RUNTIME_EXCLUDES, RUNTIME_SOURCE
+from lib.rollback import (
+    HANDLER,
+    RUNTIME_EXCLUDES,
+    RUNTIME_SOURCE,
+    TRIGGER_MAX_EVENT_AGE,
+    TRIGGER_RETRY_ATTEMPTS,
+)
 from lib.tap_stack import TapStack
 from tests.conftest import ROOT
 from tests.unit.conftest import Synthesized
 
 FUNCTION_ID = "RollbackFunction0D77E616"
+DLQ_ID = "RollbackDeadLetterQueue8D05F3FF"
+TRIGGER_DLQ_ID = "RollbackTriggerDeadLetterQueue4B181616"
+RULE_IDS = ("RollbackTrigger85047A48", "PlanAlarmRollbackTrigger31E22309")
+XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 ROLE_ID = "RollbackRole58532620"
 KEY_ARN = {"Fn::GetAtt": ["EncryptionKey3A692D6E", "Arn"]}
 ZONE_ARN = {
@@ -120,7 +130,7 @@ def test_async_invocations_retry_then_go_to_the_dead_letter_queue(template: Temp
     template.has_resource_properties(
         "AWS::Lambda::Function", {"DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": [queue, "Arn"]}}}
     )
-    assert [queue.as_string()] == list(template.find_resources("AWS::SQS::Queue"))
+    assert queue.as_string() == DLQ_ID
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
@@ -132,29 +142,62 @@ def test_async_invocations_retry_then_go_to_the_dead_letter_queue(template: Temp
     )
 
 
-def test_dead_letter_queue_is_kms_encrypted_and_tls_only(template: Template) -> None:
-    template.resource_count_is("AWS::SQS::Queue", 1)
-    template.has_resource_properties(
-        "AWS::SQS::Queue", {"KmsMasterKeyId": KEY_ARN, "MessageRetentionPeriod": 14 * 24 * 3600}
+def _queue_policy(template: Template, queue_id: str) -> list[dict[str, Any]]:
+    (policy,) = template.find_resources(
+        "AWS::SQS::QueuePolicy", {"Properties": {"Queues": [{"Ref": queue_id}]}}
+    ).values()
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+@pytest.mark.parametrize("queue_id", [DLQ_ID, TRIGGER_DLQ_ID])
+def test_dead_letter_queues_are_kms_encrypted_and_tls_only(
+    template: Template, queue_id: str
+) -> None:
+    template.resource_count_is("AWS::SQS::Queue", 2)
+    queue = template.to_json()["Resources"][queue_id]
+    assert queue["Properties"]["KmsMasterKeyId"] == KEY_ARN
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    (deny,) = [s for s in _queue_policy(template, queue_id) if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+def test_each_trigger_rule_retries_then_dead_letters_to_the_trigger_queue(
+    template: Template,
+) -> None:
+    rules = template.find_resources("AWS::Events::Rule")
+    assert sorted(rules) == sorted(RULE_IDS)
+    for rule in rules.values():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["Arn"] == {"Fn::GetAtt": [FUNCTION_ID, "Arn"]}
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [TRIGGER_DLQ_ID, "Arn"]}}
+        assert target["RetryPolicy"] == {
+            "MaximumRetryAttempts": TRIGGER_RETRY_ATTEMPTS,
+            "MaximumEventAgeInSeconds": TRIGGER_MAX_EVENT_AGE.to_seconds(),
+        }
+    assert (TRIGGER_RETRY_ATTEMPTS, TRIGGER_MAX_EVENT_AGE.to_seconds()) == (4, 3600)
+
+
+def test_only_the_trigger_rules_may_send_to_the_trigger_queue(template: Template) -> None:
+    allows = [s for s in _queue_policy(template, TRIGGER_DLQ_ID) if s["Effect"] == "Allow"]
+    assert [(s["Principal"], s["Action"], s["Resource"], s["Condition"]) for s in allows] == [
+        (
+            {"Service": "events.amazonaws.com"},
+            "sqs:SendMessage",
+            {"Fn::GetAtt": [TRIGGER_DLQ_ID, "Arn"]},
+            {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule, "Arn"]}}},
+        )
+        for rule in RULE_IDS
+    ]
+    # The function's own dead-letter queue admits nobody through its policy (the role sends).
+    assert [s["Effect"] for s in _queue_policy(template, DLQ_ID)] == ["Deny"]
+
+
+def test_trigger_rule_names_follow_the_suffix(qa_template: Template) -> None:
+    names = sorted(
+        r["Properties"]["Name"] for r in qa_template.find_resources("AWS::Events::Rule").values()
     )
-    template.has_resource_properties(
-        "AWS::SQS::QueuePolicy",
-        {
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Deny",
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        )
-                    ]
-                ),
-                "Version": "2012-10-17",
-            }
-        },
-    )
+    assert names == ["migration-plan-alarm-rollback-trigger-qa", "migration-rollback-trigger-qa"]
 
 
 def test_explicit_log_group_encrypted_with_retention(template: Template) -> None:
@@ -241,7 +284,30 @@ def test_role_policy_has_no_broad_grant(template: Template) -> None:
     for forbidden in ("dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
         assert forbidden not in actions
     assert not [a for a in actions if a == "*" or a.endswith(":*")]
-    assert all(s["Effect"] == "Allow" and s["Resource"] != "*" for s in statements)
+    assert all(s["Effect"] == "Allow" for s in statements)
+    # The nag acknowledgement of Resource::* covers X-Ray's two actions and nothing else.
+    unscoped = [s for s in statements if s["Resource"] == "*"]
+    assert [sorted(_actions(s)) for s in unscoped] == [XRAY_ACTIONS]
+
+
+@pytest.mark.parametrize("synthesized", ["default_synth", "qa_synth", "site_synth"])
+def test_every_function_logs_json_and_is_traced(
+    request: pytest.FixtureRequest, synthesized: str
+) -> None:
+    functions = request.getfixturevalue(synthesized).template.find_resources(
+        "AWS::Lambda::Function"
+    )
+    assert functions
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        logging = dict(properties["LoggingConfig"])
+        assert set(logging.pop("LogGroup")) == {"Ref"}
+        assert logging == {
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": "INFO",
+            "SystemLogLevel": "INFO",
+        }
 
 
 def test_role_may_use_the_key_publish_and_write_its_logs(template: Template) -> None:

@@ -89,7 +89,8 @@ RESOURCE_INVENTORY = {
     "AWS::SNS::Topic": 1,
     "AWS::SNS::TopicPolicy": 1,
     "AWS::SSM::Document": 1,
-    "AWS::SQS::Queue": 1,
+    # The function's dead letters and those of its EventBridge triggers.
+    "AWS::SQS::Queue": 2,
     "AWS::Lambda::Function": 1,
     "AWS::CloudWatch::Dashboard": 1,
     # Stack alarms by ARN, and the plan's own alarms by name.
@@ -251,7 +252,10 @@ def test_alarm_state_changes_of_rollback_alarms_invoke_the_function(template: Te
                 {
                     "Arn": {"Fn::GetAtt": [function, "Arn"]},
                     "Id": Match.any_value(),
-                    "RetryPolicy": {"MaximumRetryAttempts": 4},
+                    "RetryPolicy": {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600},
+                    "DeadLetterConfig": {
+                        "Arn": {"Fn::GetAtt": ["RollbackTriggerDeadLetterQueue4B181616", "Arn"]}
+                    },
                 }
             ],
         },
@@ -263,7 +267,12 @@ def test_alarm_state_changes_of_rollback_alarms_invoke_the_function(template: Te
     assert "MonitoringVpnBothTunnelsDownE76C8EE6" in alarms
     assert alarms == _rollback_alarm_ids(template)
     # Notify-only alarms never roll back.
-    for notify_only in ("VpnTunnelDown", "RollbackErrors", "RollbackDeadLetters"):
+    for notify_only in (
+        "VpnTunnelDown",
+        "RollbackErrors",
+        "RollbackDeadLetters",
+        "RollbackTriggerDeadLetters",
+    ):
         assert not [a for a in alarms if a.startswith(f"Monitoring{notify_only}")]
     assert [function.as_string()] == list(template.find_resources("AWS::Lambda::Function"))
     rule = "RollbackTrigger85047A48"

@@ -49,8 +49,9 @@ def test_tracking_table_keys_index_billing_and_recovery(template: Template) -> N
                     {"Key": "Project", "Value": "migration-orchestration"},
                 ],
             },
-            "DeletionPolicy": "Delete",
-            "UpdateReplacePolicy": "Delete",
+            # The migration history outlives the stack (and a replacement of the table).
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
         },
     )
 

@@ -303,6 +303,8 @@ def log_group(ctx: FillContext, props: Mapping[str, Any]) -> Filled:
 # CloudFormation property names of AWS::Lambda::Function that differ from CreateFunction's.
 _LAMBDA_NAMES = {"KmsKeyArn": "KMSKeyArn"}
 _LAMBDA_SKIP = {"Tags", "ReservedConcurrentExecutions"}
+# Accepted by moto's CreateFunction but neither stored nor returned: nothing to verify against.
+_LAMBDA_UNSTORED = ("DeadLetterConfig", "LoggingConfig")
 
 
 def lambda_function(ctx: FillContext, props: Mapping[str, Any]) -> Filled:
@@ -320,7 +322,13 @@ def lambda_function(ctx: FillContext, props: Mapping[str, Any]) -> Filled:
             FunctionName=name,
             ReservedConcurrentExecutions=int(props["ReservedConcurrentExecutions"]),
         )
-    return Filled(name, {"Arn": function["FunctionArn"]})
+    unchecked = sorted(key for key in _LAMBDA_UNSTORED if key in props)
+    notes = (
+        [f"NOT VERIFIED: moto does not store {', '.join(unchecked)} (sent to CreateFunction)"]
+        if unchecked
+        else []
+    )
+    return Filled(name, {"Arn": function["FunctionArn"]}, notes=notes)
 
 
 def event_invoke_config(ctx: FillContext, props: Mapping[str, Any]) -> Filled:

@@ -32,11 +32,22 @@ def kms_key(client: Client, key_id: str, props: Mapping[str, Any]) -> list[Check
     metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     rotation = kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"]
     tags = _tags(kms.list_resource_tags(KeyId=key_id).get("Tags"))
-    return [
+    checks: list[Check] = [
         ("enabled", True, metadata["Enabled"]),
         ("rotation", bool(props.get("EnableKeyRotation", False)), rotation),
         ("tags", _tags(props.get("Tags")), tags),
     ]
+    if "KeyPolicy" in props:
+        policy = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+        expected = props["KeyPolicy"]
+        checks.append(
+            (
+                "key policy",
+                json.loads(expected) if isinstance(expected, str) else expected,
+                json.loads(policy),
+            )
+        )
+    return checks
 
 
 def dynamodb_table(client: Client, name: str, props: Mapping[str, Any]) -> list[Check]:
@@ -158,6 +169,8 @@ def lambda_function(client: Client, name: str, props: Mapping[str, Any]) -> list
     ]
     if "Architectures" in props:
         checks.append(("architectures", props["Architectures"], config.get("Architectures")))
+    if "TracingConfig" in props:
+        checks.append(("tracing", props["TracingConfig"], config.get("TracingConfig")))
     if "KmsKeyArn" in props:
         checks.append(("KMS key", props["KmsKeyArn"], config.get("KMSKeyArn")))
     if "ReservedConcurrentExecutions" in props:
@@ -241,17 +254,42 @@ def alarm(client: Client, name: str, props: Mapping[str, Any]) -> list[Check]:
     return checks
 
 
+# Target fields checked: where it goes, its retry policy and its dead-letter queue.
+_TARGET_FIELDS = ("Arn", "RetryPolicy", "DeadLetterConfig")
+
+
+def _targets(targets: Any) -> dict[str, dict[str, Any]]:
+    return {t["Id"]: {k: t[k] for k in _TARGET_FIELDS if k in t} for t in targets or []}
+
+
 def events_rule(client: Client, name: str, props: Mapping[str, Any]) -> list[Check]:
     events = client("events")
     rule = events.describe_rule(Name=name)
     targets = events.list_targets_by_rule(Rule=name)["Targets"]
-    return [
+    checks: list[Check] = [
         ("state", props.get("State", "ENABLED"), rule.get("State")),
         ("event pattern", props.get("EventPattern"), json.loads(rule.get("EventPattern", "null"))),
         (
-            "targets",
-            sorted(t["Arn"] for t in props.get("Targets", [])),
-            sorted(t["Arn"] for t in targets),
+            "targets (ARN, retry policy, dead-letter queue)",
+            _targets(props.get("Targets")),
+            _targets(targets),
+        ),
+    ]
+    if "Name" in props:
+        checks.append(("name", props["Name"], rule.get("Name")))
+    return checks
+
+
+def subnet(client: Client, subnet_id: str, props: Mapping[str, Any]) -> list[Check]:
+    found = client("ec2").describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+    return [
+        ("VPC", props["VpcId"], found.get("VpcId")),
+        ("CIDR", props.get("CidrBlock"), found.get("CidrBlock")),
+        ("availability zone", props.get("AvailabilityZone"), found.get("AvailabilityZone")),
+        (
+            "public IPs on launch",
+            bool(props.get("MapPublicIpOnLaunch", False)),
+            found.get("MapPublicIpOnLaunch"),
         ),
     ]
 
@@ -374,6 +412,7 @@ CHECKERS: dict[str, Checker] = {
     "AWS::EC2::CustomerGateway": customer_gateway,
     "AWS::EC2::VPNConnection": vpn_connection,
     "AWS::EC2::VPC": vpc,
+    "AWS::EC2::Subnet": subnet,
     "AWS::DMS::ReplicationSubnetGroup": dms_subnet_group,
     "AWS::DMS::ReplicationInstance": dms_instance,
     "AWS::DMS::Endpoint": dms_endpoint,
