@@ -53,7 +53,8 @@ def test_status_of_a_wave_shows_split_phase_and_last_event(cli: Cli, stack: Moto
         "on-prem",
         "100%",
     ]
-    assert rows[0].endswith("ROLLED_BACK: 5xx spike")
+    assert "ROLLED_BACK: 5xx spike (back on-premises " in rows[0]
+    assert rows[0].endswith(" s after the trigger)")  # the recovery time, measured
     assert "wave-1  storefront   PLANNED      aws 25% / on-prem 75%  -" in rows[1]
 
 

@@ -60,7 +60,9 @@ def _value(value: Any) -> str:
 
 def details_text(details: Mapping[str, Any]) -> str:
     """``key=value`` pairs, nested values as compact JSON, cut at MAX_CELL characters."""
-    text = " ".join(f"{key}={_value(value)}" for key, value in details.items())
+    # The recovery time first: it is what an operator looks for after a rollback.
+    ordered = sorted(details.items(), key=lambda item: item[0] != "recoverySeconds")
+    text = " ".join(f"{key}={_value(value)}" for key, value in ordered)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 3] + "..."
 
 

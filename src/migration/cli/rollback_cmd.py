@@ -36,6 +36,11 @@ def _target(
     return names, ", ".join(names)
 
 
+def recovery_text(seconds: object) -> str:
+    """``42.5 s`` from the alarm (or the request) to Route 53 INSYNC; ``-`` when unknown."""
+    return f"{float(seconds):g} s" if isinstance(seconds, int | float) else "-"
+
+
 def _print_result(summary: Mapping[str, Any]) -> None:
     rolled = summary.get("rolledBack") or []
     status = summary.get("status", "?")
@@ -49,16 +54,19 @@ def _print_result(summary: Mapping[str, Any]) -> None:
                 f"on-premises={item['previousWeights']['onPremises']}",
                 "aws=0 on-premises=100",
                 str(item.get("changeId") or "applied by an earlier attempt"),
+                recovery_text(item.get("recoverySeconds")),
             ]
             for item in rolled
         ]
         output.table(
-            ("APPLICATION", "PREVIOUS WEIGHTS", "NOW", "ROUTE 53 CHANGE"),
+            ("APPLICATION", "PREVIOUS WEIGHTS", "NOW", "ROUTE 53 CHANGE", "RECOVERY"),
             rows,
             title=f"rolled back {len(rolled)} application(s) to 100% on-premises:",
         )
     else:
         output.info("nothing was on AWS: no weight changed")
+    if summary.get("alreadyRolledBack"):
+        output.info("already rolled back: " + ", ".join(summary["alreadyRolledBack"]))
     if summary.get("alreadyOnPremises"):
         output.info("already on-premises: " + ", ".join(summary["alreadyOnPremises"]))
     if summary.get("unknownApplications"):

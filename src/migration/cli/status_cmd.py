@@ -37,7 +37,13 @@ def event_text(entry: HistoryEntry | None) -> str:
         if "percent" in entry.details:
             label += f" ({entry.details['percent']}%)"
     reason = f": {entry.reason}" if entry.reason else ""
-    return f"{common.timestamp(entry.timestamp)} {label}{reason}"
+    seconds = entry.details.get("recoverySeconds")
+    recovered = (
+        f" (back on-premises {float(seconds):g} s after the trigger)"
+        if entry.phase is Phase.ROLLED_BACK and isinstance(seconds, int | float)
+        else ""
+    )
+    return f"{common.timestamp(entry.timestamp)} {label}{reason}{recovered}"
 
 
 def rows(runtime: Runtime, applications: list[tuple[str, Application]]) -> list[list[str]]:
