@@ -32,11 +32,15 @@ def kms_key(client: Client, key_id: str, props: Mapping[str, Any]) -> list[Check
     metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     rotation = kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"]
     tags = _tags(kms.list_resource_tags(KeyId=key_id).get("Tags"))
-    return [
+    checks: list[Check] = [
         ("enabled", True, metadata["Enabled"]),
         ("rotation", bool(props.get("EnableKeyRotation", False)), rotation),
         ("tags", _tags(props.get("Tags")), tags),
     ]
+    if isinstance(props.get("KeyPolicy"), dict):
+        policy = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+        checks.append(("key policy", props["KeyPolicy"], json.loads(policy)))
+    return checks
 
 
 def dynamodb_table(client: Client, name: str, props: Mapping[str, Any]) -> list[Check]:
@@ -241,11 +245,14 @@ def alarm(client: Client, name: str, props: Mapping[str, Any]) -> list[Check]:
     return checks
 
 
+_TARGET_FIELDS = (("RetryPolicy", "retry policy"), ("DeadLetterConfig", "dead-letter queue"))
+
+
 def events_rule(client: Client, name: str, props: Mapping[str, Any]) -> list[Check]:
     events = client("events")
     rule = events.describe_rule(Name=name)
     targets = events.list_targets_by_rule(Rule=name)["Targets"]
-    return [
+    checks: list[Check] = [
         ("state", props.get("State", "ENABLED"), rule.get("State")),
         ("event pattern", props.get("EventPattern"), json.loads(rule.get("EventPattern", "null"))),
         (
@@ -254,6 +261,15 @@ def events_rule(client: Client, name: str, props: Mapping[str, Any]) -> list[Che
             sorted(t["Arn"] for t in targets),
         ),
     ]
+    if "ScheduleExpression" in props:
+        checks.append(("schedule", props["ScheduleExpression"], rule.get("ScheduleExpression")))
+    actual = {t["Id"]: t for t in targets}
+    for target in props.get("Targets", []):
+        found = actual.get(target["Id"], {})
+        for key, what in _TARGET_FIELDS:
+            if key in target:
+                checks.append((f"{what} of target {target['Id']}", target[key], found.get(key)))
+    return checks
 
 
 def iam_role(client: Client, name: str, props: Mapping[str, Any]) -> list[Check]:
