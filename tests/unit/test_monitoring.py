@@ -158,9 +158,16 @@ def test_rollback_dead_letters_alarm(template: Template) -> None:
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
             "TreatMissingData": "notBreaching",
             "AlarmActions": [{"Ref": "NotificationsTopicAE679CBD"}],
+            "AlarmDescription": Match.string_like_regexp("A rollback event"),
         },
     )
-    assert [queue.as_string()] == list(template.find_resources("AWS::SQS::Queue"))
+    # The rollback function's dead-letter queue.
+    (function,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "migration.handlers.rollback.handler"}}
+    ).values()
+    assert function["Properties"]["DeadLetterConfig"]["TargetArn"] == {
+        "Fn::GetAtt": [queue.as_string(), "Arn"]
+    }
 
 
 def test_dashboard_name_and_widgets(template: Template) -> None:
@@ -176,11 +183,17 @@ def test_dashboard_name_and_widgets(template: Template) -> None:
         "Rollback function",
         "Tracking table activity",
         "Migration alarms",
+        "Cutover controller",
+        "Cutover controller alarms",
     ]
-    alarm_widget = body["widgets"][-1]
-    assert alarm_widget["type"] == "alarm"
+    # Every alarm of the stack is on one of the alarm widgets.
+    alarm_widgets = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert [w["properties"]["title"] for w in alarm_widgets] == [
+        "Migration alarms",
+        "Cutover controller alarms",
+    ]
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarm_widget["properties"]["alarms"]) == len(alarms)
+    assert sum(len(w["properties"]["alarms"]) for w in alarm_widgets) == len(alarms)
 
 
 def test_dashboard_name_follows_the_suffix(qa_template: Template) -> None:

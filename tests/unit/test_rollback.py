@@ -18,6 +18,7 @@ from tests.unit.conftest import Synthesized
 
 FUNCTION_ID = "RollbackFunction0D77E616"
 ROLE_ID = "RollbackRole58532620"
+QUEUE_ID = "RollbackDeadLetterQueue8D05F3FF"
 KEY_ARN = {"Fn::GetAtt": ["EncryptionKey3A692D6E", "Arn"]}
 ZONE_ARN = {
     "Fn::Join": ["", ["arn:aws:route53:::hostedzone/", {"Ref": "TrafficHostedZone35B4C649"}]]
@@ -56,9 +57,13 @@ def asset_dir(default_synth: Synthesized) -> Path:
 # --------------------------------------------------------------------------- function
 
 
-def test_the_only_function_is_the_rollback_function(template: Template) -> None:
+def test_the_functions_are_the_rollback_function_and_the_controller(template: Template) -> None:
     # No provider functions (log retention, custom resources) sneak in.
-    template.resource_count_is("AWS::Lambda::Function", 1)
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == [
+        "migration.handlers.controller.handler",
+        "migration.handlers.rollback.handler",
+    ]
     template.resource_count_is("Custom::LogRetention", 0)
 
 
@@ -116,11 +121,10 @@ def test_environment_points_at_the_zone_table_and_topic(template: Template) -> N
 
 
 def test_async_invocations_retry_then_go_to_the_dead_letter_queue(template: Template) -> None:
-    queue = Capture()
-    template.has_resource_properties(
-        "AWS::Lambda::Function", {"DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": [queue, "Arn"]}}}
-    )
-    assert [queue.as_string()] == list(template.find_resources("AWS::SQS::Queue"))
+    assert _function(template)["DeadLetterConfig"] == {
+        "TargetArn": {"Fn::GetAtt": [QUEUE_ID, "Arn"]}
+    }
+    assert template.to_json()["Resources"][QUEUE_ID]["Type"] == "AWS::SQS::Queue"
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
@@ -133,13 +137,13 @@ def test_async_invocations_retry_then_go_to_the_dead_letter_queue(template: Temp
 
 
 def test_dead_letter_queue_is_kms_encrypted_and_tls_only(template: Template) -> None:
-    template.resource_count_is("AWS::SQS::Queue", 1)
-    template.has_resource_properties(
-        "AWS::SQS::Queue", {"KmsMasterKeyId": KEY_ARN, "MessageRetentionPeriod": 14 * 24 * 3600}
-    )
+    queue = template.to_json()["Resources"][QUEUE_ID]["Properties"]
+    assert queue["KmsMasterKeyId"] == KEY_ARN
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
     template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {
+            "Queues": [{"Ref": QUEUE_ID}],
             "PolicyDocument": {
                 "Statement": Match.array_with(
                     [
@@ -152,7 +156,7 @@ def test_dead_letter_queue_is_kms_encrypted_and_tls_only(template: Template) -> 
                     ]
                 ),
                 "Version": "2012-10-17",
-            }
+            },
         },
     )
 
@@ -171,7 +175,7 @@ def test_explicit_log_group_encrypted_with_retention(template: Template) -> None
 
 def test_log_retention_follows_context(site_template: Template) -> None:
     groups = site_template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 2
+    assert len(groups) == 3  # flow logs, the rollback function, the cutover controller
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {90}
 
 
@@ -318,5 +322,5 @@ def test_rollback_lambda_attribute(stack: TapStack) -> None:
 
 def test_zero_reserved_concurrency_reserves_nothing(site_template: Template) -> None:
     # rollbackReservedConcurrency=0 (accounts whose concurrency limit is still 10).
-    (function,) = site_template.find_resources("AWS::Lambda::Function").values()
+    function = site_template.to_json()["Resources"][FUNCTION_ID]
     assert "ReservedConcurrentExecutions" not in function["Properties"]
