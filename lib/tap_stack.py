@@ -17,6 +17,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from lib.config import ConfigError, MigrationConfig
+from lib.cutover_controller import CutoverController
 from lib.cutover_records import CutoverRecords
 from lib.database_migration import DatabaseMigration
 from lib.encryption import Encryption
@@ -82,6 +83,12 @@ def _check_environment_size(
             f"bytes, over the {LAMBDA_ENVIRONMENT_BUDGET} its 4 KB environment leaves; split the "
             "plan into fewer applications per stack or name records <application>.<zone>"
         )
+
+
+def _application_records(plan: Plan | None, zone: str) -> dict[str, str]:
+    """Only the record names that do not follow <app>.<zone> (the runtime's default)."""
+    applications = plan.applications if plan else ()
+    return {a.name: a.dns_name for a in applications if a.dns_name != f"{a.name}.{zone}"}
 
 
 class TapStackProps(cdk.StackProps):
@@ -232,6 +239,24 @@ class TapStack(Stack):
                 name: alarm.alarm_name for name, alarm in replication.alarms(self.alarms).items()
             },
         }
+        controller = CutoverController(
+            self,
+            "CutoverController",
+            environment_suffix=suffix,
+            key=self.kms_key,
+            table=self.migration_tracking_table,
+            topic=self.sns_topic,
+            hosted_zone=self.private_hosted_zone,
+            vpn_connection=self.vpn_connection,
+            replication_tasks=list(replication.tasks.values()),
+            cutover_settings=self.cutover_settings,
+            application_records=_application_records(plan, self.private_hosted_zone.zone_name),
+            rollback_function=self.rollback_lambda,
+            dashboard=self.dashboard,
+            log_retention=retention,
+            reserve_concurrency=config.rollback_reserved_concurrency > 0,
+        )
+        self.cutover_controller_lambda = controller.function
         self._create_outputs()
 
     def _wire_rollback_triggers(
@@ -287,9 +312,7 @@ class TapStack(Stack):
                     ),
                 )
             )
-        # Only the record names that do not follow <app>.<zone> (the runtime's default).
-        zone = self.private_hosted_zone.zone_name
-        records = {a.name: a.dns_name for a in applications if a.dns_name != f"{a.name}.{zone}"}
+        records = _application_records(plan, self.private_hosted_zone.zone_name)
         _check_environment_size(targets_by_alarm, records)
         if targets_by_alarm:
             self.rollback_lambda.add_environment(
@@ -315,6 +338,8 @@ class TapStack(Stack):
             # Beyond the seed's ten: what the runtime (migrate, the cutover engine) needs to
             # find the alarms and replication tasks this deployment created.
             "CutoverSettings": self.to_json_string(self.cutover_settings),
+            # The server-side cutover (optional for the runtime: older outputs lack it).
+            "CutoverControllerArn": self.cutover_controller_lambda.function_arn,
         }
         for name, value in outputs.items():
             CfnOutput(

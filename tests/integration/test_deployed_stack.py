@@ -47,6 +47,9 @@ def test_every_output_resolves_to_a_live_resource(target: Target) -> None:
     assert client("ssm").describe_document(Name=out["SsmDocumentName"])["Document"]["Name"]
     function = client("lambda").get_function(FunctionName=out.rollback_function_arn)
     assert function["Configuration"]["Handler"] == "migration.handlers.rollback.handler"
+    if "CutoverControllerArn" in out.values:  # optional: stacks deployed before issue 8 lack it
+        controller = client("lambda").get_function(FunctionName=out["CutoverControllerArn"])
+        assert controller["Configuration"]["Handler"] == "migration.handlers.controller.handler"
     assert client("cloudwatch").get_dashboard(DashboardName=out["DashboardName"])["DashboardBody"]
     alarm_names = [*out.settings.alarms.values(), *out.settings.cdc_latency_alarms.values()]
     alarms = client("cloudwatch").describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]

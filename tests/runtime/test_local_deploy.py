@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -194,6 +197,23 @@ RULE = {
 }
 
 
+SCHEDULE = {
+    "Type": "AWS::Events::Rule",
+    "Properties": {
+        "ScheduleExpression": "rate(1 minute)",
+        "State": "ENABLED",
+        "Targets": [
+            {
+                "Arn": "arn:aws:lambda:us-west-2:123456789012:function:tick",
+                "Id": "Target0",
+                "RetryPolicy": {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 300},
+                "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["Queue", "Arn"]}},
+            }
+        ],
+    },
+}
+
+
 def _rule_resources() -> dict[str, Any]:
     return {"Vpc": VPC, "Subnet": SUBNET, "Target": QUEUE, "DeadLetters": QUEUE, "Rule": RULE}
 
@@ -278,3 +298,99 @@ def test_lambda_settings_moto_does_not_store_are_reported_as_not_verified() -> N
         "NOT VERIFIED: moto does not store DeadLetterConfig, LoggingConfig (sent to CreateFunction)"
     ]
     assert fillers_module.lambda_function(ctx, {"FunctionName": "plain"}).notes == []
+
+
+def test_a_schedule_rule_is_verified_with_its_retry_policy_and_dead_letter_queue(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    template = _template(tmp_path, {"Queue": QUEUE, "Schedule": SCHEDULE}, {})
+    deployment = _deploy(emulator, template, tmp_path, "LocalSchedule")
+    assert deployment.verified["Schedule"] == [
+        "verified: state, event pattern, targets (ARN, retry policy, dead-letter queue), schedule"
+    ]
+
+
+def test_a_dropped_retry_policy_is_caught() -> None:
+    from migration.local.verify import events_rule
+
+    class Events:
+        def describe_rule(self, Name: str) -> dict[str, Any]:
+            return {"State": "ENABLED", "ScheduleExpression": "rate(1 minute)"}
+
+        def list_targets_by_rule(self, Rule: str) -> dict[str, Any]:
+            return {"Targets": [{"Id": "Target0", "Arn": "arn:aws:lambda:::function:tick"}]}
+
+    props = {
+        "ScheduleExpression": "rate(1 minute)",
+        "Targets": [
+            {
+                "Id": "Target0",
+                "Arn": "arn:aws:lambda:::function:tick",
+                "RetryPolicy": {"MaximumRetryAttempts": 4},
+            }
+        ],
+    }
+    checks = events_rule(lambda service: Events(), "tick", props)
+    wrong = [(what, expected, actual) for what, expected, actual in checks if expected != actual]
+    assert wrong == [
+        (
+            "targets (ARN, retry policy, dead-letter queue)",
+            {
+                "Target0": {
+                    "Arn": "arn:aws:lambda:::function:tick",
+                    "RetryPolicy": {"MaximumRetryAttempts": 4},
+                }
+            },
+            {"Target0": {"Arn": "arn:aws:lambda:::function:tick"}},
+        )
+    ]
+
+
+def test_the_key_policy_is_verified(emulator: Emulator, tmp_path: Path) -> None:
+    deployment = _deploy(emulator, _template(tmp_path, {"Key": KEY}, {}), tmp_path, "LocalKey")
+    assert "key policy" in deployment.verified["Key"][0]
+
+
+def test_the_emulators_route53_refuses_a_delete_of_stale_values() -> None:
+    """As Route 53 does (the controller's conditional moves rely on it); moto alone accepts it.
+
+    In a fresh interpreter: this test session installs the same fidelity patch for the other
+    runtime tests, which would hide an emulator that does not.
+    """
+    script = textwrap.dedent(
+        """
+        from botocore.exceptions import ClientError
+        from migration.local import Emulator
+
+        def record(weight):
+            return {"Name": "app.fidelity.internal", "Type": "A", "SetIdentifier": "aws",
+                    "Weight": weight, "TTL": 60, "ResourceRecords": [{"Value": "10.0.0.1"}]}
+
+        with Emulator() as emulator:
+            route53 = emulator.client("route53")
+            zone = route53.create_hosted_zone(Name="fidelity.internal", CallerReference="f")
+            zone_id = zone["HostedZone"]["Id"]
+
+            def change(*changes):
+                route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+                    "Changes": [{"Action": a, "ResourceRecordSet": record(w)} for a, w in changes]
+                })
+
+            change(("CREATE", 0))
+            change(("UPSERT", 50))  # a rollback, say, moved it meanwhile
+            try:
+                change(("DELETE", 0), ("CREATE", 10))
+            except ClientError as error:
+                print(error.response["Error"]["Code"], error.response["Error"]["Message"])
+            sets = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+            print([r["Weight"] for r in sets if r.get("SetIdentifier") == "aws"])
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    code_and_message, weights = completed.stdout.strip().splitlines()[-2:]
+    assert code_and_message.startswith("InvalidChangeBatch ")
+    assert "do not match the current values" in code_and_message
+    assert weights == "[50]"

@@ -161,6 +161,7 @@ def test_rollback_dead_letters_alarm(template: Template) -> None:
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
             "TreatMissingData": "notBreaching",
             "AlarmActions": [{"Ref": "NotificationsTopicAE679CBD"}],
+            "AlarmDescription": Match.string_like_regexp("A rollback event"),
         },
     )
     assert queue.as_string() == "RollbackDeadLetterQueue8D05F3FF"
@@ -206,11 +207,17 @@ def test_dashboard_name_and_widgets(template: Template) -> None:
         "Rollback function",
         "Tracking table activity",
         "Migration alarms",
+        "Cutover controller",
+        "Cutover controller alarms",
     ]
-    alarm_widget = body["widgets"][-1]
-    assert alarm_widget["type"] == "alarm"
+    # Every alarm of the stack is on one of the alarm widgets.
+    alarm_widgets = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert [w["properties"]["title"] for w in alarm_widgets] == [
+        "Migration alarms",
+        "Cutover controller alarms",
+    ]
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarm_widget["properties"]["alarms"]) == len(alarms)
+    assert sum(len(w["properties"]["alarms"]) for w in alarm_widgets) == len(alarms)
 
 
 def test_dashboard_name_follows_the_suffix(qa_template: Template) -> None:

@@ -58,23 +58,36 @@ def test_acknowledging_another_policy_does_not_hide_the_finding(tmp_path: Path) 
 def test_stack_acknowledgements_sit_on_the_constructs_that_raise_them(
     default_synth: Synthesized,
 ) -> None:
-    placed = {f["ruleName"]: f["acknowledgedAt"] for f in _suppressed(default_synth.outdir)}
+    placed = {(f["ruleName"], f["acknowledgedAt"]) for f in _suppressed(default_synth.outdir)}
+    # The rollback function and the cutover controller share the rollback service's grants.
+    shared = {
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]",
+        "AwsSolutions-IAM5[Resource::<TrackingTable3514576F.Arn>/index/*]",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    }
     assert placed == {
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-        "AmazonDMSVPCManagementRole]": "TapStackdev/DatabaseMigration/DmsVpcRole",
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-        "AWSApplicationMigrationAgentInstallationPolicy]": (
-            "TapStackdev/ServerReplication/AgentInstallationRole"
+        (
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonDMSVPCManagementRole]",
+            "TapStackdev/DatabaseMigration/DmsVpcRole",
         ),
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]": (
-            "TapStackdev/Rollback/Role"
+        (
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            "AWSApplicationMigrationAgentInstallationPolicy]",
+            "TapStackdev/ServerReplication/AgentInstallationRole",
         ),
-        "AwsSolutions-IAM5[Resource::<TrackingTable3514576F.Arn>/index/*]": (
-            "TapStackdev/Rollback/Role"
+        *((rule, "TapStackdev/Rollback/Role") for rule in shared),
+        *((rule, "TapStackdev/CutoverController/Role") for rule in shared),
+        # The gates' read-only calls without resource-level permissions, and alarm reads.
+        ("AwsSolutions-IAM5[Resource::*]", "TapStackdev/CutoverController/Role"),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:"
+            "<AWS::AccountId>:alarm:*]",
+            "TapStackdev/CutoverController/Role",
         ),
-        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "TapStackdev/Rollback/Role",
-        "AwsSolutions-IAM5[Resource::*]": "TapStackdev/Rollback/Role",
-        "AwsSolutions-SQS3": "TapStackdev/Rollback/TriggerDeadLetterQueue",
+        ("AwsSolutions-IAM5[Resource::*]", "TapStackdev/Rollback/Role"),
+        ("AwsSolutions-SQS3", "TapStackdev/Rollback/TriggerDeadLetterQueue"),
+        ("AwsSolutions-SQS3", "TapStackdev/CutoverController/ScheduleDeadLetterQueue"),
     }
 
 

@@ -103,7 +103,10 @@ def _rules(template) -> dict[str, dict]:
 
 
 def _lambda_environment(template) -> dict:
-    (function,) = template.find_resources("AWS::Lambda::Function").values()
+    """The rollback function's environment (the cutover controller is the other function)."""
+    (function,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "migration.handlers.rollback.handler"}}
+    ).values()
     return function["Properties"]["Environment"]["Variables"]
 
 
@@ -172,7 +175,9 @@ def test_a_database_no_application_uses_notifies_but_never_rolls_back(synth):
     plan = ROOT / "tests" / "fixtures" / "plans" / "unused-database.yaml"
     template = synth(planFile=str(plan)).template
     template.resource_count_is("AWS::DMS::ReplicationTask", 1)
-    (rule,) = _rules(template).values()
+    # The stack's alarm rule only (no plan alarm rule); the other rule is the controller's tick.
+    alarm_rules = {k: r for k, r in _rules(template).items() if "EventPattern" in r}
+    (rule,) = alarm_rules.values()
     assert rule["EventPattern"]["resources"] == [
         {"Fn::GetAtt": ["MonitoringVpnBothTunnelsDownE76C8EE6", "Arn"]}
     ]
@@ -206,10 +211,11 @@ def test_an_empty_plan_keeps_every_seed_resource_and_adds_none(site_template):
         "AWS::DynamoDB::Table",
         "AWS::SNS::Topic",
         "AWS::SSM::Document",
-        "AWS::Lambda::Function",
         "AWS::CloudWatch::Dashboard",
     ):
         site_template.resource_count_is(seed_type, 1)
+    # The rollback function and the cutover controller, with or without a plan.
+    site_template.resource_count_is("AWS::Lambda::Function", 2)
 
 
 def test_plan_site_configures_the_vpn_unless_context_overrides(tmp_path):

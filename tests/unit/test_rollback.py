@@ -28,6 +28,7 @@ TRIGGER_DLQ_ID = "RollbackTriggerDeadLetterQueue4B181616"
 RULE_IDS = ("RollbackTrigger85047A48", "PlanAlarmRollbackTrigger31E22309")
 XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 ROLE_ID = "RollbackRole58532620"
+QUEUE_ID = "RollbackDeadLetterQueue8D05F3FF"
 KEY_ARN = {"Fn::GetAtt": ["EncryptionKey3A692D6E", "Arn"]}
 ZONE_ARN = {
     "Fn::Join": ["", ["arn:aws:route53:::hostedzone/", {"Ref": "TrafficHostedZone35B4C649"}]]
@@ -66,9 +67,13 @@ def asset_dir(default_synth: Synthesized) -> Path:
 # --------------------------------------------------------------------------- function
 
 
-def test_the_only_function_is_the_rollback_function(template: Template) -> None:
+def test_the_functions_are_the_rollback_function_and_the_controller(template: Template) -> None:
     # No provider functions (log retention, custom resources) sneak in.
-    template.resource_count_is("AWS::Lambda::Function", 1)
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == [
+        "migration.handlers.controller.handler",
+        "migration.handlers.rollback.handler",
+    ]
     template.resource_count_is("Custom::LogRetention", 0)
 
 
@@ -126,11 +131,10 @@ def test_environment_points_at_the_zone_table_and_topic(template: Template) -> N
 
 
 def test_async_invocations_retry_then_go_to_the_dead_letter_queue(template: Template) -> None:
-    queue = Capture()
-    template.has_resource_properties(
-        "AWS::Lambda::Function", {"DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": [queue, "Arn"]}}}
-    )
-    assert queue.as_string() == DLQ_ID
+    assert _function(template)["DeadLetterConfig"] == {
+        "TargetArn": {"Fn::GetAtt": [QUEUE_ID, "Arn"]}
+    }
+    assert template.to_json()["Resources"][QUEUE_ID]["Type"] == "AWS::SQS::Queue"
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
@@ -153,7 +157,8 @@ def _queue_policy(template: Template, queue_id: str) -> list[dict[str, Any]]:
 def test_dead_letter_queues_are_kms_encrypted_and_tls_only(
     template: Template, queue_id: str
 ) -> None:
-    template.resource_count_is("AWS::SQS::Queue", 2)
+    # The function's, its triggers' and the cutover controller schedule's (lib/cutover_controller).
+    template.resource_count_is("AWS::SQS::Queue", 3)
     queue = template.to_json()["Resources"][queue_id]
     assert queue["Properties"]["KmsMasterKeyId"] == KEY_ARN
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -165,7 +170,11 @@ def test_dead_letter_queues_are_kms_encrypted_and_tls_only(
 def test_each_trigger_rule_retries_then_dead_letters_to_the_trigger_queue(
     template: Template,
 ) -> None:
-    rules = template.find_resources("AWS::Events::Rule")
+    rules = {
+        rule_id: rule
+        for rule_id, rule in template.find_resources("AWS::Events::Rule").items()
+        if "EventPattern" in rule["Properties"]  # not the controller's schedule
+    }
     assert sorted(rules) == sorted(RULE_IDS)
     for rule in rules.values():
         (target,) = rule["Properties"]["Targets"]
@@ -195,7 +204,9 @@ def test_only_the_trigger_rules_may_send_to_the_trigger_queue(template: Template
 
 def test_trigger_rule_names_follow_the_suffix(qa_template: Template) -> None:
     names = sorted(
-        r["Properties"]["Name"] for r in qa_template.find_resources("AWS::Events::Rule").values()
+        r["Properties"]["Name"]
+        for r in qa_template.find_resources("AWS::Events::Rule").values()
+        if "EventPattern" in r["Properties"]
     )
     assert names == ["migration-plan-alarm-rollback-trigger-qa", "migration-rollback-trigger-qa"]
 
@@ -214,7 +225,7 @@ def test_explicit_log_group_encrypted_with_retention(template: Template) -> None
 
 def test_log_retention_follows_context(site_template: Template) -> None:
     groups = site_template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 2
+    assert len(groups) == 3  # flow logs, the rollback function, the cutover controller
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {90}
 
 
@@ -384,5 +395,5 @@ def test_rollback_lambda_attribute(stack: TapStack) -> None:
 
 def test_zero_reserved_concurrency_reserves_nothing(site_template: Template) -> None:
     # rollbackReservedConcurrency=0 (accounts whose concurrency limit is still 10).
-    (function,) = site_template.find_resources("AWS::Lambda::Function").values()
+    function = site_template.to_json()["Resources"][FUNCTION_ID]
     assert "ReservedConcurrentExecutions" not in function["Properties"]

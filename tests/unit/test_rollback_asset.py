@@ -1,4 +1,4 @@
-"""The deployed rollback function runs the runtime package's real handler from its asset."""
+"""The deployed functions run the runtime package's real handlers from their (shared) asset."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from lib.cutover_controller import HANDLER as CONTROLLER_HANDLER
 from lib.rollback import HANDLER
+
+HANDLERS = [HANDLER, CONTROLLER_HANDLER]
 
 
 @pytest.fixture(scope="module")
@@ -21,28 +24,36 @@ def asset_dir(default_synth) -> Path:
         h for h, a in assets["files"].items() if a["displayName"] == "Rollback/Function/Code"
     ]
     functions = default_synth.template.find_resources("AWS::Lambda::Function")
-    (function,) = functions.values()
-    # The function's code is exactly this asset (no inline ZipFile).
-    assert function["Properties"]["Code"]["S3Key"] == f"{asset_hash}.zip"
-    assert function["Properties"]["Handler"] == HANDLER
+    # Both functions' code is exactly this one asset (no inline ZipFile, no second copy).
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(HANDLERS)
+    for function in functions.values():
+        assert function["Properties"]["Code"]["S3Key"] == f"{asset_hash}.zip"
     return default_synth.outdir / assets["files"][asset_hash]["source"]["path"]
 
 
-def test_asset_ships_the_handler_and_not_the_operator_tools(asset_dir):
-    assert (asset_dir / "migration" / "handlers" / "rollback.py").is_file()
-    assert (asset_dir / "migration" / "rollback.py").is_file()
-    assert not (asset_dir / "migration" / "cli").exists()
-    assert not (asset_dir / "migration" / "plan.py").exists()
+def test_asset_ships_the_handlers_and_not_the_operator_tools(asset_dir):
+    package = asset_dir / "migration"
+    for module in ("handlers/rollback.py", "rollback.py", "handlers/controller.py"):
+        assert (package / module).is_file(), module
+    # What the controller runs: the tick, the gates, the stored wave definition, the outputs'
+    # CutoverSettings parser, the wave phases.
+    for module in ("controller.py", "gates.py", "spec.py", "outputs.py", "waves.py"):
+        assert (package / module).is_file(), module
+    # Operator-side only: the CLI, the plan model (pydantic), the local emulator tooling, the
+    # CLI's cutover engine and operations.
+    for name in ("cli", "plan.py", "local", "operations.py", "engine.py"):
+        assert not (package / name).exists(), name
     assert not list(asset_dir.rglob("__pycache__"))
 
 
-def test_handler_imports_from_the_asset_folder_alone(asset_dir):
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_handler_imports_from_the_asset_folder_alone(asset_dir, handler):
     # A fresh interpreter without site-packages processing (-S: no editable install of the
     # project), whose path is the asset folder and then boto3's folder, where every import that
     # is not stdlib, boto3 and its dependencies, or the asset's package is refused, as in the
     # Lambda Python runtime.
     boto3_home = str(Path(boto3.__file__).resolve().parent.parent)
-    module, function = HANDLER.rsplit(".", 1)
+    module, function = handler.rsplit(".", 1)
     script = textwrap.dedent(
         f"""
         import importlib, importlib.abc, sys
@@ -74,4 +85,5 @@ def test_handler_imports_from_the_asset_folder_alone(asset_dir):
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == str(asset_dir / "migration" / "handlers" / "rollback.py")
+    expected = asset_dir / (module.replace(".", "/") + ".py")
+    assert completed.stdout.strip() == str(expected)

@@ -48,6 +48,10 @@ OUTPUT_VALUES = {
     "RollbackLambdaArn": {"Fn::GetAtt": ["RollbackFunction0D77E616", "Arn"]},
     "DashboardName": {"Ref": "MonitoringDashboard0C3675C6"},
 }
+# Added after CutoverSettings: the server-side cutover (optional for the runtime).
+CONTROLLER_OUTPUT = {
+    "CutoverControllerArn": {"Fn::GetAtt": ["CutoverControllerFunction3CFA05CA", "Arn"]}
+}
 
 ATTRIBUTE_TYPES = {
     "kms_key": kms.Key,
@@ -62,6 +66,7 @@ ATTRIBUTE_TYPES = {
     "sns_topic": sns.Topic,
     "ssm_document": ssm.CfnDocument,
     "rollback_lambda": lambda_.Function,
+    "cutover_controller_lambda": lambda_.Function,
     "dashboard": cloudwatch.Dashboard,
 }
 
@@ -76,7 +81,8 @@ RESOURCE_INVENTORY = {
     "AWS::EC2::VPCGatewayAttachment": 2,
     "AWS::EC2::VPCEndpoint": 2,
     "AWS::EC2::FlowLog": 1,
-    "AWS::Logs::LogGroup": 2,
+    # Flow logs, the rollback function's and the cutover controller's.
+    "AWS::Logs::LogGroup": 3,
     "AWS::EC2::CustomerGateway": 1,
     "AWS::EC2::VPNGateway": 1,
     "AWS::EC2::VPNConnection": 1,
@@ -89,12 +95,14 @@ RESOURCE_INVENTORY = {
     "AWS::SNS::Topic": 1,
     "AWS::SNS::TopicPolicy": 1,
     "AWS::SSM::Document": 1,
-    # The function's dead letters and those of its EventBridge triggers.
-    "AWS::SQS::Queue": 2,
-    "AWS::Lambda::Function": 1,
+    # The rollback function's dead letters, its EventBridge triggers' and the controller
+    # schedule's.
+    "AWS::SQS::Queue": 3,
+    # The rollback function and the cutover controller.
+    "AWS::Lambda::Function": 2,
     "AWS::CloudWatch::Dashboard": 1,
-    # Stack alarms by ARN, and the plan's own alarms by name.
-    "AWS::Events::Rule": 2,
+    # Stack alarms by ARN, the plan's own alarms by name, and the controller's tick.
+    "AWS::Events::Rule": 3,
 }
 
 
@@ -184,8 +192,25 @@ def test_output_value_and_export(template: Template, name: str) -> None:
     )
 
 
-def test_the_ten_seed_outputs_then_cutover_settings(default_synth: Synthesized) -> None:
-    assert list(default_synth.template_json["Outputs"]) == [*OUTPUT_VALUES, "CutoverSettings"]
+def test_the_ten_seed_outputs_then_cutover_settings_then_the_controller(
+    default_synth: Synthesized,
+) -> None:
+    assert list(default_synth.template_json["Outputs"]) == [
+        *OUTPUT_VALUES,
+        "CutoverSettings",
+        *CONTROLLER_OUTPUT,
+    ]
+
+
+def test_cutover_controller_output_and_export(template: Template) -> None:
+    template.has_output(
+        "CutoverControllerArn",
+        {
+            "Value": CONTROLLER_OUTPUT["CutoverControllerArn"],
+            "Export": {"Name": "CutoverControllerArn-dev"},
+            "Description": "CutoverControllerArn of the migration infrastructure",
+        },
+    )
 
 
 def test_cutover_settings_name_what_the_runtime_looks_up(default_synth: Synthesized) -> None:
@@ -214,7 +239,7 @@ def test_cutover_settings_name_what_the_runtime_looks_up(default_synth: Synthesi
 def test_export_names_follow_the_suffix(qa_template: Template) -> None:
     outputs = qa_template.find_outputs("*")
     assert {name: o["Export"]["Name"] for name, o in outputs.items()} == {
-        name: f"{name}-qa" for name in [*OUTPUT_VALUES, "CutoverSettings"]
+        name: f"{name}-qa" for name in [*OUTPUT_VALUES, "CutoverSettings", *CONTROLLER_OUTPUT]
     }
 
 
@@ -274,7 +299,7 @@ def test_alarm_state_changes_of_rollback_alarms_invoke_the_function(template: Te
         "RollbackTriggerDeadLetters",
     ):
         assert not [a for a in alarms if a.startswith(f"Monitoring{notify_only}")]
-    assert [function.as_string()] == list(template.find_resources("AWS::Lambda::Function"))
+    assert function.as_string() == "RollbackFunction0D77E616"
     rule = "RollbackTrigger85047A48"
     assert rule in template.find_resources("AWS::Events::Rule")
     template.has_resource_properties(

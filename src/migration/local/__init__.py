@@ -5,12 +5,18 @@ Test and developer tooling only (excluded from the Lambda asset). See docs/local
 
 from migration.local.deploy import LocalDeployError, LocalDeployment, deploy_local
 from migration.local.emulator import Emulator
-from migration.local.invoke import invoke_rollback_locally
+from migration.local.invoke import (
+    LocalInvokeError,
+    invoke_controller_locally,
+    invoke_rollback_locally,
+)
 
 __all__ = [
     "Emulator",
     "LocalDeployError",
     "LocalDeployment",
+    "LocalInvokeError",
     "deploy_local",
+    "invoke_controller_locally",
     "invoke_rollback_locally",
 ]

@@ -1,24 +1,31 @@
-"""Run the deployed rollback function's handler in-process against the emulator.
+"""Run the deployed functions' handlers in-process against the emulator.
 
 moto stores Lambda functions but (without Docker) runs no code; locally the real handler runs
 in this process with the deployed function's environment variables, its AWS clients pointed at
-the emulator.
+the emulator: the rollback function on an event, the cutover controller for one tick.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
 
 from migration.local.emulator import DUMMY_CREDENTIALS
 from migration.outputs import StackOutputs
+from migration.tracking import utc_now
+
+CONTROLLER_HANDLER = "migration.handlers.controller.handler"
+# Optional output (stacks deployed before the controller existed do not have it).
+CONTROLLER_OUTPUT = "CutoverControllerArn"
 
 _ENV_LOCK = threading.Lock()
 
@@ -46,13 +53,55 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                     os.environ[name] = value
 
 
-def function_environment(function_arn: str, *, endpoint_url: str, region: str) -> dict[str, str]:
-    """The deployed function's environment variables (GetFunctionConfiguration)."""
-    client = boto3.Session(region_name=region, **DUMMY_CREDENTIALS).client(
+class LocalInvokeError(Exception):
+    """The function to run locally cannot be found (the message says what was looked for)."""
+
+
+def _lambda_client(endpoint_url: str, region: str) -> Any:
+    return boto3.Session(region_name=region, **DUMMY_CREDENTIALS).client(
         "lambda", endpoint_url=endpoint_url
     )
-    configuration = client.get_function_configuration(FunctionName=function_arn)
+
+
+def function_environment(function_arn: str, *, endpoint_url: str, region: str) -> dict[str, str]:
+    """The deployed function's environment variables (GetFunctionConfiguration)."""
+    configuration = _lambda_client(endpoint_url, region).get_function_configuration(
+        FunctionName=function_arn
+    )
     return dict(configuration.get("Environment", {}).get("Variables", {}))
+
+
+def controller_function_arn(outputs: StackOutputs, *, endpoint_url: str, region: str) -> str:
+    """The cutover controller function: the ``CutoverControllerArn`` output, else the one
+    function whose handler is ``migration.handlers.controller.handler``."""
+    arn = outputs.values.get(CONTROLLER_OUTPUT)
+    if arn:
+        return arn
+    found = [
+        function["FunctionArn"]
+        for page in _lambda_client(endpoint_url, region).get_paginator("list_functions").paginate()
+        for function in page["Functions"]
+        if function.get("Handler") == CONTROLLER_HANDLER
+    ]
+    if len(found) != 1:
+        raise LocalInvokeError(
+            f"{outputs.source} has no {CONTROLLER_OUTPUT} output and {len(found)} deployed "
+            f"functions have the handler {CONTROLLER_HANDLER} (expected exactly one)"
+        )
+    return found[0]
+
+
+def _emulator_environment(
+    variables: Mapping[str, str], endpoint_url: str, region: str
+) -> dict[str, str]:
+    return {
+        **variables,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+    }
 
 
 def invoke_rollback_locally(
@@ -68,18 +117,47 @@ def invoke_rollback_locally(
     variables = function_environment(
         outputs.rollback_function_arn, endpoint_url=endpoint_url, region=region
     )
-    environment = {
-        **variables,
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
-    }
+    environment = _emulator_environment(variables, endpoint_url, region)
     context = LocalContext(outputs.rollback_function_arn.rsplit(":", 1)[-1], str(uuid.uuid4()))
     with _environment(environment):
         rollback.reset_clients()
         try:
             return rollback.handler(event, context)
+        finally:
+            rollback.reset_clients()
+
+
+def invoke_controller_locally(
+    outputs: StackOutputs,
+    *,
+    endpoint_url: str,
+    region: str = "us-east-1",
+    clock: Callable[[], datetime] = utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    client: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:
+    """One tick of the deployed cutover controller, as its scheduled invocation would run it.
+
+    Runs ``migration.handlers.controller.run`` with the deployed function's own environment
+    (GetFunctionConfiguration) plus the emulator's endpoint and credentials, exactly as
+    :func:`invoke_rollback_locally` does, and the given clocks (the demo compresses time).
+    ``client`` replaces the handler's boto3 client factory for the gates and Route 53 (e.g.
+    to wrap ``dms``/``ec2`` with :mod:`migration.local.signals`, for the two signals moto
+    cannot emulate); its rollbacks always use the handler's own clients. Returns the tick's
+    summary; a tick with errors raises ``ControllerTickError`` as the function would.
+    """
+    from migration.handlers import controller, rollback
+
+    arn = controller_function_arn(outputs, endpoint_url=endpoint_url, region=region)
+    variables = function_environment(arn, endpoint_url=endpoint_url, region=region)
+    environment = _emulator_environment(variables, endpoint_url, region)
+    options: dict[str, Any] = {"clock": clock, "monotonic": monotonic, "sleep": sleep}
+    if client is not None:
+        options["client"] = client
+    with _environment(environment):
+        rollback.reset_clients()
+        try:
+            return controller.run(environment, **options)
         finally:
             rollback.reset_clients()

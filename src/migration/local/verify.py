@@ -277,6 +277,8 @@ def events_rule(client: Client, name: str, props: Mapping[str, Any]) -> list[Che
     ]
     if "Name" in props:
         checks.append(("name", props["Name"], rule.get("Name")))
+    if "ScheduleExpression" in props:
+        checks.append(("schedule", props["ScheduleExpression"], rule.get("ScheduleExpression")))
     return checks
 
 
