@@ -41,7 +41,7 @@ synth: install
 	@echo "wrote cdk.out/TapStack$(ENV).template.json"
 
 demo: synth
-	python -m migration.local.demo cdk.out/TapStack$(ENV).template.json
+	python -m migration.local.demo cdk.out/TapStack$(ENV).template.json $(DEMO_ARGS)
 
 lint: install
 	ruff check .

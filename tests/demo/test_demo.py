@@ -58,22 +58,20 @@ def test_demo_exits_0_and_tells_the_whole_story(demo, template):
     # Deployed and verified, every resource of the template.
     resources = len(json.loads(template.read_text())["Resources"])
     assert f"{resources} resources" in out
-    # Each shift step of the completed application, with its gates.
-    for step in (
-        "step 1/4 (5% to AWS): gates passed",
-        "step 2/4 (25% to AWS)",
-        "step 3/4 (50% to AWS)",
-        "step 4/4 (100% to AWS)",
-    ):
-        assert f"[storefront] {step}" in out
-    # The alarm, the rollback function acting on it, the engine seeing it.
+    # The cutover starts server-side and the watch follows it.
+    assert "wave wave-1: cutover started server-side for 2 application(s)" in out
+    # The alarm, the rollback function acting on it, while the other application completes.
     assert "!! alarm orders-api-5xx -> ALARM" in out
     assert "<- rollback function: status rolled_back, rolled back orders-api" in out
-    assert "[orders-api] step 2/3: ALARM during bake: ROLLED BACK to aws=0 on-premises=100" in out
+    assert "wave wave-1 (complete): 1 CUTOVER_COMPLETE, 1 ROLLED_BACK" in out
+    # Reset, then a clean second attempt.
+    assert "orders-api reset for attempt 2 by demo" in out
+    assert "wave wave-1 (complete): 2 CUTOVER_COMPLETE" in out
     # The final table and the audit trail.
-    assert "wave-1  orders-api   ROLLED_BACK       aws 0% / on-prem 100%" in out
+    assert "wave-1  orders-api   CUTOVER_COMPLETE  aws 100% / on-prem 0%" in out
     assert "wave-1  storefront   CUTOVER_COMPLETE  aws 100% / on-prem 0%" in out
     assert "SHIFTING -> ROLLED_BACK  rollback" in out
+    assert "ROLLED_BACK -> PLANNED" in out
     assert "OK orders-api: rolled back to 100% on-premises by the rollback function" in out
     assert out.rstrip().endswith("== Emulator stopped; nothing left running.")
     assert "Traceback" not in demo.stderr

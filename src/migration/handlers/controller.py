@@ -11,6 +11,7 @@ leaving room for a concurrent rollback).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -23,12 +24,7 @@ import boto3
 from migration.controller import Controller
 from migration.errors import ConfigurationError, MigrationError, OutputsError
 from migration.gates import Gates
-from migration.handlers.rollback import (
-    _CLIENT_CONFIG,
-    build_service,
-    get_clients,
-    log,
-)
+from migration.handlers.rollback import _CLIENT_CONFIG, build_service, get_clients
 from migration.outputs import parse_cutover_settings
 from migration.settings import Settings
 from migration.spec import WaveSpec
@@ -118,7 +114,7 @@ def run(
     report = controller.tick()
     summary = report.to_dict()
     summary["route53Changes"] = len(limiter.calls)
-    log(logging.INFO, "controller tick", **summary)
+    LOGGER.info(json.dumps({"message": "controller tick", **summary}, sort_keys=True))
     if report.errors:
         raise ControllerTickError("; ".join(report.errors))
     return summary

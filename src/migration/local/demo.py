@@ -3,10 +3,13 @@
 ``python -m migration.local.demo cdk.out/TapStackdev.template.json`` (``make demo`` runs it after
 synthesizing). It starts moto's server on 127.0.0.1, deploys the template there (every resource
 verified), prepares what a real account would already have (running DMS tasks, CDC metrics,
-the applications' alarms), then runs the real ``migrate`` commands: status, a cutover of the
-plan's first wave with time compressed, an alarm injected during one application's bake, the
-rollback function's handler run on that alarm's state-change event (as EventBridge would),
-then status and history. It checks the story's end state and stops the emulator.
+the applications' alarms), then runs the real ``migrate`` commands: status, ``cutover --watch``
+of the plan's first wave, which starts the cutover server-side and follows it. Time is
+compressed: each minute the watch waits, the deployed cutover controller's handler runs once
+with the function's own environment, as its schedule would. An alarm is injected while one
+application bakes; the rollback function's handler runs on that alarm's state-change event (as
+EventBridge would) while the other applications complete. Then ``migrate reset`` and a second,
+clean attempt; status and history. It checks the story's end state and stops the emulator.
 
 What the emulator cannot provide is supplied explicitly and said on screen: DMS table
 validation statistics and VPN tunnel telemetry (see ``migration.local.signals``); alarm states
@@ -30,15 +33,18 @@ from migration import operations
 from migration.cli import create_app
 from migration.local.deploy import LocalDeployError, deploy_local
 from migration.local.emulator import Emulator
-from migration.local.invoke import invoke_rollback_locally
+from migration.local.invoke import invoke_controller_locally, invoke_rollback_locally
 from migration.local.signals import DmsWithValidation, Ec2WithTunnels
-from migration.outputs import StackOutputs, load_outputs
+from migration.outputs import LOCAL_OUTPUTS_PATH, StackOutputs, load_outputs
 from migration.plan import Application, Plan, Wave, load_plan
 from migration.tracking import Phase, TrackingStore, app_id
 from migration.traffic import TrafficShifter
 
 ROOT = Path(__file__).resolve().parents[3]
 CDC_LATENCY_SECONDS = 3.0
+# Simulated minutes of CDC latency datapoints published for the night (the compressed clock
+# runs hours ahead of real time).
+NIGHT_MINUTES = 8 * 60
 
 
 def say(text: str = "") -> None:
@@ -72,18 +78,53 @@ class EmulatorClients:
 
 
 class CompressedTime:
-    """Bake time passes instantly; ``on_sleep`` runs at each bake poll (the chaos hook)."""
+    """Minutes pass instantly: ``sleep`` advances both clocks, then runs ``on_minute`` (the
+    controller's schedule and the chaos hook) for each sleep of a minute or more."""
 
-    def __init__(self, on_sleep: Callable[[], None]) -> None:
+    def __init__(self, start: datetime) -> None:
         self.now = 0.0
-        self._on_sleep = on_sleep
+        self._start = start
+        self.on_minute: Callable[[], None] = lambda: None
 
     def monotonic(self) -> float:
         return self.now
 
+    def wall(self) -> datetime:
+        return self._start + timedelta(seconds=self.now)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
     def sleep(self, seconds: float) -> None:
         self.now += seconds
-        self._on_sleep()
+        if seconds >= 60:
+            self.on_minute()
+
+
+class Schedule:
+    """The controller's EventBridge schedule, compressed: one run of the deployed function's
+    handler per simulated minute, with the function's own environment."""
+
+    def __init__(
+        self, emulator: Emulator, outputs: StackOutputs, clients: Any, clock: CompressedTime
+    ) -> None:
+        self._emulator = emulator
+        self._outputs = outputs
+        self._clients = clients
+        self._clock = clock
+        self.ticks = 0
+
+    def __call__(self) -> dict[str, Any]:
+        self.ticks += 1
+        return invoke_controller_locally(
+            self._outputs,
+            endpoint_url=self._emulator.endpoint_url,
+            region=self._emulator.region,
+            clock=self._clock.wall,
+            monotonic=self._clock.monotonic,
+            sleep=self._clock.advance,
+            client=self._clients.client,
+        )
 
 
 class AlarmDuringBake:
@@ -165,12 +206,13 @@ def migrate(args: Sequence[str]) -> int:
     return 0
 
 
-def prepare_account(emulator: Emulator, outputs: StackOutputs, plan: Plan, wave: Wave) -> None:
+def prepare_account(
+    emulator: Emulator, outputs: StackOutputs, plan: Plan, wave: Wave, now: datetime
+) -> None:
     """What a real account would already have when the wave's cutover night starts."""
     settings = outputs.settings
     dms = emulator.client("dms")
     cloudwatch = emulator.client("cloudwatch")
-    now = datetime.now(UTC)
     for database in wave.databases:
         task_id = settings.replication_tasks[database.name]
         (task,) = dms.describe_replication_tasks(
@@ -181,25 +223,26 @@ def prepare_account(emulator: Emulator, outputs: StackOutputs, plan: Plan, wave:
             StartReplicationTaskType="start-replication",
         )
         resource_id = task["ReplicationTaskArn"].rsplit(":", 1)[-1]
-        cloudwatch.put_metric_data(
-            Namespace="AWS/DMS",
-            MetricData=[
-                {
-                    "MetricName": "CDCLatencySource",
-                    "Dimensions": [
-                        {
-                            "Name": "ReplicationInstanceIdentifier",
-                            "Value": settings.replication_instance_identifier,
-                        },
-                        {"Name": "ReplicationTaskIdentifier", "Value": resource_id},
-                    ],
-                    "Timestamp": now - timedelta(minutes=minute),
-                    "Value": CDC_LATENCY_SECONDS,
-                    "Unit": "Seconds",
-                }
-                for minute in range(1, 5)
-            ],
-        )
+        for first in range(-5, NIGHT_MINUTES, 20):
+            cloudwatch.put_metric_data(
+                Namespace="AWS/DMS",
+                MetricData=[
+                    {
+                        "MetricName": "CDCLatencySource",
+                        "Dimensions": [
+                            {
+                                "Name": "ReplicationInstanceIdentifier",
+                                "Value": settings.replication_instance_identifier,
+                            },
+                            {"Name": "ReplicationTaskIdentifier", "Value": resource_id},
+                        ],
+                        "Timestamp": now + timedelta(minutes=minute),
+                        "Value": CDC_LATENCY_SECONDS,
+                        "Unit": "Seconds",
+                    }
+                    for minute in range(first, min(first + 20, NIGHT_MINUTES))
+                ],
+            )
         say(
             f"   DMS task {task_id}: started (full load + CDC), CDC latency "
             f"{CDC_LATENCY_SECONDS:g} s (threshold {database.cdc_latency_threshold_seconds} s)"
@@ -228,7 +271,11 @@ def prepare_account(emulator: Emulator, outputs: StackOutputs, plan: Plan, wave:
 def check_story(
     outputs: StackOutputs, emulator: Emulator, plan: Plan, wave: Wave, victim: Application
 ) -> list[str]:
-    """The end state the demo promises; returns the problems (empty when it all held)."""
+    """The end state the demo promises; returns the problems (empty when it all held).
+
+    Every application of the wave 100% on AWS and CUTOVER_COMPLETE; the victim there on its
+    second attempt, after exactly one ROLLED_BACK in its first.
+    """
     shifter = TrafficShifter(
         emulator.client("route53"),
         outputs.hosted_zone_id,
@@ -240,22 +287,27 @@ def check_story(
     for app in wave.applications:
         head = tracking.current(app_id(app.name))
         phase = head.phase if head else None
-        if app.name == victim.name:
-            expected_split, expected_phase = (0, 100), Phase.ROLLED_BACK
-        else:
-            expected_split, expected_phase = (100, 0), Phase.CUTOVER_COMPLETE
         split = splits[app.name]
-        if (split.aws, split.on_premises) != expected_split:
-            problems.append(
-                f"{app.name}: split {split.aws}/{split.on_premises}, expected "
-                f"{expected_split[0]}/{expected_split[1]}"
-            )
-        if phase != expected_phase:
-            problems.append(f"{app.name}: phase {phase}, expected {expected_phase}")
+        if (split.aws, split.on_premises) != (100, 0):
+            problems.append(f"{app.name}: split {split.aws}/{split.on_premises}, expected 100/0")
+        if phase is not Phase.CUTOVER_COMPLETE:
+            problems.append(f"{app.name}: phase {phase}, expected {Phase.CUTOVER_COMPLETE}")
+    rolled = [
+        entry
+        for entry in tracking.history(app_id(victim.name))
+        if entry.event_type == "TRANSITION" and entry.phase is Phase.ROLLED_BACK
+    ]
+    if len(rolled) != 1:
+        problems.append(f"{victim.name}: {len(rolled)} ROLLED_BACK items, expected 1")
+    head = tracking.current(app_id(victim.name))
+    if head is None or head.attempt != 2:
+        problems.append(f"{victim.name}: attempt {head.attempt if head else None}, expected 2")
     return problems
 
 
-def run(template: Path, plan_path: Path, outputs_path: Path, region: str) -> int:
+def run(
+    template: Path, plan_path: Path, outputs_path: Path, region: str, show_resources: bool = False
+) -> int:
     plan = load_plan(plan_path)
     wave = plan.waves[0]
     victim = next(
@@ -305,12 +357,17 @@ def run(template: Path, plan_path: Path, outputs_path: Path, region: str) -> int
         except LocalDeployError as error:
             say(f"error: local deployment failed: {error}")
             return 1
-        for line in deployment.summary().splitlines():
+        summary = deployment.summary().splitlines()
+        listed = summary if show_resources else [summary[0], summary[-1]]
+        for line in listed:
             say(f"   {line}")
+        if not show_resources:
+            say("   (every resource with what was verified: make demo DEMO_ARGS=--resources)")
         outputs = load_outputs(outputs_path)
 
         heading(3, f"Cutover night for {wave.name}: what the account already has")
-        prepare_account(emulator, outputs, plan, wave)
+        clock = CompressedTime(datetime.now(UTC))
+        prepare_account(emulator, outputs, plan, wave, clock.wall())
 
         shifter = TrafficShifter(
             emulator.client("route53"),
@@ -318,62 +375,100 @@ def run(template: Path, plan_path: Path, outputs_path: Path, region: str) -> int
             application_records={a.name: a.dns_name for a in plan.applications},
         )
         chaos = AlarmDuringBake(emulator, outputs, shifter, victim, victim_alarm, inject_at)
-        clock = CompressedTime(chaos)
         factory = EmulatorClients(emulator, plan)
+        schedule = Schedule(emulator, outputs, factory, clock)
+
+        def minute() -> None:
+            schedule()
+            chaos()
+
+        clock.on_minute = minute
 
         def emulator_clients(region: str | None) -> operations.ClientFactory:
             return factory
 
         def compressed_timing() -> operations.Timing:
-            return operations.Timing(monotonic=clock.monotonic, sleep=clock.sleep)
+            return operations.Timing(monotonic=clock.monotonic, sleep=clock.sleep, wall=clock.wall)
 
         # The CLI's documented seams for clients and time (its tests use them too).
         operations.make_clients = emulator_clients
         operations.make_timing = compressed_timing
         common = ["--plan", str(plan_path), "--outputs", str(outputs_path)]
+        watch = ["--watch", "--interval", "60", "--by", "demo"]
 
         heading(4, "Where traffic is before the cutover")
         migrate(["status", "--wave", wave.name, *common])
 
         heading(
             5,
-            f"Cut over {wave.name} step by step (bake time compressed; {victim_alarm} will fire "
-            f"while {victim.name} bakes at {inject_at}% on AWS)",
+            f"Start the cutover of {wave.name} in AWS and watch it (time compressed: the "
+            f"controller runs once a simulated minute; {victim_alarm} will fire while "
+            f"{victim.name} bakes at {inject_at}% on AWS)",
         )
-        code = migrate(["cutover", "--wave", wave.name, "--yes", *common])
-        say(f"   migrate cutover exited {code} (1 = a gate failed or an application rolled back)")
+        first = migrate(["cutover", "--wave", wave.name, "--yes", *watch, *common])
+        say(f"   migrate cutover exited {first} (1 = an application was rolled back)")
+        first_ticks = schedule.ticks
 
-        heading(6, "After the cutover")
+        heading(6, f"Reset {victim.name} for a second attempt, and run the wave again")
+        reset = migrate(
+            [
+                "reset",
+                victim.name,
+                "--reason",
+                "5xx fixed in release 2.4.1",
+                "--by",
+                "demo",
+                *common,
+            ]
+        )
+        cloudwatch = emulator.client("cloudwatch")
+        cloudwatch.set_alarm_state(
+            AlarmName=victim_alarm, StateValue="OK", StateReason="fixed (set by the demo)"
+        )
+        say(f"   alarm {victim_alarm} -> OK (set by the demo)")
+        second = migrate(["cutover", "--wave", wave.name, "--yes", *watch, *common])
+        say(f"   migrate cutover exited {second}")
+
+        heading(7, "After the cutover")
         migrate(["status", "--wave", wave.name, *common])
         migrate(["history", victim.name, *common])
 
-        heading(7, "Check the story")
+        heading(8, "Check the story")
         problems = check_story(outputs, emulator, plan, wave, victim)
         if not chaos.fired or chaos.lambda_result is None:
             problems.append(f"the alarm on {victim.name} never fired")
         elif victim.name not in rolled_back(chaos.lambda_result):
             problems.append(f"the rollback function did not roll back {victim.name}")
-        if code != 1:
-            problems.append(
-                f"migrate cutover exited {code}, expected 1 (one application rolled back)"
-            )
+        if first != 1:
+            problems.append(f"the first watch exited {first}, expected 1 (one rollback)")
+        if reset != 0 or second != 0:
+            problems.append(f"reset exited {reset}, the second attempt {second}; expected 0, 0")
+        say(
+            f"   controller runs: {first_ticks} for the first attempt, "
+            f"{schedule.ticks - first_ticks} for the second (one per simulated minute)"
+        )
         for problem in problems:
             say(f"   FAIL {problem}")
         if not problems:
             others = ", ".join(a.name for a in wave.applications if a is not victim)
-            say(f"   OK {others}: 100% on AWS, CUTOVER_COMPLETE")
-            say(f"   OK {victim.name}: rolled back to 100% on-premises by the rollback function")
+            say(f"   OK {others}: 100% on AWS, CUTOVER_COMPLETE in the first attempt")
+            say(
+                f"   OK {victim.name}: rolled back to 100% on-premises by the rollback function, "
+                "reset, then 100% on AWS in its second attempt"
+            )
     say()
     say("== Emulator stopped; nothing left running.")
     return 1 if problems else 0
 
 
-def run_isolated(template: Path, plan_path: Path, outputs_path: Path, region: str) -> int:
+def run_isolated(
+    template: Path, plan_path: Path, outputs_path: Path, region: str, show_resources: bool = False
+) -> int:
     """:func:`run`, then put back the environment and the CLI seams it changed."""
     saved_env = dict(os.environ)
     saved_hooks = (operations.make_clients, operations.make_timing)
     try:
-        return run(template, plan_path, outputs_path, region)
+        return run(template, plan_path, outputs_path, region, show_resources)
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
@@ -384,13 +479,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m migration.local.demo")
     parser.add_argument("template", type=Path, help="cdk.out/TapStack<env>.template.json")
     parser.add_argument("--plan", type=Path, default=ROOT / "examples" / "migration-plan.yaml")
-    parser.add_argument("--outputs", type=Path, default=Path("cfn-outputs/flat-outputs.json"))
+    # Not cfn-outputs/flat-outputs.json: that file describes a real deployment (make deploy),
+    # and a demo must never replace it.
+    parser.add_argument("--outputs", type=Path, default=LOCAL_OUTPUTS_PATH)
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--resources", action="store_true", help="list every deployed resource and its checks"
+    )
     args = parser.parse_args(argv)
     if not args.template.is_file():
         print(f"error: {args.template}: not found; run `make synth` first", file=sys.stderr)
         return 2
-    return run_isolated(args.template, args.plan, args.outputs, args.region)
+    return run_isolated(args.template, args.plan, args.outputs, args.region, args.resources)
 
 
 if __name__ == "__main__":
