@@ -132,7 +132,11 @@ def load_outputs(path: str | os.PathLike[str] = DEFAULT_OUTPUTS_PATH) -> StackOu
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise OutputsError(
-            str(file), "not found; deploy first (make deploy, or make demo locally) or pass --stack"
+            str(file),
+            (
+                "not found; deploy first (make deploy) or pass --stack NAME (a local "
+                f"deployment writes {LOCAL_OUTPUTS_PATH}: pass --outputs)"
+            ),
         ) from None
     except OSError as error:
         raise OutputsError(str(file), f"cannot be read ({error.strerror})") from None

@@ -20,7 +20,8 @@ def _missing_outputs(stack: MotoStack, tmp: Path) -> tuple[list[str], str]:
     path = tmp / "nowhere" / "flat-outputs.json"
     return (
         ["status", "--outputs", str(path)],
-        f"{path}: not found; deploy first (make deploy, or make demo locally) or pass --stack",
+        f"{path}: not found; deploy first (make deploy) or pass --stack NAME (a local "
+        "deployment writes cfn-outputs/local/flat-outputs.json: pass --outputs)",
     )
 
 

@@ -73,7 +73,8 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(OutputsError) as caught:
         load_outputs(path)
     assert str(caught.value) == (
-        f"{path}: not found; deploy first (make deploy, or make demo locally) or pass --stack"
+        f"{path}: not found; deploy first (make deploy) or pass --stack NAME (a local "
+        "deployment writes cfn-outputs/local/flat-outputs.json: pass --outputs)"
     )
     assert caught.value.source == str(path)
 
