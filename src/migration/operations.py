@@ -5,7 +5,7 @@ and the region settings in the AWS CLI's order, ``AWS_REGION`` included) and the
 (:func:`make_timing`); both are module-level factories that tests replace to point the
 commands at moto and to run bakes instantly. :class:`Runtime` builds the services from the
 plan and the deployed stack's outputs exactly as the rollback Lambda does
-(:func:`migration.handlers.rollback.build_service`), plus the cutover engine and its gates.
+(:func:`migration.handlers.rollback.build_service`), plus the cutover preview and its gates.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from migration.engine import CutoverEngine, EngineEvent, GateChecker
+from migration.engine import CutoverPreview, EngineEvent
 from migration.errors import MigrationError
 from migration.gates import Gates
 from migration.handlers.rollback import Clients, build_service, build_shifter
@@ -169,22 +169,10 @@ class Runtime:
             clock=self.timing.wall,
         )
 
-    def engine(
-        self,
-        *,
-        output: Callable[[EngineEvent], None],
-        gates: GateChecker | None = None,
-        sleep: Callable[[float], None] | None = None,
-    ) -> CutoverEngine:
-        return CutoverEngine(
-            self.plan,
-            self.shifter(),
-            self.tracking(),
-            self.rollback_service(),
-            gates or self.gates(),
-            clock=self.timing.monotonic,
-            sleep=sleep or self.timing.sleep,
-            output=output,
+    def preview(self, *, output: Callable[[EngineEvent], None]) -> CutoverPreview:
+        """The dry run of ``migrate cutover`` (reads only)."""
+        return CutoverPreview(
+            self.plan, self.shifter(), self.tracking(), self.gates(), output=output
         )
 
 

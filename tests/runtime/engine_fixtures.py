@@ -16,7 +16,6 @@ from typing import Any
 
 import boto3
 
-from migration.engine import CutoverEngine, EngineEvent
 from migration.gates import Gates
 from migration.plan import Plan, parse_plan
 from migration.tracking import Phase, app_id
@@ -171,18 +170,6 @@ class GateEnv:
             AlarmName=name, StateValue=state, StateReason=f"test {state}"
         )
 
-    def engine(self, **kwargs: Any) -> CutoverEngine:
-        options: dict[str, Any] = {"clock": self.aws.time.monotonic, "sleep": self.aws.time.sleep}
-        options.update(kwargs)
-        return CutoverEngine(
-            self.plan,
-            self.aws.shifter(),
-            self.aws.tracking(),
-            self.aws.service(),
-            options.pop("gates", None) or self.gates(),
-            **options,
-        )
-
     def phase(self, app: str) -> Phase | None:
         head = self.aws.tracking().current(app_id(app))
         return head.phase if head else None
@@ -256,20 +243,3 @@ def make_env(aws: Aws, bake_minutes: int = 1) -> GateEnv:
     env.put_latency(5)
     aws.route53_calls.reset()
     return env
-
-
-class Recorder:
-    """Output callback keeping every event (and the weights seen at each 'shifted')."""
-
-    def __init__(self, env: GateEnv) -> None:
-        self.env = env
-        self.events: list[EngineEvent] = []
-        self.weights: list[tuple[str, int, dict[str, int]]] = []
-
-    def __call__(self, event: EngineEvent) -> None:
-        self.events.append(event)
-        if event.kind == "shifted":
-            assert event.step is not None
-            self.weights.append(
-                (event.application, event.step, self.env.aws.weights()[event.application])
-            )
