@@ -35,10 +35,16 @@ def spec_with(cut: Cutover, **changes: Any) -> WaveSpec:
     return replace(spec, applications=apps, **changes)
 
 
-def assert_rolled_back(cut: Cutover, app: str) -> None:
+def assert_rolled_back(cut: Cutover, app: str, *, notifications: int | None = 1) -> None:
+    """aws=0/on-premises=100, phase ROLLED_BACK, one item, and (by default) one message in
+    total naming it once."""
     assert cut.split(app) == (0, 100)
     assert cut.phase(app) is Phase.ROLLED_BACK
     assert cut.rolled_back_items(app) == 1
+    if notifications is not None:
+        messages = cut.env.aws.inbox.drain()
+        assert len(messages) == notifications
+        assert sum(app in message for message in messages) == 1
 
 
 # -- progress ---------------------------------------------------------------------------
@@ -118,7 +124,7 @@ def test_abort_rolls_the_wave_back_at_once(cut: Cutover) -> None:
     for _ in range(3):
         cut.tick()
     assert_rolled_back(cut, "orders")
-    assert_rolled_back(cut, "billing")
+    assert_rolled_back(cut, "billing")  # the same single message names both
 
 
 # -- the rollback always wins ------------------------------------------------------------
@@ -246,7 +252,7 @@ def test_a_gate_failing_after_step_one_rolls_back_by_default(cut: Cutover) -> No
     cut.env.ec2.statuses = ["UP", "DOWN"]
     cut.run()
     assert_rolled_back(cut, "orders")
-    assert_rolled_back(cut, "billing")
+    assert_rolled_back(cut, "billing")  # one message for the tick's rollback of both
 
 
 def test_on_gate_failure_hold_keeps_the_split_and_watches_alarms(cut: Cutover) -> None:
@@ -321,3 +327,20 @@ def test_a_crash_at_any_write_of_an_alarm_tick_reaches_the_same_end(
     cut.run()
     assert_rolled_back(cut, "orders")
     assert cut.phase("billing") is Phase.CUTOVER_COMPLETE
+
+
+@pytest.mark.parametrize("operation", ["ChangeResourceRecordSets", "ListResourceRecordSets"])
+def test_a_route53_failure_in_a_tick_is_repaired_by_the_next(
+    cut: Cutover, operation: str
+) -> None:
+    cut.start()
+    cut.tick()
+    cut.env.aws.time.sleep(120)
+    cut.env.aws.route53_faults.fail(operation, ["InternalError"])
+    report = cut.controller().tick()
+    assert report.errors and "InternalError" in report.errors[0]
+    cut.env.aws.route53_faults.clear()
+    cut.run()
+    assert cut.phase("orders") is Phase.CUTOVER_COMPLETE
+    assert cut.phase("billing") is Phase.CUTOVER_COMPLETE
+    assert cut.split("orders") == (100, 0)
