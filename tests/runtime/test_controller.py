@@ -330,9 +330,7 @@ def test_a_crash_at_any_write_of_an_alarm_tick_reaches_the_same_end(
 
 
 @pytest.mark.parametrize("operation", ["ChangeResourceRecordSets", "ListResourceRecordSets"])
-def test_a_route53_failure_in_a_tick_is_repaired_by_the_next(
-    cut: Cutover, operation: str
-) -> None:
+def test_a_route53_failure_in_a_tick_is_repaired_by_the_next(cut: Cutover, operation: str) -> None:
     cut.start()
     cut.tick()
     cut.env.aws.time.sleep(120)
