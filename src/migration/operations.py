@@ -27,7 +27,7 @@ from migration.plan import Plan, default_plan_path, load_plan
 from migration.rollback import RollbackService
 from migration.settings import Settings
 from migration.tracking import TrackingStore, utc_now
-from migration.traffic import TrafficShifter
+from migration.traffic import ROUTE53_CLIENT_CONFIG, TrafficShifter
 
 __all__ = [
     "Boto3Clients",
@@ -83,7 +83,8 @@ class Boto3Clients:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(service, config=self._config)
+            config = ROUTE53_CLIENT_CONFIG if service == "route53" else self._config
+            self._clients[service] = self._session.client(service, config=config)
         return self._clients[service]
 
 

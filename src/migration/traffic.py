@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from migration.errors import (
@@ -57,6 +58,15 @@ RETRYABLE_ERROR_CODES = frozenset(
 )
 
 T = TypeVar("T")
+
+ROUTE53_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=30
+)
+"""The configuration of every Route 53 client given to a :class:`TrafficShifter`.
+
+One retry layer: botocore makes one attempt per call, and the shifter's full-jitter backoff
+decides every retry inside its time budget (a botocore retry loop inside each of its
+attempts would multiply the attempts and see no budget)."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import boto3
 from migration.controller import Controller
 from migration.errors import ConfigurationError, MigrationError, OutputsError
 from migration.gates import Gates
-from migration.handlers.rollback import _CLIENT_CONFIG, build_service, get_clients
+from migration.handlers.rollback import build_service, client_config, get_clients
 from migration.outputs import parse_cutover_settings
 from migration.settings import Settings
 from migration.spec import WaveSpec
@@ -96,7 +96,7 @@ def build_controller(
 
 
 def _client(service: str) -> Any:
-    return boto3.client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=client_config(service))  # type: ignore[call-overload]
 
 
 def run(

@@ -26,15 +26,20 @@ from migration.notify import Notifier
 from migration.rollback import RollbackLedger, RollbackService
 from migration.settings import Settings
 from migration.tracking import TrackingStore
-from migration.traffic import TrafficShifter
+from migration.traffic import ROUTE53_CLIENT_CONFIG, TrafficShifter
 
 LOGGER = logging.getLogger("migration.rollback")
 
-# botocore's standard mode retries transient errors a few times inside each call; the
-# traffic shifter adds its own time-bounded backoff for Route 53 throttling on top.
+# botocore's standard mode retries transient errors a few times inside each DynamoDB and SNS
+# call. Route 53 has one retry layer, the traffic shifter's (ROUTE53_CLIENT_CONFIG).
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30
 )
+
+
+def client_config(service: str) -> Config:
+    """The botocore configuration of ``service``'s client in the runtime functions."""
+    return ROUTE53_CLIENT_CONFIG if service == "route53" else _CLIENT_CONFIG
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ def get_clients() -> Clients:
     with _clients_lock:
         if key not in _clients:
             _clients[key] = Clients(
-                route53=boto3.client("route53", config=_CLIENT_CONFIG),
+                route53=boto3.client("route53", config=client_config("route53")),
                 dynamodb=boto3.client("dynamodb", config=_CLIENT_CONFIG),
                 sns=boto3.client("sns", config=_CLIENT_CONFIG),
             )
