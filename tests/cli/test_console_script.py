@@ -52,7 +52,8 @@ def test_rollback_all_then_bad_input(cli: Cli, stack: MotoStack, tmp_path: Path)
     no_outputs = migrate(stack, other, "status")
     assert no_outputs.returncode == 2
     assert no_outputs.stderr == (
-        "error: cfn-outputs/flat-outputs.json: not found; deploy first (make deploy, or make "
-        "demo locally) or pass --stack\n"
+        "error: cfn-outputs/flat-outputs.json: not found; deploy first (make deploy) or pass "
+        "--stack NAME (a local deployment writes cfn-outputs/local/flat-outputs.json: pass "
+        "--outputs)\n"
     )
     assert stack.snapshot() == before
