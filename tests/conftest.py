@@ -21,3 +21,29 @@ if not os.environ.get("MIGRATION_USE_REAL_AWS"):
 _node = ROOT / "node_modules" / ".bin" / "node"
 if _node.exists():
     os.environ.setdefault("JSII_NODE", str(_node))
+
+# moto's EC2 backend loads ~2,600 default AMIs (and a volume each) whenever it is created, i.e.
+# in every test that starts a fresh mock; nothing here uses an AMI.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+def _share_botocore_model_cache() -> None:
+    """Parse each botocore data file once per test process instead of once per session.
+
+    moto gives every ``mock_aws()`` a fresh default boto3 session, whose loader re-reads every
+    service model from JSON (seconds per test). Loaders with the same search paths share one
+    cache here, exactly as clients of one session already share their loader's cache.
+    """
+    import botocore.loaders
+
+    shared: dict[tuple[str, ...], dict[object, object]] = {}
+    original_init = botocore.loaders.Loader.__init__
+
+    def __init__(self: botocore.loaders.Loader, *args: object, **kwargs: object) -> None:
+        original_init(self, *args, **kwargs)
+        self._cache = shared.setdefault(tuple(self.search_paths), {})
+
+    botocore.loaders.Loader.__init__ = __init__  # type: ignore[method-assign]
+
+
+_share_botocore_model_cache()
