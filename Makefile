@@ -15,6 +15,11 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
 export JSII_NODE = $(shell $(CURDIR)/node_modules/.bin/node --version >/dev/null 2>&1 \
   && echo $(CURDIR)/node_modules/.bin/node || command -v node)
 ENV ?= dev
+# Test processes (pytest-xdist): one per core by default. Each module runs on one worker, the
+# integration package too (tests/conftest.py groups them), so module and package fixtures
+# (the local deployment, the demo's synth) are still built once.
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: help install demo synth test lint format typecheck deploy destroy clean
 
@@ -55,7 +60,7 @@ typecheck: install
 	mypy src/migration lib tap.py
 
 test: lint typecheck
-	pytest --cov=lib --cov-branch --cov-report=term-missing --cov-fail-under=100
+	pytest $(PYTEST_PARALLEL) --cov=lib --cov-branch --cov-report=term-missing --cov-fail-under=100
 
 deploy: install
 	cdk deploy -c environmentSuffix=$(ENV) --require-approval broadening \

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Dummy credentials and a fixed region: a test that forgets to mock AWS fails instead of
@@ -47,3 +49,20 @@ def _share_botocore_model_cache() -> None:
 
 
 _share_botocore_model_cache()
+
+
+# One xdist worker per group (``--dist loadgroup``): a module's tests stay together so that its
+# module-scoped fixtures are built once; the infrastructure unit tests share one jsii runtime and
+# one synth per context (tests/unit/conftest.py), the integration package one deployment.
+PACKAGE_GROUPS = ("tests/unit/", "tests/integration/")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        path = item.path.relative_to(ROOT).as_posix()
+        if item.get_closest_marker("xdist_group") is None:
+            group = next((p for p in PACKAGE_GROUPS if path.startswith(p)), path)
+            item.add_marker(pytest.mark.xdist_group(group))
