@@ -51,18 +51,33 @@ def _share_botocore_model_cache() -> None:
 _share_botocore_model_cache()
 
 
+# ``make check`` leaves out the tests marked slow here; ``make test`` runs them all: the tests that
+# need a moto server (the operator commands against a deployed-looking stack, the local
+# emulator, the local deployment), the demo, and single tests that take seconds of their own
+# (a synth in a fresh process, a 600-application scale run).
+SLOW_FIXTURES = frozenset({"moto_server", "emulator", "target"})
+SLOW_PATHS = ("tests/integration/", "tests/demo/")
+SLOW_TESTS = frozenset(
+    {
+        "tests/runtime/test_rollback.py::test_alarm_rolls_back_every_application_on_aws[600-apps]",
+        "tests/unit/test_tap_app.py::test_tap_py_synthesizes_what_cdk_synth_would",
+        "tests/unit/test_quality_gates.py::test_synth_is_byte_identical_across_processes",
+    }
+)
 # One xdist worker per group (``--dist loadgroup``): a module's tests stay together so that its
 # module-scoped fixtures are built once; the infrastructure unit tests share one jsii runtime and
 # one synth per context (tests/unit/conftest.py), the integration package one deployment.
 PACKAGE_GROUPS = ("tests/unit/", "tests/integration/")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups and ``-m`` reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
+    xdist = config.pluginmanager.hasplugin("xdist")
     for item in items:
         path = item.path.relative_to(ROOT).as_posix()
-        if item.get_closest_marker("xdist_group") is None:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if path.startswith(SLOW_PATHS) or item.nodeid in SLOW_TESTS or fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if xdist and item.get_closest_marker("xdist_group") is None:
             group = next((p for p in PACKAGE_GROUPS if path.startswith(p)), path)
             item.add_marker(pytest.mark.xdist_group(group))
