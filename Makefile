@@ -15,13 +15,19 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
 export JSII_NODE = $(shell $(CURDIR)/node_modules/.bin/node --version >/dev/null 2>&1 \
   && echo $(CURDIR)/node_modules/.bin/node || command -v node)
 ENV ?= dev
+# Test processes (pytest-xdist): one per core by default, 0 for none. Each module runs on one
+# worker, the unit and integration packages too (tests/conftest.py groups them), so module and
+# package fixtures (synths, the local deployment, the demo's synth) are still built once.
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: help install demo synth test lint format typecheck deploy destroy clean
+.PHONY: help install demo synth check test lint format typecheck deploy destroy clean
 
 help:
 	@echo "make demo    - deploy into a local AWS emulator and cut over wave 1 (no AWS account)"
 	@echo "make synth   - synthesize cdk.out/TapStack$(ENV).template.json (ENV=dev by default)"
 	@echo "make test    - lint, type-check and run the whole test suite with coverage gates"
+	@echo "make check   - the inner loop: lint, type-check and the tests not marked slow"
 	@echo "make deploy  - deploy to the AWS account of your credentials (ENV=...)"
 	@echo "make destroy - delete the deployed stack (ENV=...)"
 
@@ -54,8 +60,11 @@ format: install
 typecheck: install
 	mypy src/migration lib tap.py
 
+check: lint typecheck
+	pytest $(PYTEST_PARALLEL) -m "not slow"
+
 test: lint typecheck
-	pytest --cov=lib --cov-branch --cov-report=term-missing --cov-fail-under=100
+	pytest $(PYTEST_PARALLEL) --cov=lib --cov-branch --cov-report=term-missing --cov-fail-under=100
 
 deploy: install
 	cdk deploy -c environmentSuffix=$(ENV) --require-approval broadening \

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Dummy credentials and a fixed region: a test that forgets to mock AWS fails instead of
@@ -21,3 +23,61 @@ if not os.environ.get("MIGRATION_USE_REAL_AWS"):
 _node = ROOT / "node_modules" / ".bin" / "node"
 if _node.exists():
     os.environ.setdefault("JSII_NODE", str(_node))
+
+# moto's EC2 backend loads ~2,600 default AMIs (and a volume each) whenever it is created, i.e.
+# in every test that starts a fresh mock; nothing here uses an AMI.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+def _share_botocore_model_cache() -> None:
+    """Parse each botocore data file once per test process instead of once per session.
+
+    moto gives every ``mock_aws()`` a fresh default boto3 session, whose loader re-reads every
+    service model from JSON (seconds per test). Loaders with the same search paths share one
+    cache here, exactly as clients of one session already share their loader's cache.
+    """
+    import botocore.loaders
+
+    shared: dict[tuple[str, ...], dict[object, object]] = {}
+    original_init = botocore.loaders.Loader.__init__
+
+    def __init__(self: botocore.loaders.Loader, *args: object, **kwargs: object) -> None:
+        original_init(self, *args, **kwargs)
+        self._cache = shared.setdefault(tuple(self.search_paths), {})
+
+    botocore.loaders.Loader.__init__ = __init__  # type: ignore[method-assign]
+
+
+_share_botocore_model_cache()
+
+
+# ``make check`` leaves out the tests marked slow here; ``make test`` runs them all: the tests that
+# need a moto server (the operator commands against a deployed-looking stack, the local
+# emulator, the local deployment), the demo, and single tests that take seconds of their own
+# (a synth in a fresh process, a 600-application scale run).
+SLOW_FIXTURES = frozenset({"moto_server", "emulator", "target"})
+SLOW_PATHS = ("tests/integration/", "tests/demo/")
+SLOW_TESTS = frozenset(
+    {
+        "tests/runtime/test_rollback.py::test_alarm_rolls_back_every_application_on_aws[600-apps]",
+        "tests/unit/test_tap_app.py::test_tap_py_synthesizes_what_cdk_synth_would",
+        "tests/unit/test_quality_gates.py::test_synth_is_byte_identical_across_processes",
+    }
+)
+# One xdist worker per group (``--dist loadgroup``): a module's tests stay together so that its
+# module-scoped fixtures are built once; the infrastructure unit tests share one jsii runtime and
+# one synth per context (tests/unit/conftest.py), the integration package one deployment.
+PACKAGE_GROUPS = ("tests/unit/", "tests/integration/")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups and ``-m`` reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    xdist = config.pluginmanager.hasplugin("xdist")
+    for item in items:
+        path = item.path.relative_to(ROOT).as_posix()
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if path.startswith(SLOW_PATHS) or item.nodeid in SLOW_TESTS or fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if xdist and item.get_closest_marker("xdist_group") is None:
+            group = next((p for p in PACKAGE_GROUPS if path.startswith(p)), path)
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -67,7 +67,10 @@ def _synthesize(outdir: Path) -> Path:
     return outdir / f"TapStack{suffix}.template.json"
 
 
-@pytest.fixture(scope="session")
+# Package scope: one deployment for every integration test, stopped after the last of them so
+# that the emulator's moto configuration (AWS managed IAM policies, re-created on every reset)
+# does not slow down the mock_aws tests that run later in the same process.
+@pytest.fixture(scope="package")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     if REAL_AWS:
         path = Path(os.environ.get("MIGRATION_OUTPUTS", str(ROOT / DEFAULT_OUTPUTS_PATH)))
