@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -305,157 +306,211 @@ def check_story(
     return problems
 
 
+BUILTIN_ALARMS = {"vpn-tunnel-down", "vpn-both-tunnels-down", "dms-cdc-latency"}
+
+
+@dataclass
+class Story:
+    """What the demo's steps share: the plan's first wave, its victim and the wiring."""
+
+    plan: Plan
+    plan_path: Path
+    outputs_path: Path
+    wave: Wave
+    victim: Application
+    victim_alarm: str
+    inject_at: int
+
+    @property
+    def common(self) -> list[str]:
+        return ["--plan", str(self.plan_path), "--outputs", str(self.outputs_path)]
+
+
+def choose_story(plan_path: Path, outputs_path: Path) -> Story | None:
+    """The first wave and the application whose own alarm will fire (None: there is none)."""
+    plan = load_plan(plan_path)
+    wave = plan.waves[0]
+    victim = next((a for a in wave.applications if set(a.alarms) - BUILTIN_ALARMS), None)
+    if victim is None:
+        return None
+    alarm = sorted(set(victim.alarms) - BUILTIN_ALARMS)[0]
+    inject_at = victim.shift_steps[1] if len(victim.shift_steps) > 1 else victim.shift_steps[0]
+    return Story(plan, plan_path, outputs_path, wave, victim, alarm, inject_at)
+
+
+def point_at(emulator: Emulator) -> None:
+    """The CLI's boto3 clients and the functions' handlers go to the emulator too."""
+    os.environ.update(
+        AWS_ENDPOINT_URL=emulator.endpoint_url,
+        AWS_ACCESS_KEY_ID="demo",
+        AWS_SECRET_ACCESS_KEY="demo",
+        AWS_REGION=emulator.region,
+        AWS_DEFAULT_REGION=emulator.region,
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+
+
+def deploy(
+    emulator: Emulator, template: Path, story: Story, show_resources: bool
+) -> StackOutputs | None:
+    """Deploy and verify every resource; print the summary (the list on request)."""
+    try:
+        deployment = deploy_local(
+            template,
+            endpoint_url=emulator.endpoint_url,
+            stack_name=template.name.removesuffix(".template.json"),
+            region=emulator.region,
+            outputs_path=story.outputs_path,
+        )
+    except LocalDeployError as error:
+        say(f"error: local deployment failed: {error}")
+        return None
+    summary = deployment.summary().splitlines()
+    for line in summary if show_resources else [summary[0], summary[-1]]:
+        say(f"   {line}")
+    if not show_resources:
+        say("   (every resource with what was verified: make demo DEMO_ARGS=--resources)")
+    return load_outputs(story.outputs_path)
+
+
+def wire(
+    emulator: Emulator, outputs: StackOutputs, story: Story, clock: CompressedTime
+) -> tuple[Schedule, AlarmDuringBake]:
+    """The compressed schedule of the controller, the alarm injection, and the CLI's seams."""
+    shifter = TrafficShifter(
+        emulator.client("route53"),
+        outputs.hosted_zone_id,
+        application_records={a.name: a.dns_name for a in story.plan.applications},
+    )
+    chaos = AlarmDuringBake(
+        emulator, outputs, shifter, story.victim, story.victim_alarm, story.inject_at
+    )
+    factory = EmulatorClients(emulator, story.plan)
+    schedule = Schedule(emulator, outputs, factory, clock)
+
+    def minute() -> None:
+        schedule()
+        chaos()
+
+    clock.on_minute = minute
+
+    def emulator_clients(region: str | None) -> operations.ClientFactory:
+        return factory
+
+    def compressed_timing() -> operations.Timing:
+        return operations.Timing(monotonic=clock.monotonic, sleep=clock.sleep, wall=clock.wall)
+
+    # The CLI's documented seams for clients and time (its tests use them too).
+    operations.make_clients = emulator_clients
+    operations.make_timing = compressed_timing
+    return schedule, chaos
+
+
+def cutover_night(emulator: Emulator, story: Story, schedule: Schedule) -> dict[str, int]:
+    """Steps 4-7: status, the watched cutover, reset and second attempt, status and history.
+
+    Returns the exit status of each command that the story checks, and the tick counts.
+    """
+    wave, victim, common = story.wave, story.victim, story.common
+    watch = ["--watch", "--interval", "60", "--by", "demo"]
+    heading(4, "Where traffic is before the cutover")
+    migrate(["status", "--wave", wave.name, *common])
+
+    heading(
+        5,
+        f"Start the cutover of {wave.name} in AWS and watch it (time compressed: the "
+        f"controller runs once a simulated minute; {story.victim_alarm} will fire while "
+        f"{victim.name} bakes at {story.inject_at}% on AWS)",
+    )
+    first = migrate(["cutover", "--wave", wave.name, "--yes", *watch, *common])
+    say(f"   migrate cutover exited {first} (1 = an application was rolled back)")
+    first_ticks = schedule.ticks
+
+    heading(6, f"Reset {victim.name} for a second attempt, and run the wave again")
+    reason = "5xx fixed in release 2.4.1"
+    reset = migrate(["reset", victim.name, "--reason", reason, "--by", "demo", *common])
+    emulator.client("cloudwatch").set_alarm_state(
+        AlarmName=story.victim_alarm, StateValue="OK", StateReason="fixed (set by the demo)"
+    )
+    say(f"   alarm {story.victim_alarm} -> OK (set by the demo)")
+    second = migrate(["cutover", "--wave", wave.name, "--yes", *watch, *common])
+    say(f"   migrate cutover exited {second}")
+
+    heading(7, "After the cutover")
+    migrate(["status", "--wave", wave.name, *common])
+    migrate(["history", victim.name, *common])
+    return {
+        "first": first,
+        "reset": reset,
+        "second": second,
+        "first_ticks": first_ticks,
+        "second_ticks": schedule.ticks - first_ticks,
+    }
+
+
+def check(
+    emulator: Emulator,
+    outputs: StackOutputs,
+    story: Story,
+    chaos: AlarmDuringBake,
+    codes: dict[str, int],
+) -> list[str]:
+    """Step 8: every promise of the story, printed; the problems found (empty: it all held)."""
+    victim = story.victim
+    heading(8, "Check the story")
+    problems = check_story(outputs, emulator, story.plan, story.wave, victim)
+    if not chaos.fired or chaos.lambda_result is None:
+        problems.append(f"the alarm on {victim.name} never fired")
+    elif victim.name not in rolled_back(chaos.lambda_result):
+        problems.append(f"the rollback function did not roll back {victim.name}")
+    if codes["first"] != 1:
+        problems.append(f"the first watch exited {codes['first']}, expected 1 (one rollback)")
+    if codes["reset"] != 0 or codes["second"] != 0:
+        problems.append(
+            f"reset exited {codes['reset']}, the second attempt {codes['second']}; expected 0, 0"
+        )
+    say(
+        f"   controller runs: {codes['first_ticks']} for the first attempt, "
+        f"{codes['second_ticks']} for the second (one per simulated minute)"
+    )
+    for problem in problems:
+        say(f"   FAIL {problem}")
+    if not problems:
+        others = ", ".join(a.name for a in story.wave.applications if a is not victim)
+        say(f"   OK {others}: 100% on AWS, CUTOVER_COMPLETE in the first attempt")
+        say(
+            f"   OK {victim.name}: rolled back to 100% on-premises by the rollback function, "
+            "reset, then 100% on AWS in its second attempt"
+        )
+    return problems
+
+
 def run(
     template: Path, plan_path: Path, outputs_path: Path, region: str, show_resources: bool = False
 ) -> int:
-    plan = load_plan(plan_path)
-    wave = plan.waves[0]
-    victim = next(
-        (
-            a
-            for a in wave.applications
-            if set(a.alarms) - {"vpn-tunnel-down", "vpn-both-tunnels-down", "dms-cdc-latency"}
-        ),
-        None,
-    )
-    if victim is None:
+    story = choose_story(plan_path, outputs_path)
+    if story is None:
         say(f"error: {plan_path}: the first wave needs an application with an alarm of its own")
         return 2
-    victim_alarm = sorted(
-        set(victim.alarms) - {"vpn-tunnel-down", "vpn-both-tunnels-down", "dms-cdc-latency"}
-    )[0]
-    inject_at = victim.shift_steps[1] if len(victim.shift_steps) > 1 else victim.shift_steps[0]
-
-    # The rollback handler's JSON log lines are part of the story; the emulator's access log
-    # is not.
+    # The functions' JSON log lines are part of the story; the emulator's access log is not.
     logging.basicConfig(level=logging.WARNING, format="   [rollback function log] %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     heading(1, "Start a local AWS emulator (moto server on 127.0.0.1)")
     with Emulator(region=region) as emulator:
         say(f"   endpoint {emulator.endpoint_url}; no AWS account or credentials involved")
-        # The CLI's boto3 clients and the rollback handler go to the emulator too.
-        os.environ.update(
-            AWS_ENDPOINT_URL=emulator.endpoint_url,
-            AWS_ACCESS_KEY_ID="demo",
-            AWS_SECRET_ACCESS_KEY="demo",
-            AWS_REGION=region,
-            AWS_DEFAULT_REGION=region,
-        )
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-
+        point_at(emulator)
         heading(2, f"Deploy {template.name} into the emulator")
-        try:
-            deployment = deploy_local(
-                template,
-                endpoint_url=emulator.endpoint_url,
-                stack_name=template.name.removesuffix(".template.json"),
-                region=region,
-                outputs_path=outputs_path,
-            )
-        except LocalDeployError as error:
-            say(f"error: local deployment failed: {error}")
+        outputs = deploy(emulator, template, story, show_resources)
+        if outputs is None:
             return 1
-        summary = deployment.summary().splitlines()
-        listed = summary if show_resources else [summary[0], summary[-1]]
-        for line in listed:
-            say(f"   {line}")
-        if not show_resources:
-            say("   (every resource with what was verified: make demo DEMO_ARGS=--resources)")
-        outputs = load_outputs(outputs_path)
-
-        heading(3, f"Cutover night for {wave.name}: what the account already has")
+        heading(3, f"Cutover night for {story.wave.name}: what the account already has")
         clock = CompressedTime(datetime.now(UTC))
-        prepare_account(emulator, outputs, plan, wave, clock.wall())
-
-        shifter = TrafficShifter(
-            emulator.client("route53"),
-            outputs.hosted_zone_id,
-            application_records={a.name: a.dns_name for a in plan.applications},
-        )
-        chaos = AlarmDuringBake(emulator, outputs, shifter, victim, victim_alarm, inject_at)
-        factory = EmulatorClients(emulator, plan)
-        schedule = Schedule(emulator, outputs, factory, clock)
-
-        def minute() -> None:
-            schedule()
-            chaos()
-
-        clock.on_minute = minute
-
-        def emulator_clients(region: str | None) -> operations.ClientFactory:
-            return factory
-
-        def compressed_timing() -> operations.Timing:
-            return operations.Timing(monotonic=clock.monotonic, sleep=clock.sleep, wall=clock.wall)
-
-        # The CLI's documented seams for clients and time (its tests use them too).
-        operations.make_clients = emulator_clients
-        operations.make_timing = compressed_timing
-        common = ["--plan", str(plan_path), "--outputs", str(outputs_path)]
-        watch = ["--watch", "--interval", "60", "--by", "demo"]
-
-        heading(4, "Where traffic is before the cutover")
-        migrate(["status", "--wave", wave.name, *common])
-
-        heading(
-            5,
-            f"Start the cutover of {wave.name} in AWS and watch it (time compressed: the "
-            f"controller runs once a simulated minute; {victim_alarm} will fire while "
-            f"{victim.name} bakes at {inject_at}% on AWS)",
-        )
-        first = migrate(["cutover", "--wave", wave.name, "--yes", *watch, *common])
-        say(f"   migrate cutover exited {first} (1 = an application was rolled back)")
-        first_ticks = schedule.ticks
-
-        heading(6, f"Reset {victim.name} for a second attempt, and run the wave again")
-        reset = migrate(
-            [
-                "reset",
-                victim.name,
-                "--reason",
-                "5xx fixed in release 2.4.1",
-                "--by",
-                "demo",
-                *common,
-            ]
-        )
-        cloudwatch = emulator.client("cloudwatch")
-        cloudwatch.set_alarm_state(
-            AlarmName=victim_alarm, StateValue="OK", StateReason="fixed (set by the demo)"
-        )
-        say(f"   alarm {victim_alarm} -> OK (set by the demo)")
-        second = migrate(["cutover", "--wave", wave.name, "--yes", *watch, *common])
-        say(f"   migrate cutover exited {second}")
-
-        heading(7, "After the cutover")
-        migrate(["status", "--wave", wave.name, *common])
-        migrate(["history", victim.name, *common])
-
-        heading(8, "Check the story")
-        problems = check_story(outputs, emulator, plan, wave, victim)
-        if not chaos.fired or chaos.lambda_result is None:
-            problems.append(f"the alarm on {victim.name} never fired")
-        elif victim.name not in rolled_back(chaos.lambda_result):
-            problems.append(f"the rollback function did not roll back {victim.name}")
-        if first != 1:
-            problems.append(f"the first watch exited {first}, expected 1 (one rollback)")
-        if reset != 0 or second != 0:
-            problems.append(f"reset exited {reset}, the second attempt {second}; expected 0, 0")
-        say(
-            f"   controller runs: {first_ticks} for the first attempt, "
-            f"{schedule.ticks - first_ticks} for the second (one per simulated minute)"
-        )
-        for problem in problems:
-            say(f"   FAIL {problem}")
-        if not problems:
-            others = ", ".join(a.name for a in wave.applications if a is not victim)
-            say(f"   OK {others}: 100% on AWS, CUTOVER_COMPLETE in the first attempt")
-            say(
-                f"   OK {victim.name}: rolled back to 100% on-premises by the rollback function, "
-                "reset, then 100% on AWS in its second attempt"
-            )
+        prepare_account(emulator, outputs, story.plan, story.wave, clock.wall())
+        schedule, chaos = wire(emulator, outputs, story, clock)
+        codes = cutover_night(emulator, story, schedule)
+        problems = check(emulator, outputs, story, chaos, codes)
     say()
     say("== Emulator stopped; nothing left running.")
     return 1 if problems else 0
