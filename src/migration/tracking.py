@@ -301,6 +301,42 @@ class TrackingStore:
         head = self.current(entity_id)
         if event_id is not None and head is not None and head.last_event_id == event_id:
             return None
+        self._check_expectations(entity_id, head, expected_from, expected_version)
+        timestamp = self._next_timestamp(head)
+        version = (head.version if head else 0) + 1
+        history = {
+            "serverId": entity_id,
+            "timestamp": timestamp,
+            "eventType": TRANSITION_EVENT,
+            "migrationPhase": to_phase,
+            "fromPhase": head.phase if head else None,
+            "version": version,
+            "eventId": event_id,
+            "actor": actor,
+            "reason": reason,
+            "details": dict(details) if details else None,
+        }
+        head_update = self._head_update(
+            entity_id, head, to_phase, version, timestamp, event_id, state
+        )
+        if not self._commit(entity_id, head, event_id, head_update, history):
+            return None
+        return Transition(
+            entity_id=entity_id,
+            from_phase=head.phase if head else None,
+            to_phase=to_phase,
+            version=version,
+            timestamp=timestamp,
+        )
+
+    @staticmethod
+    def _check_expectations(
+        entity_id: str,
+        head: Head | None,
+        expected_from: Phase | Collection[Phase | None] | None,
+        expected_version: int | None,
+    ) -> None:
+        """ConcurrentUpdateError / InvalidTransitionError unless the head is as expected."""
         if expected_version is not None and (head.version if head else 0) != expected_version:
             raise ConcurrentUpdateError(entity_id, expected_version)
         if expected_from is not None:
@@ -311,8 +347,18 @@ class TrackingStore:
                 raise InvalidTransitionError(
                     entity_id, head.phase if head else None, {str(p) for p in allowed}
                 )
-        timestamp = self._next_timestamp(head)
-        version = (head.version if head else 0) + 1
+
+    def _head_update(
+        self,
+        entity_id: str,
+        head: Head | None,
+        to_phase: Phase,
+        version: int,
+        timestamp: str,
+        event_id: str | None,
+        state: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The conditional Update of the head item (one of the transaction's two writes)."""
         names = {
             "#phase": "migrationPhase",
             "#version": "version",
@@ -344,31 +390,31 @@ class TrackingStore:
             values[":expected"] = head.version
             if event_id is not None:
                 condition += " AND (attribute_not_exists(#eid) OR #eid <> :eid)"
-        history = {
-            "serverId": entity_id,
-            "timestamp": timestamp,
-            "eventType": TRANSITION_EVENT,
-            "migrationPhase": to_phase,
-            "fromPhase": head.phase if head else None,
-            "version": version,
-            "eventId": event_id,
-            "actor": actor,
-            "reason": reason,
-            "details": dict(details) if details else None,
+        return {
+            "TableName": self._table,
+            "Key": to_item({"serverId": entity_id, "timestamp": HEAD_TIMESTAMP}),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
         }
+
+    def _commit(
+        self,
+        entity_id: str,
+        head: Head | None,
+        event_id: str | None,
+        head_update: dict[str, Any],
+        history: Mapping[str, Any],
+    ) -> bool:
+        """Write the head update and the history item in one transaction.
+
+        False when the race was lost to a writer that recorded this very event (done).
+        """
         try:
             self._client.transact_write_items(
                 TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": to_item({"serverId": entity_id, "timestamp": HEAD_TIMESTAMP}),
-                            "UpdateExpression": update,
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": to_item(values),
-                        }
-                    },
+                    {"Update": head_update},
                     {
                         "Put": {
                             "TableName": self._table,
@@ -387,15 +433,9 @@ class TrackingStore:
             if event_id is not None:
                 latest = self.current(entity_id)
                 if latest is not None and latest.last_event_id == event_id:
-                    return None
+                    return False
             raise ConcurrentUpdateError(entity_id, head.version if head else 0) from exc
-        return Transition(
-            entity_id=entity_id,
-            from_phase=head.phase if head else None,
-            to_phase=to_phase,
-            version=version,
-            timestamp=timestamp,
-        )
+        return True
 
     def record_event(
         self,
