@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from migration.plan import DEFAULT_PLAN_PATH, PLAN_ENV_VAR, PlanError, load_plan
+from migration.plan import DEFAULT_PLAN_PATH, PLAN_ENV_VAR, Plan, PlanError, load_plan
 
 from . import output
 
@@ -31,17 +31,22 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def _load_or_exit(file: Path) -> Plan:
+    """The plan, or every problem on stderr (one per line) and exit 2."""
+    try:
+        return load_plan(file)
+    except PlanError as exc:
+        output.errors(exc.lines())
+        raise typer.Exit(EXIT_INVALID) from None
+
+
 @app.command("check")
 def check(file: PlanFile = Path(DEFAULT_PLAN_PATH)) -> None:
     """Validate a plan file.
 
     Prints a summary and exits 0, or prints every problem on stderr, one per line, and exits 2.
     """
-    try:
-        plan = load_plan(file)
-    except PlanError as exc:
-        output.errors(exc.lines())
-        raise typer.Exit(EXIT_INVALID) from None
+    plan = _load_or_exit(file)
     output.info(
         f"{file}: OK: {_plural(len(plan.waves), 'wave')}, "
         f"{_plural(len(plan.applications), 'application')}, "
@@ -61,11 +66,7 @@ def show(file: PlanFile = Path(DEFAULT_PLAN_PATH)) -> None:
 
     Reads only the file (no AWS). An invalid plan prints its problems and exits 2.
     """
-    try:
-        plan = load_plan(file)
-    except PlanError as exc:
-        output.errors(exc.lines())
-        raise typer.Exit(EXIT_INVALID) from None
+    plan = _load_or_exit(file)
     output.info(
         f"{file}: site {plan.site.customer_gateway_ip} (BGP ASN {plan.site.bgp_asn}), "
         f"on-premises {', '.join(plan.site.on_premises_cidrs)}, zone {plan.site.dns_zone}"
