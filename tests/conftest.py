@@ -30,12 +30,15 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 def _share_botocore_model_cache() -> None:
-    """Parse each botocore data file once per test process instead of once per session.
+    """Parse each botocore data file and build each client class once per test process.
 
     moto gives every ``mock_aws()`` a fresh default boto3 session, whose loader re-reads every
-    service model from JSON (seconds per test). Loaders with the same search paths share one
-    cache here, exactly as clients of one session already share their loader's cache.
+    service model from JSON (seconds per test), and each client creation builds its class anew
+    (a method per operation: EC2 has hundreds). Loaders with the same search paths share one
+    cache here, exactly as clients of one session already share their loader's cache, and a
+    client class is reused for the same service description (clients keep their own state).
     """
+    import botocore.client
     import botocore.loaders
 
     shared: dict[tuple[str, ...], dict[object, object]] = {}
@@ -46,6 +49,20 @@ def _share_botocore_model_cache() -> None:
         self._cache = shared.setdefault(tuple(self.search_paths), {})
 
     botocore.loaders.Loader.__init__ = __init__  # type: ignore[method-assign]
+
+    classes: dict[tuple[str, int], type] = {}
+    original_create_class = botocore.client.ClientCreator._create_client_class
+
+    def _create_client_class(
+        self: botocore.client.ClientCreator, service_name: str, service_model: object
+    ) -> type:
+        # The description dict comes from the shared cache above: alive, so its id is stable.
+        key = (service_name, id(service_model._service_description))  # type: ignore[attr-defined]
+        if key not in classes:
+            classes[key] = original_create_class(self, service_name, service_model)
+        return classes[key]
+
+    botocore.client.ClientCreator._create_client_class = _create_client_class  # type: ignore[method-assign]
 
 
 _share_botocore_model_cache()
