@@ -318,7 +318,7 @@ class Controller:
             self._roll_back(breached, report)
         if ready:
             self._step(ready, now, report)
-        self._maybe_complete_wave(name, wave_head, report)
+        self._maybe_complete_wave(name, spec, wave_head, report)
 
     def _examine(self, app: _App, ctx: _WaveContext, report: TickReport) -> _Breach | _Ready | None:
         """What this tick does with ``app``: roll it back, step it, or nothing (waits)."""
@@ -522,8 +522,9 @@ class Controller:
         )
         report.completed.append(app.name)
 
-    def _maybe_complete_wave(self, name: str, wave_head: Head, report: TickReport) -> None:
-        spec = WaveSpec.from_json(str(wave_head.state.get("spec", "")))
+    def _maybe_complete_wave(
+        self, name: str, spec: WaveSpec, wave_head: Head, report: TickReport
+    ) -> None:
         heads = [self._tracking.current(app_id(app.name)) for app in spec.applications]
         if not all(head is not None and head.phase in DONE for head in heads):
             return

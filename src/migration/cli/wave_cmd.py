@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -59,9 +60,8 @@ def _controls(runtime: Runtime, by: str | None) -> WaveControls:
     return WaveControls(runtime.tracking(), runtime.rollback_service(), actor=actor(by))
 
 
-def _run(call: object) -> None:
+def _run(call: Callable[[], object]) -> None:
     """Print the control's one-line answer; ControlError -> exit 2, AWS errors -> exit 1."""
-    assert callable(call)
     with common.aws_errors():
         try:
             answer = call()
