@@ -22,14 +22,17 @@ Schema (see ``examples/migration-plan.yaml`` for an annotated example)::
       bgp_asn: 65000                    1..4294967294, not AWS_SIDE_ASN (64512)
       on_premises_cidrs: [192.168.0.0/16]  non-empty, no overlap with AWS_VPC_CIDR or each other
       dns_zone: migration.internal      optional
+      on_premises_domains: [corp.example.com]  optional; forwarded from AWS to the resolvers
+      on_premises_resolvers: [192.168.0.2]     on-premises DNS servers (inside the CIDRs)
     alarms:                             optional; alarms that exist in the account
       - {name: orders-5xx, description: ...}
     waves:                              at least one
       - name: wave-1
         applications: [{name, dns_name?, on_premises_address, aws_address, shift_steps?,
                         bake_minutes?, alarms?, databases?}]
-        databases: [{name, engine, source: {host, port?, database, secret},
-                     target: {...}, tables?, cdc_latency_threshold_seconds?}]
+        databases: [{name, engine, dns_name?, source: {host, port?, database, secret},
+                     target: {...}, tables?, cdc_latency_threshold_seconds?, freeze?,
+                     freeze_timeout_seconds?, drain_timeout_seconds?}]
         servers: [{id, hostname, ip, replication?}]
 
 Every name (wave, application, database, server id) is unique across the whole plan, in a
@@ -117,6 +120,10 @@ DEFAULT_SHIFT_STEPS: Final = (10, 50, 100)
 DEFAULT_BAKE_MINUTES: Final = 10
 DEFAULT_MAX_PARALLEL: Final = 25
 DEFAULT_CDC_LATENCY_THRESHOLD_SECONDS: Final = 60
+DEFAULT_DRAIN_TIMEOUT_SECONDS: Final = 300
+DEFAULT_FREEZE_TIMEOUT_SECONDS: Final = 600
+BUILTIN_FREEZE_ENGINES: Final = frozenset({"postgres", "mysql"})
+"""Engines whose writes the runtime freezes itself (``freeze: builtin``)."""
 DEFAULT_PORTS: Final[Mapping[str, int]] = {
     "postgres": 5432,
     "mysql": 3306,
@@ -131,6 +138,8 @@ Replication = Literal["mgn", "manual"]
 """How a server is moved: ``mgn`` (AWS Application Migration Service) or ``manual``."""
 
 Loc = tuple[str | int, ...]
+
+_FREEZE_RE = re.compile(r"(builtin|manual|ssm:[A-Za-z0-9_.-]{3,128}|lambda:[A-Za-z0-9_:.-]{1,170})")
 
 
 def default_plan_path() -> Path:
@@ -362,6 +371,33 @@ class Site(_Model):
     bgp_asn: Annotated[StrictInt, Field(ge=1, le=4_294_967_294)]
     on_premises_cidrs: Annotated[tuple[Cidr, ...], Field(min_length=1)]
     dns_zone: DnsName = DEFAULT_DNS_ZONE
+    on_premises_domains: tuple[DnsName, ...] = ()
+    """Domains AWS forwards to ``on_premises_resolvers`` (Route 53 Resolver rules)."""
+    on_premises_resolvers: tuple[IPv4, ...] = ()
+    """On-premises DNS servers answering ``on_premises_domains``."""
+
+    @model_validator(mode="after")
+    def _forwarding(self) -> Site:
+        found: list[tuple[Loc, str]] = []
+        if self.on_premises_domains and not self.on_premises_resolvers:
+            found.append((("on_premises_resolvers",), "required when on_premises_domains is set"))
+        for i, domain in enumerate(self.on_premises_domains):
+            zone = self.dns_zone
+            if domain == zone or domain.endswith(f".{zone}") or zone.endswith(f".{domain}"):
+                found.append(
+                    (
+                        ("on_premises_domains", i),
+                        f"{domain!r} overlaps the migration zone {zone!r}, which AWS answers",
+                    )
+                )
+            elif domain in self.on_premises_domains[:i]:
+                found.append((("on_premises_domains", i), f"{domain!r} is listed twice"))
+        for i, resolver in enumerate(self.on_premises_resolvers):
+            if not self.is_on_premises(resolver):
+                found.append((("on_premises_resolvers", i), _outside(resolver)))
+        if found:
+            raise _problems(found)
+        return self
 
     @field_validator("bgp_asn")
     @classmethod
@@ -507,6 +543,42 @@ class Database(_Model):
     cdc_latency_threshold_seconds: Annotated[StrictInt, Field(gt=0)] = (
         DEFAULT_CDC_LATENCY_THRESHOLD_SECONDS
     )
+    dns_name: DnsName = ""
+    """The one name every application uses for this database; ``<name>.db.<dns_zone>``."""
+    freeze: str = "builtin"
+    """How writes stop before a switch: ``builtin`` (postgres, mysql; their default),
+    ``manual`` (the operator confirms; other engines' default), ``ssm:<automation document>``
+    or ``lambda:<function>``."""
+    freeze_timeout_seconds: Annotated[StrictInt, Field(gt=0, le=86_400)] = (
+        DEFAULT_FREEZE_TIMEOUT_SECONDS
+    )
+    drain_timeout_seconds: Annotated[StrictInt, Field(gt=0, le=86_400)] = (
+        DEFAULT_DRAIN_TIMEOUT_SECONDS
+    )
+
+    @model_validator(mode="after")
+    def _freeze_method(self) -> Database:
+        if not _FREEZE_RE.fullmatch(self.freeze):
+            raise _problems(
+                [
+                    (
+                        ("freeze",),
+                        f"{self.freeze!r} is not builtin, manual, ssm:<document> or"
+                        " lambda:<function>",
+                    )
+                ]
+            )
+        if self.freeze == "builtin" and self.engine not in BUILTIN_FREEZE_ENGINES:
+            raise _problems(
+                [
+                    (
+                        ("freeze",),
+                        f"builtin freeze supports {', '.join(sorted(BUILTIN_FREEZE_ENGINES))};"
+                        f" for {self.engine} declare manual, ssm:<document> or lambda:<function>",
+                    )
+                ]
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -518,6 +590,8 @@ class Database(_Model):
         # a misleading "port: is required" (the model never validates with it).
         port = DEFAULT_PORTS.get(engine, 1) if isinstance(engine, str) else 1
         data = dict(data)
+        if "freeze" not in data:
+            data["freeze"] = "builtin" if engine in BUILTIN_FREEZE_ENGINES else "manual"
         for side in ("source", "target"):
             endpoint = data.get(side)
             if isinstance(endpoint, dict) and "port" not in endpoint:
@@ -611,6 +685,9 @@ class Plan(_Model):
     def _default_dns_name(self, app: Application) -> str:
         return app.dns_name or f"{app.name}.{self.site.dns_zone}"
 
+    def _default_database_name(self, db: Database) -> str:
+        return db.dns_name or f"{db.name}.db.{self.site.dns_zone}"
+
     def _with_default_dns_names(self) -> Plan:
         waves = tuple(
             wave.model_copy(
@@ -618,7 +695,11 @@ class Plan(_Model):
                     "applications": tuple(
                         app.model_copy(update={"dns_name": self._default_dns_name(app)})
                         for app in wave.applications
-                    )
+                    ),
+                    "databases": tuple(
+                        db.model_copy(update={"dns_name": self._default_database_name(db)})
+                        for db in wave.databases
+                    ),
                 }
             )
             for wave in self.waves
@@ -701,6 +782,20 @@ class Plan(_Model):
                 yield from unique(server.id, where, "id")
                 if not site.is_on_premises(server.ip):
                     yield (*where, "ip"), _outside(server.ip)
+        # Database names after every application's: the message names the application.
+        for w, wave in enumerate(self.waves):
+            for d, db in enumerate(wave.databases):
+                where = ("waves", w, "databases", d, "dns_name")
+                dns_name = self._default_database_name(db)
+                if dns_name == zone or not dns_name.endswith(f".{zone}"):
+                    yield where, f"{dns_name!r} is not a name inside the DNS zone {zone!r}"
+                elif dns_name in dns_names:
+                    yield (
+                        where,
+                        f"{dns_name!r} is already used by {format_path(dns_names[dns_name])}",
+                    )
+                else:
+                    dns_names[dns_name] = where[:-1]
 
     # -- accessors ---------------------------------------------------------------------------
 

@@ -78,6 +78,22 @@ def test_defaults_are_filled_in() -> None:
     assert [(t.schema_name, t.table_name) for t in inventory_db.tables] == [("%", "%")]
     assert plan.server("storefront-web-01").replication == "mgn"
     assert plan.site.dns_zone == "migration.internal"
+    # One name per database, inside the zone; writes freeze with the runtime's built-in.
+    assert orders_db.dns_name == "orders-db.db.migration.internal"
+    assert (orders_db.freeze, orders_db.drain_timeout_seconds) == ("builtin", 300)
+    assert inventory_db.freeze_timeout_seconds == 600
+    assert plan.site.on_premises_domains == ("corp.example.com",)
+    assert plan.site.on_premises_resolvers == ("192.168.0.2", "192.168.0.3")
+
+
+@pytest.mark.parametrize("freeze", ["manual", "ssm:Freeze-Orders", "lambda:freeze-orders"])
+def test_freeze_hooks_are_accepted_for_any_engine(freeze: str) -> None:
+    data = _example_data()
+    db = data["waves"][0]["databases"][0]
+    db.update(engine="oracle", freeze=freeze, dns_name="orders.migration.internal")
+    db["source"]["port"] = db["target"]["port"] = 1521
+    database = parse_plan(data, "test").database("orders-db")
+    assert (database.freeze, database.dns_name) == (freeze, "orders.migration.internal")
 
 
 def test_minimal_plan_uses_every_default() -> None:

@@ -19,6 +19,29 @@ CREDENTIALS = (
 )
 
 EXPECTED: dict[str, list[str]] = {
+    "database_name_collides": [
+        f"{DB0}.dns_name: 'orders-api.migration.internal' is already used by"
+        " waves[0].applications[0]"
+    ],
+    "database_name_outside_zone": [
+        f"{DB0}.dns_name: 'orders.db.corp.example.com' is not a name inside the DNS zone"
+        " 'migration.internal'"
+    ],
+    "freeze_unknown": [
+        f"{DB0}.freeze: 'pause' is not builtin, manual, ssm:<document> or lambda:<function>"
+    ],
+    "freeze_builtin_unsupported": [
+        f"{DB0}.freeze: builtin freeze supports mysql, postgres; for oracle declare manual,"
+        " ssm:<document> or lambda:<function>"
+    ],
+    "forwarding_without_resolvers": [
+        "site.on_premises_resolvers: required when on_premises_domains is set"
+    ],
+    "forwarding_overlaps_zone": [
+        "site.on_premises_domains[0]: 'migration.internal' overlaps the migration zone"
+        " 'migration.internal', which AWS answers",
+        "site.on_premises_resolvers[0]: 10.9.0.2 is not inside any of site.on_premises_cidrs",
+    ],
     "shift_steps_not_increasing": [
         f"{APP0}.shift_steps[2]: must be increasing (previous step is 50)"
     ],
