@@ -84,12 +84,12 @@ SLOW_TESTS = frozenset(
 # One xdist worker per group (``--dist loadgroup``): a module's tests stay together so that its
 # module-scoped fixtures are built once; the infrastructure unit tests share one jsii runtime and
 # one synth per context (tests/unit/conftest.py), the integration package one deployment.
-PACKAGE_GROUPS = ("tests/unit/", "tests/integration/")
+PACKAGE_GROUPS = ("tests/unit/", "tests/integration/", "tests/database/")
 # The coverage gate measures lib/ (the CDK app). The runtime and CLI tests exercise src/migration,
 # which never imports lib/ (the rollback function's asset is src/ alone): pytest-cov's no_cover
 # pauses the tracer during their test calls, which otherwise costs them half again their time.
 # A test there that did reach lib/ would only lower the measured coverage, never raise it.
-NO_LIB_PATHS = ("tests/runtime/", "tests/cli/")
+NO_LIB_PATHS = ("tests/runtime/", "tests/cli/", "tests/database/")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups and ``-m`` reads the marks

@@ -46,6 +46,13 @@ class Phase(enum.StrEnum):
     # A gate failed after traffic moved and the plan says ``on_gate_failure: hold``: the
     # split stays where it is and the controller keeps watching the alarms.
     HELD = "HELD"
+    # Phases of a database entity (``db#<name>``) beyond REPLICATING; see
+    # docs/database-cutover.md for which side writes in each.
+    IN_SYNC = "IN_SYNC"
+    WRITES_FROZEN = "WRITES_FROZEN"
+    CUT_OVER = "CUT_OVER"
+    FAILBACK_FROZEN = "FAILBACK_FROZEN"
+    FAILED_BACK = "FAILED_BACK"
     # Phases of a wave entity (``wave#<name>``), driven by the cutover controller.
     WAVE_RUNNING = "WAVE_RUNNING"
     WAVE_PAUSED = "WAVE_PAUSED"
