@@ -6,7 +6,7 @@ import time
 
 from migration.local.database_stand_in import Workload, audit
 from migration.tracking import Phase, db_id
-from tests.database.conftest import Story
+from tests.database.conftest import Story, wait_running
 
 
 def _wait_rows(workload: Workload, more: int, timeout_s: float = 10.0) -> None:
@@ -18,6 +18,7 @@ def _wait_rows(workload: Workload, more: int, timeout_s: float = 10.0) -> None:
 
 
 def test_cutover_then_failback_loses_and_duplicates_no_acknowledged_row(story: Story) -> None:
+    wait_running(story.stand_in.forward)
     workload = Workload(story.resolve).start()
     try:
         _wait_rows(workload, 50)
@@ -26,6 +27,7 @@ def test_cutover_then_failback_loses_and_duplicates_no_acknowledged_row(story: S
         assert story.writer() == "aws"
         _wait_rows(workload, 50)
         assert workload.by_side["aws"] >= 50
+        wait_running(story.stand_in.reverse)
         head = story.cutover.failback(story.site)
         assert head.phase is Phase.FAILED_BACK
         assert story.writer() == "on-premises"

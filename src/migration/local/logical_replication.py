@@ -113,6 +113,13 @@ class LogicalReplication:
     def stop(self) -> None:
         if self._enabled():
             self.subscriber.query(f"ALTER SUBSCRIPTION {identifier(self.name)} DISABLE")
+        # The apply worker notices a disable only between batches; end it now (a disabled
+        # subscription is not restarted), which also ends its walsender on the publisher.
+        self.subscriber.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_subscription"
+            " WHERE subname = :n AND pid IS NOT NULL",
+            n=self.name,
+        )
         self._wait_released()
 
     def _wait_released(self) -> None:
