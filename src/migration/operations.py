@@ -18,12 +18,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from migration.database.credentials import read_credentials
+from migration.database.cutover import DatabaseCutover, DatabaseSite, Progress
+from migration.database.dms import DmsReplication
+from migration.database.errors import DatabaseRequestError
+from migration.database.names import reverse_task_identifier, slot_name
+from migration.database.postgres import PostgresDatabase
+from migration.database.replication import Replication
+from migration.database.writer_name import WriterName
 from migration.engine import CutoverPreview, EngineEvent
 from migration.errors import MigrationError
 from migration.gates import Gates
 from migration.handlers.rollback import Clients, build_service, build_shifter
 from migration.outputs import DEFAULT_OUTPUTS_PATH, StackOutputs, fetch_outputs, load_outputs
-from migration.plan import Plan, default_plan_path, load_plan
+from migration.plan import Database, Plan, default_plan_path, load_plan
 from migration.rollback import RollbackService
 from migration.settings import Settings
 from migration.tracking import TrackingStore, utc_now
@@ -37,6 +45,7 @@ __all__ = [
     "Timing",
     "configured_region",
     "make_clients",
+    "make_replications",
     "make_timing",
     "open_runtime",
 ]
@@ -107,6 +116,29 @@ def make_timing() -> Timing:
     return Timing()
 
 
+def make_replications(
+    runtime: Runtime, database: Database, source: PostgresDatabase, target: PostgresDatabase
+) -> tuple[Replication, Replication]:
+    """Forward and reverse replication of a database: its two DMS tasks (the local demo
+    replaces this function with PostgreSQL's logical replication, the stand-in for DMS)."""
+    dms = runtime.clients.client("dms")
+    suffix = runtime.outputs.settings.environment_suffix
+    forward_gates = runtime.gates()
+    reverse_id = reverse_task_identifier(database.name, suffix)
+    reverse_gates = runtime.gates(task_identifiers={database.name: reverse_id})
+    timing = runtime.timing
+    forward = DmsReplication(
+        dms, forward_gates, database=database.name,
+        task_identifier=forward_gates.task_identifier(database.name),
+        slot=slot_name(database.name, "forward"), sleep=timing.sleep, monotonic=timing.monotonic,
+    )  # fmt: skip
+    reverse = DmsReplication(
+        dms, reverse_gates, database=database.name, task_identifier=reverse_id,
+        slot=slot_name(database.name, "reverse"), sleep=timing.sleep, monotonic=timing.monotonic,
+    )  # fmt: skip
+    return forward, reverse
+
+
 @dataclass
 class Runtime:
     """The plan, the stack outputs and the services built from them."""
@@ -154,7 +186,7 @@ class Runtime:
 
     # -- cutover -----------------------------------------------------------------------
 
-    def gates(self) -> Gates:
+    def gates(self, task_identifiers: dict[str, str] | None = None) -> Gates:
         settings = self.outputs.settings
         return Gates(
             self.plan,
@@ -164,10 +196,62 @@ class Runtime:
             alarm_names=settings.alarms,
             cdc_latency_alarms=settings.cdc_latency_alarms,
             vpn_connection_ids=[self.outputs.vpn_connection_id],
-            task_identifiers=settings.replication_tasks,
+            task_identifiers=(
+                settings.replication_tasks if task_identifiers is None else task_identifiers
+            ),
             task_suffix=settings.environment_suffix,
             replication_instance_identifier=settings.replication_instance_identifier,
             clock=self.timing.wall,
+        )
+
+    # -- databases ---------------------------------------------------------------------
+
+    def database_site(self, name: str) -> DatabaseSite:
+        """Both sides of planned database ``name``, their replications and its name.
+
+        Credentials come only from the plan's Secrets Manager secrets. Only PostgreSQL
+        with the built-in freeze is supported so far (DatabaseRequestError otherwise).
+        """
+        database = self.plan.database(name)
+        if database.engine != "postgres" or database.freeze != "builtin":
+            raise DatabaseRequestError(
+                name,
+                f"engine {database.engine} with freeze {database.freeze}: the database cutover"
+                " supports postgres with the builtin freeze so far (docs/database-cutover.md)",
+            )
+        secrets = self.clients.client("secretsmanager")
+        sides = []
+        for label, endpoint in (("on-premises", database.source), ("AWS", database.target)):
+            credentials = read_credentials(
+                secrets, endpoint.secret, host=endpoint.host, port=endpoint.port,
+                database=endpoint.database,
+                where=f"{name} {label} ({endpoint.host}:{endpoint.port})",
+            )  # fmt: skip
+            sides.append(PostgresDatabase(credentials))
+        source, target = sides
+        forward, reverse = make_replications(self, database, source, target)
+        return DatabaseSite(
+            name=name,
+            dns_name=database.dns_name,
+            source=source,
+            target=target,
+            source_address=database.source.host,
+            target_address=database.target.host,
+            forward=forward,
+            reverse=reverse,
+            tables=tuple((t.schema_name, t.table_name) for t in database.tables),
+            lag_threshold_s=float(database.cdc_latency_threshold_seconds),
+            drain_timeout_s=float(database.drain_timeout_seconds),
+        )
+
+    def database_cutover(self, *, actor: str, progress: Progress) -> DatabaseCutover:
+        return DatabaseCutover(
+            self.tracking(),
+            WriterName(self.clients.client("route53"), self.outputs.hosted_zone_id),
+            actor=actor,
+            monotonic=self.timing.monotonic,
+            sleep=self.timing.sleep,
+            progress=progress,
         )
 
     def preview(self, *, output: Callable[[EngineEvent], None]) -> CutoverPreview:

@@ -14,9 +14,17 @@ from typing import Annotated, Any
 
 import typer
 
-from . import cutover_cmd, history_cmd, plan_cmd, rollback_cmd, status_cmd, wave_cmd
+from . import (
+    cutover_cmd,
+    db_cmd,
+    history_cmd,
+    plan_cmd,
+    rollback_cmd,
+    status_cmd,
+    wave_cmd,
+)
 
-_GROUPS: tuple[tuple[str, typer.Typer], ...] = (("plan", plan_cmd.app),)
+_GROUPS: tuple[tuple[str, typer.Typer], ...] = (("plan", plan_cmd.app), ("db", db_cmd.app))
 _COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("status", status_cmd.status),
     ("cutover", cutover_cmd.cutover),

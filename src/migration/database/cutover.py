@@ -41,7 +41,8 @@ Progress = Callable[[str], None]
 class Side(Protocol):
     """One database (source or target) as the cutover uses it."""
 
-    where: str
+    @property
+    def where(self) -> str: ...
 
     def is_frozen(self) -> bool: ...
     def freeze(self) -> int: ...
@@ -226,18 +227,11 @@ class DatabaseCutover:
         )  # fmt: skip
 
     def _gates(self, db: DatabaseSite, d: _Direction, outgoing: Replication) -> None:
-        problems: list[str] = []
-        if not outgoing.running():
-            problems.append(f"the {d.old_label} -> {d.new_label} replication is not running")
-        else:
-            lag = outgoing.lag_seconds()
-            if lag is None:
-                problems.append("the replication's lag is unknown")
-            elif lag > db.lag_threshold_s:
-                problems.append(f"replication lag {lag:.1f} s is over {db.lag_threshold_s:g} s")
-        problems.extend(outgoing.problems())
+        problems = outgoing.health(db.lag_threshold_s)
         if problems:
-            raise DatabaseStepError(db.name, "gates", "; ".join(problems))
+            raise DatabaseStepError(
+                db.name, f"gates ({d.old_label} -> {d.new_label})", "; ".join(problems)
+            )
 
     def _drain_and_check(self, db: DatabaseSite, d: _Direction, head: Head) -> Head:
         old, new, outgoing, _, _ = _ends(db, d)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ssl
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from migration.database.errors import DatabaseAccessError
 DEFAULT_STATEMENT_TIMEOUT_S = 30.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_CHUNK_ROWS = 5_000
+FREEZE_SETTLE_S = 0.3
+"""How long no pre-freeze session may show up before the freeze counts as complete."""
+FREEZE_POLL_S = 0.02
 APPLICATION_NAME = "migration-cutover"
 _SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
 
@@ -128,6 +132,7 @@ class PostgresDatabase:
     def session(self) -> Iterator[pg8000.native.Connection]:
         """The runtime's session (opened once, reopened after a failure); any failure
         becomes a DatabaseAccessError naming the database, never the password."""
+        self._alive()
         try:
             if self._conn is None:
                 self._conn = self._connect()
@@ -135,6 +140,16 @@ class PostgresDatabase:
         except (InterfaceError, DatabaseError, OSError) as exc:
             self.close()
             raise DatabaseAccessError(self.where, _message(exc)) from None
+
+    def _alive(self) -> None:
+        """Drop the kept session if the server ended it (a freeze ends every other client
+        session of the database, this runtime's other connections included)."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.run("SELECT 1")
+        except (InterfaceError, DatabaseError, OSError):
+            self.close()
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -160,18 +175,33 @@ class PostgresDatabase:
     def freeze(self) -> int:
         """Make new transactions read-only and end the sessions that started before.
 
+        A session loads the database's defaults after authenticating and only then shows
+        in ``pg_stat_activity``: one that authenticated just before the ALTER can appear a
+        moment later with the old (read-write) default. So the sessions that started
+        before the ALTER are ended again until none has shown up for ``FREEZE_SETTLE_S``.
         Returns how many sessions were ended. Replication workers and walsenders are not
         client backends and keep running (the drain needs them).
         """
         with self.session() as conn:
             name = identifier(self.credentials.database)
             conn.run(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
-            rows = conn.run(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                " AND backend_type = 'client backend'"
-            )
-        return int(rows[0][0])
+            frozen_at = conn.run("SELECT clock_timestamp()::text")[0][0]
+            ended = 0
+            settled = time.monotonic() + FREEZE_SETTLE_S
+            while True:
+                rows = conn.run(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend'"
+                    " AND backend_start <= CAST(:frozen_at AS timestamptz)",
+                    frozen_at=frozen_at,
+                )
+                ended += len(rows or [])
+                if rows:
+                    settled = time.monotonic() + FREEZE_SETTLE_S
+                elif time.monotonic() >= settled:
+                    return ended
+                time.sleep(FREEZE_POLL_S)
 
     def unfreeze(self) -> None:
         with self.session() as conn:

@@ -21,12 +21,9 @@ class Replication(Protocol):
         """Whether changes are being applied now."""
         ...
 
-    def lag_seconds(self) -> float | None:
-        """Apply latency in seconds; None when unknown."""
-        ...
-
-    def problems(self) -> list[str]:
-        """Validation findings (tables not in sync); empty when clean."""
+    def health(self, lag_threshold_s: float) -> list[str]:
+        """Why a cutover must not start now: not running, lag unknown or over the
+        threshold, tables not validated. Empty when healthy."""
         ...
 
     def stop(self) -> None:

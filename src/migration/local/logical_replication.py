@@ -110,6 +110,17 @@ class LogicalReplication:
         )
         return [f"table {table} is not in sync (state {state})" for table, state in rows]
 
+    def health(self, lag_threshold_s: float) -> list[str]:
+        if not self.running():
+            return [f"replication {self.name} is not running"]
+        problems = self.problems()
+        lag = self.lag_seconds()
+        if lag is None:
+            problems.append(f"replication {self.name}: lag unknown (no walsender reports it)")
+        elif lag > lag_threshold_s:
+            problems.append(f"replication {self.name}: lag {lag:.1f} s over {lag_threshold_s:g} s")
+        return problems
+
     def stop(self) -> None:
         if self._enabled():
             self.subscriber.query(f"ALTER SUBSCRIPTION {identifier(self.name)} DISABLE")
