@@ -54,6 +54,8 @@ TASK_SETTINGS = {
 # check before the name moves back.
 REVERSE_TASK_SETTINGS = {
     "TargetMetadata": TASK_SETTINGS["TargetMetadata"],
+    # Never drop or truncate on-premises tables, even if someone reruns the task as a full load.
+    "FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING"},
     "ValidationSettings": {"EnableValidation": False},
 }
 

@@ -285,7 +285,7 @@ def test_no_databases_creates_nothing(built: Built) -> None:
 
 
 def test_reverse_task_settings_replicate_changes_only_without_validation() -> None:
-    assert "FullLoadSettings" not in REVERSE_TASK_SETTINGS
+    assert REVERSE_TASK_SETTINGS["FullLoadSettings"] == {"TargetTablePrepMode": "DO_NOTHING"}
     assert REVERSE_TASK_SETTINGS["ValidationSettings"] == {"EnableValidation": False}
     assert REVERSE_TASK_SETTINGS["TargetMetadata"] == TASK_SETTINGS["TargetMetadata"]
 

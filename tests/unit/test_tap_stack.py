@@ -23,6 +23,8 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from lib import config as config_module
 from lib.config import MigrationConfig, NetworkConfig
+from lib.database_records import DatabaseRecords
+from lib.name_resolution import NameResolution
 from lib.tap_stack import LOG_RETENTION, TapStack, TapStackProps
 from tests.unit.conftest import Synthesized
 
@@ -70,6 +72,10 @@ ATTRIBUTE_TYPES = {
     "rollback_lambda": lambda_.Function,
     "cutover_controller_lambda": lambda_.Function,
     "dashboard": cloudwatch.Dashboard,
+    # The database cutover's infrastructure.
+    "name_resolution": NameResolution,
+    "database_records": DatabaseRecords,
+    "dms_reverse_replication_tasks": dict,
 }
 
 RESOURCE_INVENTORY = {
