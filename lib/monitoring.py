@@ -25,11 +25,24 @@ class ReplicationTaskMonitor:
     ``task_identifier`` is the name given to the task; ``metric_task_id`` is the value DMS
     publishes in the ``ReplicationTaskIdentifier`` metric dimension, which is the task's resource
     id (the last part of its ARN), not its name. Defaults to the name where they coincide.
+    ``metric_name`` is the DMS latency metric the alarm watches; ``triggers_rollback`` says
+    whether its ALARM rolls application traffic back (the forward replication's does).
     """
 
     task_identifier: str
     cdc_latency_threshold_seconds: int
     metric_task_id: str | None = None
+    metric_name: str = "CDCLatencySource"
+    triggers_rollback: bool = True
+
+    @property
+    def description(self) -> str:
+        side = "target" if self.metric_name == "CDCLatencyTarget" else "source"
+        consequence = "roll back" if self.triggers_rollback else "a failback would wait for it"
+        return (
+            f"DMS task {self.task_identifier}: {side} CDC latency above "
+            f"{self.cdc_latency_threshold_seconds} s; {consequence}"
+        )
 
 
 @dataclass(frozen=True)
@@ -141,7 +154,7 @@ class Monitoring(Construct):
         for task in replication_tasks:
             metric = cloudwatch.Metric(
                 namespace="AWS/DMS",
-                metric_name="CDCLatencySource",
+                metric_name=task.metric_name,
                 dimensions_map={
                     "ReplicationInstanceIdentifier": replication_instance_identifier,
                     "ReplicationTaskIdentifier": task.metric_task_id or task.task_identifier,
@@ -154,14 +167,13 @@ class Monitoring(Construct):
             specs.append(
                 _AlarmSpec(
                     f"CdcLatency-{task.task_identifier}",
-                    f"DMS task {task.task_identifier}: source CDC latency above "
-                    f"{task.cdc_latency_threshold_seconds} s; roll back",
+                    task.description,
                     metric,
                     task.cdc_latency_threshold_seconds,
                     cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                     cloudwatch.TreatMissingData.MISSING,
                     evaluation_periods=cdc_latency_evaluation_periods,
-                    triggers_rollback=True,
+                    triggers_rollback=task.triggers_rollback,
                 )
             )
 
@@ -192,7 +204,7 @@ class Monitoring(Construct):
         instance = {"ReplicationInstanceIdentifier": replication_instance_identifier}
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="DMS replication lag (CDC latency, source)",
+                title="DMS replication lag (CDC latency: forward source, reverse target)",
                 left=task_latency_metrics
                 or [
                     cloudwatch.Metric(

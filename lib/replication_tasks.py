@@ -1,4 +1,5 @@
-"""Replication tasks: per planned database, DMS endpoints and a validated full-load-and-cdc task."""
+"""Replication tasks: per planned database, a validated full-load-and-cdc task on-premises -> AWS
+and a prepared CDC-only reverse task AWS -> on-premises, each with its own DMS endpoints."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from constructs import Construct
 
 from lib.monitoring import ReplicationTaskMonitor
 from lib.nag import acknowledge
+from migration.database.names import Direction, reverse_task_identifier, slot_name
 from migration.plan import Database, Endpoint
 
 # Property of CfnEndpoint carrying the Secrets Manager reference, and its struct, per plan
@@ -29,6 +31,8 @@ _SETTINGS_PROPERTY = {
     "oracle": ("oracle_settings", dms.CfnEndpoint.OracleSettingsProperty),
 }
 
+_POSTGRES = "postgre_sql_settings"
+
 # Task settings: validation compares source and target rows during full load and CDC; the
 # cutover gates read its results (no mismatch allowed) before moving any traffic.
 TASK_SETTINGS = {
@@ -41,6 +45,26 @@ TASK_SETTINGS = {
         "FailureMaxCount": 10000,
     },
 }
+
+
+# The reverse task replicates changes only (no full load: the on-premises database already holds
+# every row up to the cutover, and the task starts from the change position recorded then).
+# Validation stays off: DMS validation compares whole tables, which would read the on-premises
+# database at full size while it is the standby; the failback runs its own chunked consistency
+# check before the name moves back.
+REVERSE_TASK_SETTINGS = {
+    "TargetMetadata": TASK_SETTINGS["TargetMetadata"],
+    # Never drop or truncate on-premises tables, even if someone reruns the task as a full load.
+    "FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING"},
+    "ValidationSettings": {"EnableValidation": False},
+}
+
+# The forward alarm watches the latency of reading the on-premises source (the DMS metric the
+# cutover gates use). The reverse alarm watches the latency of applying on-premises
+# (CDCLatencyTarget, which includes reading AWS): what a failback waits for is AWS's writes
+# being applied on-premises, across the VPN.
+FORWARD_LATENCY_METRIC = "CDCLatencySource"
+REVERSE_LATENCY_METRIC = "CDCLatencyTarget"
 
 
 def secret_arn(secret: str) -> str:
@@ -75,6 +99,15 @@ class ReplicationTasks(Construct):
 
     Credentials never enter the template: each endpoint names its secret, and DMS reads it
     through an access role that may read exactly the plan's secrets. Connections require TLS.
+
+    Per database there are two tasks. The forward task (``tasks``) replicates on-premises ->
+    AWS, full load then changes. The reverse task (``reverse_tasks``) replicates AWS ->
+    on-premises, changes only, over its own pair of endpoints (the AWS target read as a source,
+    the on-premises source written as a target): it keeps the way back open after a database
+    cutover. CloudFormation creates DMS tasks but never starts them, so the reverse task is
+    prepared, not started, by construction; the runtime starts it from the target's change
+    position recorded at the cutover. PostgreSQL source endpoints name their logical replication
+    slot (``migration.database.names.slot_name``) so the runtime can prove a drain from it.
     """
 
     def __init__(
@@ -89,9 +122,38 @@ class ReplicationTasks(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.monitors: list[ReplicationTaskMonitor] = []
+        self.reverse_monitors: list[ReplicationTaskMonitor] = []
         self.tasks: dict[str, dms.CfnReplicationTask] = {}
+        self.reverse_tasks: dict[str, dms.CfnReplicationTask] = {}
         if not databases:
             return
+        self._create_access_role(databases, environment_suffix)
+        for database in databases:
+            group = Construct(self, database.name)
+            forward = self._task(
+                group,
+                "",
+                database,
+                (database.source, database.target),
+                key,
+                replication_instance,
+                f"{database.name}-{environment_suffix}",
+            )
+            reverse = self._task(
+                group,
+                "Reverse",
+                database,
+                (database.target, database.source),
+                key,
+                replication_instance,
+                reverse_task_identifier(database.name, environment_suffix),
+            )
+            self.tasks[database.name] = forward
+            self.reverse_tasks[database.name] = reverse
+            self.monitors.append(_monitor(forward, database, FORWARD_LATENCY_METRIC))
+            self.reverse_monitors.append(_monitor(reverse, database, REVERSE_LATENCY_METRIC))
+
+    def _create_access_role(self, databases: Sequence[Database], environment_suffix: str) -> None:
         region = Stack.of(self).region
         self.access_role = iam.Role(
             self,
@@ -117,37 +179,42 @@ class ReplicationTasks(Construct):
                     "characters to a secret's ARN, which only this wildcard can match.",
                 )
 
-        for database in databases:
-            group = Construct(self, database.name)
-            source = self._endpoint(group, "Source", "source", database, database.source, key)
-            target = self._endpoint(group, "Target", "target", database, database.target, key)
-            task_id = f"{database.name}-{environment_suffix}"
-            self.tasks[database.name] = dms.CfnReplicationTask(
-                group,
-                "Task",
-                replication_task_identifier=task_id,
-                migration_type="full-load-and-cdc",
-                replication_instance_arn=replication_instance.ref,
-                source_endpoint_arn=source.ref,
-                target_endpoint_arn=target.ref,
-                table_mappings=table_mappings(database),
-                replication_task_settings=json.dumps(TASK_SETTINGS, sort_keys=True),
-            )
-            self.monitors.append(
-                ReplicationTaskMonitor(
-                    task_identifier=task_id,
-                    cdc_latency_threshold_seconds=database.cdc_latency_threshold_seconds,
-                    # arn:<partition>:dms:<region>:<account>:task:<resource id>
-                    metric_task_id=Fn.select(6, Fn.split(":", self.tasks[database.name].ref)),
-                )
-            )
+    def _task(
+        self,
+        group: Construct,
+        prefix: str,
+        database: Database,
+        sides: tuple[Endpoint, Endpoint],
+        key: kms.IKey,
+        replication_instance: dms.CfnReplicationInstance,
+        task_id: str,
+    ) -> dms.CfnReplicationTask:
+        """A task between two endpoints of its own; ``prefix`` "" is forward, "Reverse" back."""
+        direction: Direction = "reverse" if prefix else "forward"
+        source = self._endpoint(
+            group, f"{prefix}Source", "source", database, sides[0], key, direction
+        )
+        target = self._endpoint(group, f"{prefix}Target", "target", database, sides[1], key)
+        settings = REVERSE_TASK_SETTINGS if prefix else TASK_SETTINGS
+        return dms.CfnReplicationTask(
+            group,
+            f"{prefix}Task",
+            replication_task_identifier=task_id,
+            migration_type="cdc" if prefix else "full-load-and-cdc",
+            replication_instance_arn=replication_instance.ref,
+            source_endpoint_arn=source.ref,
+            target_endpoint_arn=target.ref,
+            table_mappings=table_mappings(database),
+            replication_task_settings=json.dumps(settings, sort_keys=True),
+        )
 
     def alarms(self, alarms: Mapping[str, cloudwatch.Alarm]) -> dict[str, cloudwatch.Alarm]:
         """The CDC latency alarm of each planned database, from the monitoring alarms by id."""
-        return {
-            database: alarms[f"CdcLatency-{task.task_identifier}"]
-            for database, task in zip(self.tasks, self.monitors, strict=True)
-        }
+        return _alarms_by_database(self.tasks, self.monitors, alarms)
+
+    def reverse_alarms(self, alarms: Mapping[str, cloudwatch.Alarm]) -> dict[str, cloudwatch.Alarm]:
+        """The reverse replication's CDC latency alarm of each planned database."""
+        return _alarms_by_database(self.reverse_tasks, self.reverse_monitors, alarms)
 
     def _endpoint(
         self,
@@ -157,12 +224,15 @@ class ReplicationTasks(Construct):
         database: Database,
         endpoint: Endpoint,
         key: kms.IKey,
+        slot: Direction | None = None,
     ) -> dms.CfnEndpoint:
         name, struct = _SETTINGS_PROPERTY[database.engine]
+        extra = {"slot_name": slot_name(database.name, slot)} if slot and name == _POSTGRES else {}
         settings = {
             name: struct(
                 secrets_manager_secret_id=endpoint.secret,
                 secrets_manager_access_role_arn=self.access_role.role_arn,
+                **extra,
             )
         }
         return dms.CfnEndpoint(
@@ -175,3 +245,29 @@ class ReplicationTasks(Construct):
             kms_key_id=key.key_arn,
             **settings,
         )
+
+
+def _monitor(
+    task: dms.CfnReplicationTask, database: Database, metric_name: str
+) -> ReplicationTaskMonitor:
+    return ReplicationTaskMonitor(
+        task_identifier=str(task.replication_task_identifier),
+        cdc_latency_threshold_seconds=database.cdc_latency_threshold_seconds,
+        # arn:<partition>:dms:<region>:<account>:task:<resource id>
+        metric_task_id=Fn.select(6, Fn.split(":", task.ref)),
+        metric_name=metric_name,
+        # Rolling application traffic back cannot help a lagging reverse replication: after a
+        # database cutover every application writes through the database's name either way.
+        triggers_rollback=metric_name == FORWARD_LATENCY_METRIC,
+    )
+
+
+def _alarms_by_database(
+    tasks: Mapping[str, dms.CfnReplicationTask],
+    monitors: Sequence[ReplicationTaskMonitor],
+    alarms: Mapping[str, cloudwatch.Alarm],
+) -> dict[str, cloudwatch.Alarm]:
+    return {
+        database: alarms[f"CdcLatency-{monitor.task_identifier}"]
+        for database, monitor in zip(tasks, monitors, strict=True)
+    }

@@ -20,9 +20,11 @@ from lib.config import ConfigError, MigrationConfig
 from lib.cutover_controller import CutoverController
 from lib.cutover_records import CutoverRecords
 from lib.database_migration import DatabaseMigration
+from lib.database_records import DatabaseRecords
 from lib.encryption import Encryption
 from lib.hybrid_connectivity import HybridConnectivity
 from lib.monitoring import Monitoring
+from lib.name_resolution import NameResolution
 from lib.network import Network
 from lib.notifications import Notifications
 from lib.replication_tasks import ReplicationTasks
@@ -168,12 +170,28 @@ class TapStack(Stack):
         ).hosted_zone
 
         plan = props.plan
+        self.name_resolution = NameResolution(
+            self,
+            "NameResolution",
+            vpc=self.vpc,
+            vpc_cidr=config.network.vpc_cidr,
+            on_premises_cidrs=config.on_premises.cidrs,
+            on_premises_domains=plan.site.on_premises_domains if plan else (),
+            on_premises_resolvers=plan.site.on_premises_resolvers if plan else (),
+            environment_suffix=suffix,
+        )
         self.cutover_records = CutoverRecords(
             self,
             "CutoverRecords",
             hosted_zone=self.private_hosted_zone,
             applications=plan.applications if plan else (),
         ).records
+        self.database_records = DatabaseRecords(
+            self,
+            "DatabaseRecords",
+            hosted_zone=self.private_hosted_zone,
+            databases=plan.databases if plan else (),
+        )
         replication = ReplicationTasks(
             self,
             "ReplicationTasks",
@@ -183,6 +201,7 @@ class TapStack(Stack):
             environment_suffix=suffix,
         )
         self.dms_replication_tasks = replication.tasks
+        self.dms_reverse_replication_tasks = replication.reverse_tasks
 
         self.migration_tracking_table = Tracking(
             self, "Tracking", key=self.kms_key, environment_suffix=suffix
@@ -211,7 +230,7 @@ class TapStack(Stack):
             topic=self.sns_topic,
             vpn_connection=self.vpn_connection,
             replication_instance_identifier=database.replication_instance_identifier,
-            replication_tasks=replication.monitors,
+            replication_tasks=[*replication.monitors, *replication.reverse_monitors],
             cdc_latency_evaluation_periods=config.monitoring.cdc_latency_evaluation_periods,
             rollback_function=self.rollback_lambda,
             rollback_dead_letter_queue=rollback.dead_letter_queue,
@@ -223,22 +242,7 @@ class TapStack(Stack):
         self.alarms = monitoring.alarms
 
         self._wire_rollback_triggers(plan, monitoring.rollback_alarms, replication, rollback)
-        self.cutover_settings = {
-            "environmentSuffix": suffix,
-            "replicationInstanceIdentifier": database.replication_instance_identifier,
-            "replicationTasks": {
-                name: task.replication_task_identifier for name, task in replication.tasks.items()
-            },
-            "alarms": {
-                "vpn-tunnel-down": self.alarms["VpnTunnelDown"].alarm_name,
-                "vpn-both-tunnels-down": self.alarms["VpnBothTunnelsDown"].alarm_name,
-                "rollback-errors": self.alarms["RollbackErrors"].alarm_name,
-                "rollback-dead-letters": self.alarms["RollbackDeadLetters"].alarm_name,
-            },
-            "cdcLatencyAlarms": {
-                name: alarm.alarm_name for name, alarm in replication.alarms(self.alarms).items()
-            },
-        }
+        self.cutover_settings = self._cutover_settings(database, replication)
         controller = CutoverController(
             self,
             "CutoverController",
@@ -258,6 +262,39 @@ class TapStack(Stack):
         )
         self.cutover_controller_lambda = controller.function
         self._create_outputs()
+
+    def _cutover_settings(
+        self, database: DatabaseMigration, replication: ReplicationTasks
+    ) -> dict[str, Any]:
+        """Names the runtime looks up (the ``CutoverSettings`` output and the controller's
+        environment): DMS instance and tasks, alarms, and the databases' names."""
+        return {
+            "environmentSuffix": self.environment_suffix,
+            "replicationInstanceIdentifier": database.replication_instance_identifier,
+            "replicationTasks": {
+                name: task.replication_task_identifier for name, task in replication.tasks.items()
+            },
+            "alarms": {
+                "vpn-tunnel-down": self.alarms["VpnTunnelDown"].alarm_name,
+                "vpn-both-tunnels-down": self.alarms["VpnBothTunnelsDown"].alarm_name,
+                "rollback-errors": self.alarms["RollbackErrors"].alarm_name,
+                "rollback-dead-letters": self.alarms["RollbackDeadLetters"].alarm_name,
+            },
+            "cdcLatencyAlarms": {
+                name: alarm.alarm_name for name, alarm in replication.alarms(self.alarms).items()
+            },
+            # The database cutover and failback (optional for the runtime: older outputs lack
+            # them).
+            "reverseReplicationTasks": {
+                name: task.replication_task_identifier
+                for name, task in replication.reverse_tasks.items()
+            },
+            "reverseCdcLatencyAlarms": {
+                name: alarm.alarm_name
+                for name, alarm in replication.reverse_alarms(self.alarms).items()
+            },
+            "databaseNames": dict(self.database_records.names),
+        }
 
     def _wire_rollback_triggers(
         self,
@@ -340,6 +377,8 @@ class TapStack(Stack):
             "CutoverSettings": self.to_json_string(self.cutover_settings),
             # The server-side cutover (optional for the runtime: older outputs lack it).
             "CutoverControllerArn": self.cutover_controller_lambda.function_arn,
+            # Where on-premises DNS forwards the migration zone (pinned addresses).
+            "ResolverInboundAddresses": ",".join(self.name_resolution.inbound_addresses),
         }
         for name, value in outputs.items():
             CfnOutput(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,10 @@ class CutoverSettings:
     replication_tasks: Mapping[str, str]
     alarms: Mapping[str, str]
     cdc_latency_alarms: Mapping[str, str]
+    # Database cutover and failback; empty in outputs of stacks that predate them.
+    reverse_replication_tasks: Mapping[str, str] = field(default_factory=dict)
+    reverse_cdc_latency_alarms: Mapping[str, str] = field(default_factory=dict)
+    database_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,9 @@ def parse_cutover_settings(raw: str, source: str) -> CutoverSettings:
         replication_tasks=names("replicationTasks"),
         alarms=names("alarms"),
         cdc_latency_alarms=names("cdcLatencyAlarms"),
+        reverse_replication_tasks=names("reverseReplicationTasks"),
+        reverse_cdc_latency_alarms=names("reverseCdcLatencyAlarms"),
+        database_names=names("databaseNames"),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 
 from migration.outputs import SEED_OUTPUTS
+from migration.plan import DEFAULT_PLAN_PATH, PLAN_ENV_VAR, Plan, load_plan
+from tests.conftest import ROOT
 from tests.integration.conftest import Target
 
 pytestmark = pytest.mark.integration
@@ -235,3 +238,73 @@ def test_dms_task_can_be_started_and_stopped(target: Target) -> None:
     assert started["Status"] in ("starting", "running")
     stopped = dms.stop_replication_task(ReplicationTaskArn=arn)["ReplicationTask"]
     assert stopped["Status"] in ("stopping", "stopped")
+
+
+# --------------------------------------------------------------------------- database cutover
+
+
+def _deployed_plan() -> Plan:
+    """The plan the stack was synthesized from: ``$MIGRATION_PLAN`` or the example."""
+    return load_plan(ROOT / os.environ.get(PLAN_ENV_VAR, DEFAULT_PLAN_PATH))
+
+
+def test_resolver_inbound_addresses_are_the_inbound_endpoints(target: Target) -> None:
+    out = target.outputs
+    addresses = sorted(out["ResolverInboundAddresses"].split(","))
+    assert len(addresses) >= 2
+    resolver = target.client("route53resolver")
+    endpoints = [
+        e
+        for e in resolver.list_resolver_endpoints()["ResolverEndpoints"]
+        if e["HostVPCId"] == out["VpcId"] and e["Direction"] == "INBOUND"
+    ]
+    assert len(endpoints) == 1
+    ips = resolver.list_resolver_endpoint_ip_addresses(ResolverEndpointId=endpoints[0]["Id"])
+    assert sorted(a["Ip"] for a in ips["IpAddresses"]) == addresses
+
+
+def test_each_database_name_points_at_its_writer(target: Target) -> None:
+    """Each planned database's name is one plain record: at the on-premises source (locally
+    always; in an account, at the AWS target once that database has been cut over)."""
+    plan = _deployed_plan()
+    names = target.outputs.settings.database_names
+    assert names == {d.name: d.dns_name for d in plan.databases}
+    route53 = target.client("route53")
+    for database in plan.databases:
+        fqdn = f"{names[database.name]}."
+        records = route53.list_resource_record_sets(
+            HostedZoneId=target.outputs.hosted_zone_id, StartRecordName=fqdn, MaxItems="10"
+        )["ResourceRecordSets"]
+        (record,) = [r for r in records if r["Name"] == fqdn]
+        assert "SetIdentifier" not in record
+        values = [v["Value"] for v in record["ResourceRecords"]]
+        writers = [database.source.host] + ([] if target.local else [database.target.host])
+        assert len(values) == 1 and values[0] in writers
+        assert record["Type"] == ("A" if values[0].replace(".", "").isdigit() else "CNAME")
+
+
+def test_reverse_tasks_are_prepared_changes_only_with_their_alarms(target: Target) -> None:
+    settings = target.outputs.settings
+    assert set(settings.reverse_replication_tasks) == set(settings.replication_tasks)
+    assert set(settings.reverse_cdc_latency_alarms) == set(settings.replication_tasks)
+    dms = target.client("dms")
+    for database, task_id in settings.reverse_replication_tasks.items():
+        (task,) = dms.describe_replication_tasks(
+            Filters=[{"Name": "replication-task-id", "Values": [task_id]}]
+        )["ReplicationTasks"]
+        assert task["MigrationType"] == "cdc"
+        forward = dms.describe_replication_tasks(
+            Filters=[
+                {"Name": "replication-task-id", "Values": [settings.replication_tasks[database]]}
+            ]
+        )["ReplicationTasks"][0]
+        # Its own endpoints, distinct from the forward task's.
+        assert {task["SourceEndpointArn"], task["TargetEndpointArn"]}.isdisjoint(
+            {forward["SourceEndpointArn"], forward["TargetEndpointArn"]}
+        )
+        if target.local:
+            assert task["Status"] != "running"  # prepared, not started
+    alarm_names = list(settings.reverse_cdc_latency_alarms.values())
+    alarms = target.client("cloudwatch").describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
+    assert sorted(a["AlarmName"] for a in alarms) == sorted(alarm_names)
+    assert {a["MetricName"] for a in alarms} == {"CDCLatencyTarget"}

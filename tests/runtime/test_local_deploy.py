@@ -394,3 +394,157 @@ def test_the_emulators_route53_refuses_a_delete_of_stale_values() -> None:
     assert code_and_message.startswith("InvalidChangeBatch ")
     assert "do not match the current values" in code_and_message
     assert weights == "[50]"
+
+
+# --------------------------------------------------------------------------- name resolution
+
+
+def _subnet(cidr: str, zone: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::EC2::Subnet",
+        "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": cidr, "AvailabilityZone": zone},
+    }
+
+
+def _dns_rules(cidr: str) -> list[dict[str, Any]]:
+    return [
+        {"CidrIp": cidr, "IpProtocol": protocol, "FromPort": 53, "ToPort": 53}
+        for protocol in ("tcp", "udp")
+    ]
+
+
+def _resolver_resources() -> dict[str, Any]:
+    """A VPC with the stack's name-resolution shape: reserved blocks, an inbound and an outbound
+    endpoint at pinned addresses, a DNS-only egress group, one forwarding rule."""
+    subnets = {"SubnetA": ("10.9.3.0/24", "us-west-2a"), "SubnetB": ("10.9.4.0/24", "us-west-2b")}
+    resources: dict[str, Any] = {"Vpc": VPC}
+    for name, (cidr, zone) in subnets.items():
+        resources[name] = _subnet(cidr, zone)
+        resources[f"Reservation{name}"] = {
+            "Type": "AWS::EC2::SubnetCidrReservation",
+            "Properties": {
+                "SubnetId": {"Ref": name},
+                "Cidr": cidr.replace(".0/24", ".48/28"),
+                "ReservationType": "explicit",
+            },
+        }
+    resources["InboundGroup"] = {
+        "Type": "AWS::EC2::SecurityGroup",
+        "Properties": {
+            "GroupDescription": "inbound DNS",
+            "VpcId": {"Ref": "Vpc"},
+            "SecurityGroupIngress": _dns_rules("192.168.0.0/16"),
+            "SecurityGroupEgress": [
+                {
+                    "CidrIp": "255.255.255.255/32",
+                    "IpProtocol": "icmp",
+                    "FromPort": 252,
+                    "ToPort": 86,
+                }
+            ],
+        },
+    }
+    resources["OutboundGroup"] = {
+        "Type": "AWS::EC2::SecurityGroup",
+        "Properties": {
+            "GroupDescription": "outbound DNS",
+            "VpcId": {"Ref": "Vpc"},
+            "SecurityGroupEgress": _dns_rules("192.168.0.2/32"),
+        },
+    }
+    for direction, host in (("Inbound", 53), ("Outbound", 54)):
+        resources[f"{direction}Endpoint"] = {
+            "Type": "AWS::Route53Resolver::ResolverEndpoint",
+            "DependsOn": ["ReservationSubnetA", "ReservationSubnetB"],
+            "Properties": {
+                "Direction": direction.upper(),
+                "Name": f"test-{direction.lower()}",
+                "SecurityGroupIds": [{"Fn::GetAtt": [f"{direction}Group", "GroupId"]}],
+                "IpAddresses": [
+                    {"SubnetId": {"Ref": "SubnetA"}, "Ip": f"10.9.3.{host}"},
+                    {"SubnetId": {"Ref": "SubnetB"}, "Ip": f"10.9.4.{host}"},
+                ],
+            },
+        }
+    resources["ForwardRule"] = {
+        "Type": "AWS::Route53Resolver::ResolverRule",
+        "Properties": {
+            "RuleType": "FORWARD",
+            "DomainName": "corp.example.com",
+            "Name": "test-corp-example-com",
+            "ResolverEndpointId": {"Fn::GetAtt": ["OutboundEndpoint", "ResolverEndpointId"]},
+            "TargetIps": [{"Ip": "192.168.0.2", "Port": "53"}],
+        },
+    }
+    resources["ForwardRuleAssociation"] = {
+        "Type": "AWS::Route53Resolver::ResolverRuleAssociation",
+        "Properties": {
+            "ResolverRuleId": {"Fn::GetAtt": ["ForwardRule", "ResolverRuleId"]},
+            "VPCId": {"Ref": "Vpc"},
+        },
+    }
+    return resources
+
+
+def test_resolver_endpoints_rules_and_reservations_are_created_and_verified(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    outputs = {"Inbound": {"Value": {"Fn::GetAtt": ["InboundEndpoint", "ResolverEndpointId"]}}}
+    template = _template(tmp_path, _resolver_resources(), outputs)
+    deployment = _deploy(emulator, template, tmp_path, "LocalResolver")
+    for logical_id in ("InboundEndpoint", "OutboundEndpoint"):
+        assert deployment.resources[logical_id].created_by == "tool"
+        assert deployment.verified[logical_id] == [
+            "verified: direction, name, security groups, VPC, addresses"
+        ]
+    assert deployment.verified["ForwardRule"] == ["verified: rule type, domain, targets, endpoint"]
+    assert deployment.verified["ForwardRuleAssociation"] == ["verified: rule, VPC"]
+    assert (
+        "verified: exists, CIDR, reservation type" in deployment.verified["ReservationSubnetA"][0]
+    )
+    assert deployment.outputs["Inbound"] == deployment.resources["InboundEndpoint"].physical_id
+    addresses = emulator.client("route53resolver").list_resolver_endpoint_ip_addresses(
+        ResolverEndpointId=deployment.outputs["Inbound"]
+    )["IpAddresses"]
+    assert sorted(a["Ip"] for a in addresses) == ["10.9.3.53", "10.9.4.53"]
+    # moto's CloudFormation keeps the default allow-all egress: the fix replaces it.
+    group = emulator.client("ec2").describe_security_groups(
+        GroupIds=[deployment.resources["OutboundGroup"].physical_id]
+    )["SecurityGroups"][0]
+    assert sorted(
+        (p["IpProtocol"], r["CidrIp"]) for p in group["IpPermissionsEgress"] for r in p["IpRanges"]
+    ) == [("tcp", "192.168.0.2/32"), ("udp", "192.168.0.2/32")]
+    assert deployment.verified["OutboundGroup"] == ["verified: description, VPC, ingress, egress"]
+
+
+def test_a_forwarding_rule_with_other_targets_is_caught(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migration.local import resolver as resolver_module
+
+    def elsewhere(ctx: Any, props: Any) -> fillers_module.Filled:
+        return resolver_module.resolver_rule(
+            ctx, {**props, "TargetIps": [{"Ip": "192.168.0.99", "Port": "53"}]}
+        )
+
+    monkeypatch.setitem(
+        fillers_module.FILLERS, "AWS::Route53Resolver::ResolverRule", (elsewhere, "test")
+    )
+    resources = _resolver_resources()
+    with pytest.raises(LocalDeployError) as caught:
+        _deploy(emulator, _template(tmp_path, resources, {}), tmp_path, "LocalResolverBad")
+    assert "ForwardRule (AWS::Route53Resolver::ResolverRule): targets: expected" in str(
+        caught.value
+    )
+
+
+def test_an_egress_rule_left_open_is_caught(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migration.local import fixes
+
+    monkeypatch.setitem(fixes.FIXES, "AWS::EC2::SecurityGroup", lambda *_: [])
+    resources = {"Vpc": VPC, "OutboundGroup": _resolver_resources()["OutboundGroup"]}
+    with pytest.raises(LocalDeployError) as caught:
+        _deploy(emulator, _template(tmp_path, resources, {}), tmp_path, "LocalOpenEgress")
+    assert "OutboundGroup (AWS::EC2::SecurityGroup): egress: expected" in str(caught.value)

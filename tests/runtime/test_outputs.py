@@ -66,6 +66,22 @@ def test_optional_settings_maps_default_to_empty() -> None:
     assert parsed.settings.replication_tasks == {}
     assert parsed.settings.alarms == {}
     assert parsed.settings.cdc_latency_alarms == {}
+    assert parsed.settings.reverse_replication_tasks == {}
+    assert parsed.settings.reverse_cdc_latency_alarms == {}
+    assert parsed.settings.database_names == {}
+
+
+def test_database_cutover_settings_are_read() -> None:
+    settings = {
+        **SETTINGS,
+        "reverseReplicationTasks": {"orders-db": "orders-db-reverse-dev"},
+        "reverseCdcLatencyAlarms": {"orders-db": "CdcLatency-orders-db-reverse-dev"},
+        "databaseNames": {"orders-db": "orders-db.db.migration.internal"},
+    }
+    parsed = parse_outputs(outputs(CutoverSettings=json.dumps(settings)), "src").settings
+    assert parsed.reverse_replication_tasks == {"orders-db": "orders-db-reverse-dev"}
+    assert parsed.reverse_cdc_latency_alarms == {"orders-db": "CdcLatency-orders-db-reverse-dev"}
+    assert parsed.database_names == {"orders-db": "orders-db.db.migration.internal"}
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -134,6 +150,18 @@ def test_missing_outputs_are_all_named() -> None:
         (
             json.dumps({**SETTINGS, "cdcLatencyAlarms": {"orders-db": 3}}),
             "CutoverSettings.cdcLatencyAlarms: expected an object of names",
+        ),
+        (
+            json.dumps({**SETTINGS, "reverseReplicationTasks": "orders-db-reverse-dev"}),
+            "CutoverSettings.reverseReplicationTasks: expected an object of names",
+        ),
+        (
+            json.dumps({**SETTINGS, "reverseCdcLatencyAlarms": {"orders-db": None}}),
+            "CutoverSettings.reverseCdcLatencyAlarms: expected an object of names",
+        ),
+        (
+            json.dumps({**SETTINGS, "databaseNames": {"orders-db": ""}}),
+            "CutoverSettings.databaseNames: expected an object of names",
         ),
     ],
 )

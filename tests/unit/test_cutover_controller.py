@@ -250,7 +250,11 @@ def test_table_statistics_of_this_stacks_replication_tasks_only(
 ) -> None:
     statement = _statement_for(template, "dms:DescribeTableStatistics")
     assert _actions(statement) == ["dms:DescribeTableStatistics"]
-    tasks = template.find_resources("AWS::DMS::ReplicationTask")
+    tasks = template.find_resources(
+        "AWS::DMS::ReplicationTask", {"Properties": {"MigrationType": "full-load-and-cdc"}}
+    )
+    # The forward tasks (the gates read their validation); not the prepared reverse tasks.
+    assert len(tasks) == 2
     assert sorted(r["Ref"] for r in statement["Resource"]) == sorted(tasks)
     # No replication task (empty plan): no grant at all.
     assert not [

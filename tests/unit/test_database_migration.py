@@ -11,6 +11,7 @@ from lib.tap_stack import TapStack
 
 INSTANCE_ID = "DatabaseMigrationReplicationInstanceAF38F1A2"
 VPC_CIDR = {"Fn::GetAtt": ["NetworkVpc7FB7348F", "CidrBlock"]}
+SECURITY_GROUP_ID = "DatabaseMigrationSecurityGroupD549D940"
 
 
 def _egress(cidr: Any, port: int, description: str) -> dict[str, Any]:
@@ -151,7 +152,7 @@ def test_security_group_egress_is_database_ports_to_on_premises_and_vpc_plus_htt
     template: Template,
 ) -> None:
     template.resource_count_is("AWS::EC2::SecurityGroupEgress", 0)
-    (group,) = template.find_resources("AWS::EC2::SecurityGroup").values()
+    group = template.find_resources("AWS::EC2::SecurityGroup")[SECURITY_GROUP_ID]
     egress = group["Properties"]["SecurityGroupEgress"]
     expected = [
         _egress("192.168.0.0/16", 5432, "Database port 5432"),
@@ -166,7 +167,7 @@ def test_security_group_egress_is_database_ports_to_on_premises_and_vpc_plus_htt
 
 
 def test_security_group_egress_follows_the_site_configuration(site_template: Template) -> None:
-    (group,) = site_template.find_resources("AWS::EC2::SecurityGroup").values()
+    group = site_template.find_resources("AWS::EC2::SecurityGroup")[SECURITY_GROUP_ID]
     egress = group["Properties"]["SecurityGroupEgress"]
     expected = [
         _egress("172.16.0.0/16", 1521, "Database port 1521"),

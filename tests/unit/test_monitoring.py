@@ -20,6 +20,10 @@ from lib.tap_stack import TapStack
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:111111111111:migration"
 TASKS = (ReplicationTaskMonitor("orders", 45), ReplicationTaskMonitor("billing", 90))
+# A prepared reverse task (AWS -> on-premises): latency of applying on-premises, notify only.
+REVERSE = ReplicationTaskMonitor(
+    "orders-reverse", 45, metric_name="CDCLatencyTarget", triggers_rollback=False
+)
 
 
 def _dashboard_body(template: Template) -> dict[str, Any]:
@@ -71,10 +75,12 @@ def _monitoring(stack: cdk.Stack, tasks: tuple[ReplicationTaskMonitor, ...]) -> 
 def isolated() -> dict[str, tuple[Monitoring, Template]]:
     """Monitoring alone, in one small app: with two replication tasks and with none."""
     app = cdk.App()
-    stacks = {name: cdk.Stack(app, f"Monitoring-{name}") for name in ("tasks", "none")}
+    names = ("tasks", "none", "reverse")
+    stacks = {name: cdk.Stack(app, f"Monitoring-{name}") for name in names}
     built = {
         "tasks": _monitoring(stacks["tasks"], TASKS),
         "none": _monitoring(stacks["none"], ()),
+        "reverse": _monitoring(stacks["reverse"], (TASKS[0], REVERSE)),
     }
     # Build the whole tree before the first synthesis: the app synthesizes once.
     return {name: (built[name], Template.from_stack(stacks[name])) for name in stacks}
@@ -202,7 +208,7 @@ def test_dashboard_name_and_widgets(template: Template) -> None:
     body = _dashboard_body(template)
     assert body["start"] == "-PT3H"
     assert [w["properties"]["title"] for w in body["widgets"]] == [
-        "DMS replication lag (CDC latency, source)",
+        "DMS replication lag (CDC latency: forward source, reverse target)",
         "VPN tunnel state (1 = up)",
         "Rollback function",
         "Tracking table activity",
@@ -238,6 +244,9 @@ def test_stack_exposes_the_dashboard_and_alarms(stack: TapStack) -> None:
         # One per database of the example plan (task identifier = database name + suffix).
         "CdcLatency-orders-db-dev",
         "CdcLatency-inventory-db-dev",
+        # Then the prepared reverse tasks' (AWS -> on-premises).
+        "CdcLatency-orders-db-reverse-dev",
+        "CdcLatency-inventory-db-reverse-dev",
     ]
     assert all(isinstance(a, cloudwatch.Alarm) for a in stack.alarms.values())
 
@@ -341,3 +350,34 @@ def test_dashboard_falls_back_to_cpu_without_tasks(isolated) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Dashboard", {"DashboardName": "migration-dashboard-test"}
     )
+
+
+def test_reverse_task_alarm_watches_target_latency_and_only_notifies(isolated) -> None:
+    monitoring, template = isolated["reverse"]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmDescription": (
+                "DMS task orders-reverse: target CDC latency above 45 s; "
+                "a failback would wait for it"
+            ),
+            "Namespace": "AWS/DMS",
+            "MetricName": "CDCLatencyTarget",
+            "Dimensions": [
+                {"Name": "ReplicationInstanceIdentifier", "Value": "migration-dms-test"},
+                {"Name": "ReplicationTaskIdentifier", "Value": "orders-reverse"},
+            ],
+            "Threshold": 45,
+            "EvaluationPeriods": 2,
+            "AlarmActions": [TOPIC_ARN],
+            "OKActions": [TOPIC_ARN],
+        },
+    )
+    reverse = monitoring.alarms["CdcLatency-orders-reverse"]
+    assert reverse not in monitoring.rollback_alarms
+    assert monitoring.alarms["CdcLatency-orders"] in monitoring.rollback_alarms
+    lag = _dashboard_body(template)["widgets"][0]["properties"]["metrics"]
+    assert [(row[1], row[-1]["label"]) for row in lag] == [
+        ("CDCLatencySource", "orders"),
+        ("CDCLatencyTarget", "orders-reverse"),
+    ]

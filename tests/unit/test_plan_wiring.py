@@ -45,7 +45,10 @@ def test_each_application_has_its_weighted_pair_at_full_on_premises(template, ap
 
 
 def test_exactly_one_record_pair_per_application(template):
-    template.resource_count_is("AWS::Route53::RecordSet", 2 * len(PLAN.applications))
+    # Plus one plain record per database (tests/unit/test_database_records.py).
+    template.resource_count_is(
+        "AWS::Route53::RecordSet", 2 * len(PLAN.applications) + len(PLAN.databases)
+    )
 
 
 @pytest.mark.parametrize("database", PLAN.databases, ids=lambda d: d.name)
@@ -174,7 +177,8 @@ def test_rollback_function_knows_whom_each_alarm_targets(template):
 def test_a_database_no_application_uses_notifies_but_never_rolls_back(synth):
     plan = ROOT / "tests" / "fixtures" / "plans" / "unused-database.yaml"
     template = synth(planFile=str(plan)).template
-    template.resource_count_is("AWS::DMS::ReplicationTask", 1)
+    # The forward task and the prepared reverse task; neither alarm rolls anything back.
+    template.resource_count_is("AWS::DMS::ReplicationTask", 2)
     # The stack's alarm rule only (no plan alarm rule); the other rule is the controller's tick.
     alarm_rules = {k: r for k, r in _rules(template).items() if "EventPattern" in r}
     (rule,) = alarm_rules.values()
@@ -216,6 +220,12 @@ def test_an_empty_plan_keeps_every_seed_resource_and_adds_none(site_template):
         site_template.resource_count_is(seed_type, 1)
     # The rollback function and the cutover controller, with or without a plan.
     site_template.resource_count_is("AWS::Lambda::Function", 2)
+    # The inbound Resolver endpoint always; no domains to forward: no outbound endpoint, no rule.
+    site_template.resource_count_is("AWS::Route53Resolver::ResolverEndpoint", 1)
+    site_template.has_resource_properties(
+        "AWS::Route53Resolver::ResolverEndpoint", {"Direction": "INBOUND"}
+    )
+    site_template.resource_count_is("AWS::Route53Resolver::ResolverRule", 0)
 
 
 def test_plan_site_configures_the_vpn_unless_context_overrides(tmp_path):

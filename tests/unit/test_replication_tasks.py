@@ -13,7 +13,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Capture, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from lib.replication_tasks import TASK_SETTINGS, ReplicationTasks, secret_arn, table_mappings
+from lib.replication_tasks import (
+    REVERSE_TASK_SETTINGS,
+    TASK_SETTINGS,
+    ReplicationTasks,
+    secret_arn,
+    table_mappings,
+)
+from migration.database.names import reverse_task_identifier, slot_name
 from migration.plan import Database
 
 KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555"
@@ -160,8 +167,9 @@ def test_task_settings_validate_rows() -> None:
 
 
 def test_one_task_per_database(built: Built) -> None:
-    built.template.resource_count_is("AWS::DMS::ReplicationTask", 4)
-    built.template.resource_count_is("AWS::DMS::Endpoint", 8)
+    # Per database a forward and a reverse task, each with its own two endpoints.
+    built.template.resource_count_is("AWS::DMS::ReplicationTask", 8)
+    built.template.resource_count_is("AWS::DMS::Endpoint", 16)
     instance = Capture()
     for database in DATABASES:
         built.template.has_resource_properties(
@@ -266,6 +274,124 @@ def test_monitors_carry_task_ids_and_thresholds(built: Built) -> None:
 
 def test_no_databases_creates_nothing(built: Built) -> None:
     assert built.empty.monitors == []
+    assert built.empty.reverse_monitors == []
     assert built.empty.tasks == {}
+    assert built.empty.reverse_tasks == {}
     for kind in ("AWS::DMS::ReplicationTask", "AWS::DMS::Endpoint", "AWS::IAM::Role"):
         built.empty_template.resource_count_is(kind, 0)
+
+
+# --------------------------------------------------------------------------- reverse replication
+
+
+def test_reverse_task_settings_replicate_changes_only_without_validation() -> None:
+    assert REVERSE_TASK_SETTINGS["FullLoadSettings"] == {"TargetTablePrepMode": "DO_NOTHING"}
+    assert REVERSE_TASK_SETTINGS["ValidationSettings"] == {"EnableValidation": False}
+    assert REVERSE_TASK_SETTINGS["TargetMetadata"] == TASK_SETTINGS["TargetMetadata"]
+
+
+def test_one_cdc_only_reverse_task_per_database(built: Built) -> None:
+    for database in DATABASES:
+        built.template.has_resource_properties(
+            "AWS::DMS::ReplicationTask",
+            {
+                "ReplicationTaskIdentifier": reverse_task_identifier(database.name, "test"),
+                "MigrationType": "cdc",
+                "TableMappings": table_mappings(database),
+                "ReplicationTaskSettings": json.dumps(REVERSE_TASK_SETTINGS, sort_keys=True),
+                "CdcStartPosition": Match.absent(),
+            },
+        )
+    assert list(built.tasks.reverse_tasks) == [d.name for d in DATABASES]
+
+
+def test_reverse_task_reads_the_aws_target_and_writes_on_premises(built: Built) -> None:
+    resolved = built.stack.resolve
+    role = built.stack.get_logical_id(built.tasks.access_role.node.default_child)
+    for database in DATABASES:
+        group = built.tasks.node.find_child(database.name)
+        task = built.tasks.reverse_tasks[database.name]
+        source, target = (
+            group.node.find_child("ReverseSource"),
+            group.node.find_child("ReverseTarget"),
+        )
+        assert resolved(task.source_endpoint_arn) == resolved(source.ref)
+        assert resolved(task.target_endpoint_arn) == resolved(target.ref)
+        for endpoint, endpoint_type, side in (
+            (source, "source", database.target),
+            (target, "target", database.source),
+        ):
+            properties = built.template.to_json()["Resources"][built.stack.get_logical_id(endpoint)]
+            settings = properties["Properties"][SETTINGS_KEYS[database.engine]]
+            assert properties["Properties"]["EndpointType"] == endpoint_type
+            assert properties["Properties"]["DatabaseName"] == side.database
+            assert properties["Properties"]["SslMode"] == "require"
+            assert properties["Properties"]["KmsKeyId"] == KEY_ARN
+            assert settings["SecretsManagerSecretId"] == side.secret
+            assert settings["SecretsManagerAccessRoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+
+
+def test_postgres_source_endpoints_name_their_replication_slot(built: Built) -> None:
+    resources = built.template.to_json()["Resources"]
+    slots = {
+        logical_id: r["Properties"]["PostgreSqlSettings"].get("SlotName")
+        for logical_id, r in resources.items()
+        if r["Type"] == "AWS::DMS::Endpoint" and "PostgreSqlSettings" in r["Properties"]
+    }
+    assert slots == {
+        "ReplicationTasksordersdbSource1D65E59B": slot_name("orders-db", "forward"),
+        "ReplicationTasksordersdbTarget52EEFF45": None,
+        "ReplicationTasksordersdbReverseSource0B9DCADA": slot_name("orders-db", "reverse"),
+        "ReplicationTasksordersdbReverseTargetCD4DD87F": None,
+    }
+    # Other engines have no slots.
+    for r in resources.values():
+        for key in ("MySqlSettings", "MicrosoftSqlServerSettings", "OracleSettings"):
+            assert "SlotName" not in r.get("Properties", {}).get(key, {})
+
+
+def test_logical_ids_of_the_tasks_are_pinned(built: Built) -> None:
+    # Renaming a task's construct path replaces the DMS task (and loses its CDC position).
+    ids = {
+        name: (
+            built.stack.get_logical_id(built.tasks.tasks[name]),
+            built.stack.get_logical_id(built.tasks.reverse_tasks[name]),
+        )
+        for name in ("orders-db", "shop-db")
+    }
+    assert ids == {
+        "orders-db": (
+            "ReplicationTasksordersdbTask800F0492",
+            "ReplicationTasksordersdbReverseTaskF0A8BD1D",
+        ),
+        "shop-db": (
+            "ReplicationTasksshopdbTask6E836D26",
+            "ReplicationTasksshopdbReverseTaskA0DC84AC",
+        ),
+    }
+
+
+def test_reverse_monitors_watch_target_latency_and_do_not_roll_back(built: Built) -> None:
+    monitors = built.tasks.reverse_monitors
+    assert [(m.task_identifier, m.cdc_latency_threshold_seconds) for m in monitors] == [
+        (reverse_task_identifier(d.name, "test"), d.cdc_latency_threshold_seconds)
+        for d in DATABASES
+    ]
+    assert {(m.metric_name, m.triggers_rollback) for m in monitors} == {("CDCLatencyTarget", False)}
+    assert {(m.metric_name, m.triggers_rollback) for m in built.tasks.monitors} == {
+        ("CDCLatencySource", True)
+    }
+    stack = cdk.Stack.of(built.tasks)
+    for monitor, task in zip(monitors, built.tasks.reverse_tasks.values(), strict=True):
+        assert stack.resolve(monitor.metric_task_id) == {
+            "Fn::Select": [6, {"Fn::Split": [":", {"Ref": stack.get_logical_id(task)}]}]
+        }
+
+
+def test_alarms_are_found_by_task_identifier(built: Built) -> None:
+    alarms: Any = {
+        f"CdcLatency-{m.task_identifier}": m.task_identifier
+        for m in (*built.tasks.monitors, *built.tasks.reverse_monitors)
+    }
+    assert built.tasks.alarms(alarms)["orders-db"] == "orders-db-test"
+    assert built.tasks.reverse_alarms(alarms)["orders-db"] == "orders-db-reverse-test"

@@ -23,6 +23,8 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from lib import config as config_module
 from lib.config import MigrationConfig, NetworkConfig
+from lib.database_records import DatabaseRecords
+from lib.name_resolution import NameResolution
 from lib.tap_stack import LOG_RETENTION, TapStack, TapStackProps
 from tests.unit.conftest import Synthesized
 
@@ -48,9 +50,11 @@ OUTPUT_VALUES = {
     "RollbackLambdaArn": {"Fn::GetAtt": ["RollbackFunction0D77E616", "Arn"]},
     "DashboardName": {"Ref": "MonitoringDashboard0C3675C6"},
 }
-# Added after CutoverSettings: the server-side cutover (optional for the runtime).
+# Added after CutoverSettings: the server-side cutover (optional for the runtime), then the
+# addresses on-premises DNS forwards the migration zone to.
 CONTROLLER_OUTPUT = {
-    "CutoverControllerArn": {"Fn::GetAtt": ["CutoverControllerFunction3CFA05CA", "Arn"]}
+    "CutoverControllerArn": {"Fn::GetAtt": ["CutoverControllerFunction3CFA05CA", "Arn"]},
+    "ResolverInboundAddresses": "10.0.3.53,10.0.4.53",
 }
 
 ATTRIBUTE_TYPES = {
@@ -68,6 +72,10 @@ ATTRIBUTE_TYPES = {
     "rollback_lambda": lambda_.Function,
     "cutover_controller_lambda": lambda_.Function,
     "dashboard": cloudwatch.Dashboard,
+    # The database cutover's infrastructure.
+    "name_resolution": NameResolution,
+    "database_records": DatabaseRecords,
+    "dms_reverse_replication_tasks": dict,
 }
 
 RESOURCE_INVENTORY = {
@@ -87,7 +95,8 @@ RESOURCE_INVENTORY = {
     "AWS::EC2::VPNGateway": 1,
     "AWS::EC2::VPNConnection": 1,
     "AWS::EC2::VPNGatewayRoutePropagation": 1,
-    "AWS::EC2::SecurityGroup": 1,
+    # DMS, and the Route 53 Resolver inbound and outbound endpoints.
+    "AWS::EC2::SecurityGroup": 3,
     "AWS::DMS::ReplicationSubnetGroup": 1,
     "AWS::DMS::ReplicationInstance": 1,
     "AWS::Route53::HostedZone": 1,
@@ -233,6 +242,18 @@ def test_cutover_settings_name_what_the_runtime_looks_up(default_synth: Synthesi
     assert settings["cdcLatencyAlarms"] == {
         "orders-db": "<MonitoringCdcLatencyordersdbdev4FF28625>",
         "inventory-db": "<MonitoringCdcLatencyinventorydbdevB234FBCE>",
+    }
+    assert settings["reverseReplicationTasks"] == {
+        "orders-db": "orders-db-reverse-dev",
+        "inventory-db": "inventory-db-reverse-dev",
+    }
+    assert settings["reverseCdcLatencyAlarms"] == {
+        "orders-db": "<MonitoringCdcLatencyordersdbreversedevC8F1F2CE>",
+        "inventory-db": "<MonitoringCdcLatencyinventorydbreversedev4E68D153>",
+    }
+    assert settings["databaseNames"] == {
+        "orders-db": "orders-db.db.migration.internal",
+        "inventory-db": "inventory-db.db.migration.internal",
     }
 
 

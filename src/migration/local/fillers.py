@@ -8,40 +8,13 @@ part of a resource silently: what the emulator cannot represent is named in ``no
 from __future__ import annotations
 
 import json
-import secrets
-import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-_ALPHABET = string.ascii_uppercase + string.digits
+from migration.local import resolver
+from migration.local.filling import FillContext, Filled, generated_name
 
-
-def generated_name(
-    stack_name: str, logical_id: str, *, lower: bool = False, limit: int = 255
-) -> str:
-    """A physical name like CloudFormation's ``{stack}-{logicalId}-{RANDOM}``."""
-    suffix = "".join(secrets.choice(_ALPHABET) for _ in range(12))
-    name = f"{stack_name}-{logical_id}"[: limit - len(suffix) - 1].rstrip("-") + f"-{suffix}"
-    return name.lower() if lower else name
-
-
-@dataclass
-class Filled:
-    """What a filler created: the Ref value, GetAtt attributes and notes for the summary."""
-
-    ref: str
-    attributes: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class FillContext:
-    stack_name: str
-    logical_id: str
-    region: str
-    account: str
-    client: Callable[[str], Any]
+__all__ = ["FILLERS", "FillContext", "Filled", "Filler", "generated_name"]
 
 
 def _tag_specifications(kind: str, props: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -150,7 +123,7 @@ def dms_instance(ctx: FillContext, props: Mapping[str, Any]) -> Filled:
 
 
 # CloudFormation property names of AWS::DMS::Endpoint that differ from the API's.
-_DMS_ENDPOINT_NAMES = {
+DMS_ENDPOINT_NAMES = {
     "PostgreSqlSettings": "PostgreSQLSettings",
     "MySqlSettings": "MySQLSettings",
     "MicrosoftSqlServerSettings": "MicrosoftSQLServerSettings",
@@ -161,7 +134,7 @@ _DMS_ENDPOINT_NAMES = {
 
 def dms_endpoint(ctx: FillContext, props: Mapping[str, Any]) -> Filled:
     kwargs = {
-        _DMS_ENDPOINT_NAMES.get(key, key): value for key, value in props.items() if key != "Tags"
+        DMS_ENDPOINT_NAMES.get(key, key): value for key, value in props.items() if key != "Tags"
     }
     kwargs.setdefault(
         "EndpointIdentifier", generated_name(ctx.stack_name, ctx.logical_id, lower=True)
@@ -395,4 +368,5 @@ FILLERS: dict[str, tuple[Filler, str]] = {
     ),
     "AWS::SNS::TopicPolicy": (topic_policy, "not supported by moto's CloudFormation"),
     "AWS::SQS::QueuePolicy": (queue_policy, "not supported by moto's CloudFormation"),
+    **resolver.FILLERS,
 }

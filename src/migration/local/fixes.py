@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from migration.local import security_groups
+
 Fix = Callable[[Callable[[str], Any], str, Mapping[str, Any]], list[str]]
 
 
@@ -29,4 +31,8 @@ def iam_role(client: Callable[[str], Any], role_name: str, props: Mapping[str, A
     return [f"fixed: {len(arns)} managed policies attached"] if arns else []
 
 
-FIXES: dict[str, Fix] = {"AWS::KMS::Key": kms_key, "AWS::IAM::Role": iam_role}
+FIXES: dict[str, Fix] = {
+    "AWS::KMS::Key": kms_key,
+    "AWS::IAM::Role": iam_role,
+    "AWS::EC2::SecurityGroup": security_groups.fix_security_group,
+}

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from migration.local import resolver, security_groups
+from migration.local.fillers import DMS_ENDPOINT_NAMES
 from migration.local.template import UnresolvedError
 
 if TYPE_CHECKING:
@@ -101,6 +103,8 @@ def record_set(client: Client, physical_id: str, props: Mapping[str, Any]) -> li
     ]
     actual = found[0] if found else {}
     checks: list[Check] = [("record exists", True, bool(found))]
+    if "TTL" in props:
+        checks.append(("TTL", int(props["TTL"]), actual.get("TTL")))
     if "Weight" in props:
         checks.append(("weight", int(props["Weight"]), actual.get("Weight")))
     if "ResourceRecords" in props:
@@ -358,11 +362,19 @@ def dms_endpoint(client: Client, arn: str, props: Mapping[str, Any]) -> list[Che
         Filters=[{"Name": "endpoint-arn", "Values": [arn]}]
     )["Endpoints"]
     actual = endpoints[0] if endpoints else {}
-    return [
+    checks: list[Check] = [
         ("exists", True, bool(endpoints)),
         ("type", props["EndpointType"].upper(), str(actual.get("EndpointType", "")).upper()),
         ("engine", props["EngineName"], actual.get("EngineName")),
     ]
+    for key in ("DatabaseName", "SslMode", "KmsKeyId"):
+        if key in props:
+            checks.append((key, props[key], actual.get(key)))
+    # The engine settings: the secret, its access role and (PostgreSQL) the replication slot.
+    for key, api_key in DMS_ENDPOINT_NAMES.items():
+        if key in props:
+            checks.append((key, props[key], actual.get(api_key)))
+    return checks
 
 
 def dms_task(client: Client, arn: str, props: Mapping[str, Any]) -> list[Check]:
@@ -419,6 +431,8 @@ CHECKERS: dict[str, Checker] = {
     "AWS::DMS::ReplicationInstance": dms_instance,
     "AWS::DMS::Endpoint": dms_endpoint,
     "AWS::DMS::ReplicationTask": dms_task,
+    "AWS::EC2::SecurityGroup": security_groups.check_security_group,
+    **resolver.CHECKERS,
 }
 
 # Types whose physical id moto's CloudFormation leaves empty; their checker proves them.
