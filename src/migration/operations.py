@@ -124,7 +124,10 @@ def make_replications(
     dms = runtime.clients.client("dms")
     suffix = runtime.outputs.settings.environment_suffix
     forward_gates = runtime.gates()
-    reverse_id = reverse_task_identifier(database.name, suffix)
+    settings = runtime.outputs.settings
+    reverse_id = settings.reverse_replication_tasks.get(database.name) or reverse_task_identifier(
+        database.name, suffix
+    )
     reverse_gates = runtime.gates(task_identifiers={database.name: reverse_id})
     timing = runtime.timing
     forward = DmsReplication(

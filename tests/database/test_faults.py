@@ -125,3 +125,13 @@ def test_a_wrong_secret_is_refused_without_showing_the_password(story: Story) ->
     assert "password authentication failed" in message and wrong not in message
     assert wrong not in repr(credentials)
     _writes_on_premises(story)
+
+
+def test_tls_required_by_the_secret_is_refused_by_a_plain_server(story: Story) -> None:
+    """The local clusters offer no TLS: ``prefer`` falls back, ``require`` refuses."""
+    credentials = story.stand_in.source.credentials
+    assert PostgresDatabase(credentials).current_position()  # prefer: plain connection
+    strict = PostgresDatabase(dataclasses.replace(credentials, sslmode="require"))
+    with pytest.raises(DatabaseAccessError) as err:
+        strict.current_position()
+    assert str(err.value) == f"{credentials.where}: Server refuses SSL"

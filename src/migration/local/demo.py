@@ -9,7 +9,11 @@ compressed: each minute the watch waits, the deployed cutover controller's handl
 with the function's own environment, as its schedule would. An alarm is injected while one
 application bakes; the rollback function's handler runs on that alarm's state-change event (as
 EventBridge would) while the other applications complete. Then ``migrate reset`` and a second,
-clean attempt; status and history. It checks the story's end state and stops the emulator.
+clean attempt; status and history. It checks the story's end state. Then the database
+chapter (``migration.local.demo_database``): the plan's first PostgreSQL database on two real
+local clusters, ``migrate db cutover`` and ``migrate db failback`` with a workload writing
+through the database's name, and the count of acknowledged rows lost or duplicated (0/0, or
+the demo fails). Finally it stops the emulator and the clusters.
 
 What the emulator cannot provide is supplied explicitly and said on screen: DMS table
 validation statistics and VPN tunnel telemetry (see ``migration.local.signals``); alarm states
@@ -32,6 +36,7 @@ import typer
 
 from migration import operations
 from migration.cli import create_app
+from migration.local.demo_database import database_night
 from migration.local.deploy import LocalDeployError, deploy_local
 from migration.local.emulator import Emulator
 from migration.local.invoke import invoke_controller_locally, invoke_rollback_locally
@@ -511,6 +516,12 @@ def run(
         schedule, chaos = wire(emulator, outputs, story, clock)
         codes = cutover_night(emulator, story, schedule)
         problems = check(emulator, outputs, story, chaos, codes)
+        database_problems = database_night(
+            emulator, outputs, story.plan, migrate, say, heading, story.common
+        )
+        for problem in database_problems:
+            say(f"   FAIL {problem}")
+        problems += database_problems
     say()
     say("== Emulator stopped; nothing left running.")
     return 1 if problems else 0
@@ -521,13 +532,15 @@ def run_isolated(
 ) -> int:
     """:func:`run`, then put back the environment and the CLI seams it changed."""
     saved_env = dict(os.environ)
-    saved_hooks = (operations.make_clients, operations.make_timing)
+    saved_hooks = (operations.make_clients, operations.make_timing, operations.make_replications)
     try:
         return run(template, plan_path, outputs_path, region, show_resources)
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
-        operations.make_clients, operations.make_timing = saved_hooks
+        (operations.make_clients, operations.make_timing, operations.make_replications) = (
+            saved_hooks
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
