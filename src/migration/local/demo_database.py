@@ -105,14 +105,19 @@ def database_night(
             workload.stop()
             operations.make_replications, operations.make_timing = saved
         result = audit(stand_in.source, workload.acknowledged)
-        sides = ", ".join(f"{n} through the name to {s}" for s, n in workload.by_side.items())
-        say(f"   workload: {result.acknowledged} rows acknowledged ({sides})")
+        on_premises, on_aws = workload.by_side[onprem.label], workload.by_side[aws.label]
+        say(
+            f"   workload: {result.acknowledged} rows acknowledged ({on_premises} on-premises,"
+            f" {on_aws} on AWS), each written through {db.dns_name}"
+        )
         say(f"   in the writer (on-premises): lost {result.lost}, duplicated {result.duplicated}")
     problems = [f"{what} exited {code}, expected 0" for what, code in codes.items() if code]
     if result.lost or result.duplicated:
         problems.append(f"{result.lost} acknowledged rows lost, {result.duplicated} duplicated")
-    if not workload.by_side.get("aws"):
+    if not on_aws:
         problems.append("no row was written on AWS while it was the writer")
+    if not problems:
+        say(f"   OK {db.name}: cut over to AWS and failed back, every acknowledged row once")
     return problems
 
 
