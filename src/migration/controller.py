@@ -23,9 +23,11 @@ Per application, each tick (rollback first, then watching, then progress):
    holding: any alarm not OK (ALARM, INSUFFICIENT_DATA, missing) rolls it back.
 4. If the wave runs (not paused), the bake is over, a slot is free (``max_parallel``
    applications mid-cutover per wave), and the next step needs no approval or has it, the
-   gates are checked. Failing gates before any traffic moved: it waits and retries next
-   tick. Failing gates after traffic moved: roll back (default) or, with
-   ``on_gate_failure: hold``, phase HELD (split kept, alarms watched every tick).
+   gates are checked. Failing gates before any traffic moved, or failing only with "not
+   yet" (a database's writer moving, or not cut over yet when the plan cuts it over before
+   its applications): it waits and retries next tick. Failing gates after traffic moved:
+   roll back (default) or, with ``on_gate_failure: hold``, phase HELD (split kept, alarms
+   watched every tick).
 5. The applications ready to step in this tick move together: one conditional Route 53
    request per 250 applications (DELETE of the exact pair read + CREATE of the new one;
    Route 53 refuses the batch if a rollback moved any of them), paced under the account's
@@ -356,7 +358,7 @@ class Controller:
         results = ctx.gates.check_gates(app.spec)
         if not all_ok(results):
             failed = "; ".join(f"{r.name}: {r.detail}" for r in results if not r.ok)
-            if app.step == 0:
+            if app.step == 0 or all(r.wait for r in results if not r.ok):
                 self._wait(app, f"gates failed: {failed}", report)
             elif app.spec.on_gate_failure == ON_GATE_FAILURE_HOLD:
                 self._hold(app, f"gates of step {next_step} failed: {failed}", report)

@@ -7,6 +7,9 @@ Clients are injected (boto3 or any object with the same methods), and so is the 
   the Maximum of ``AWS/DMS CDCLatencySource`` over the last 5 minutes is under the
   database's ``cdc_latency_threshold_seconds`` (no datapoint fails); no table has
   ``ValidationState == "Mismatched records"`` or ``ValidationFailedRecords > 0``.
+* Databases by phase (``database_phase``): cut over = ok without DMS gates (the forward
+  task is stopped on purpose); writes frozen = fail (wait); ``cutover: before-applications``
+  and not cut over = fail, naming ``migrate db cutover``.
 * VPN: every VPN connection (or the given ones) has two tunnels, both ``UP``.
 * Alarms: every alarm of the application exists and is ``OK``. Built-in alarm names
   (``plan.BUILTIN_ALARMS``) map to real alarm names through ``alarm_names``. With
@@ -50,6 +53,9 @@ DMS_NAMESPACE = "AWS/DMS"
 LATENCY_WINDOW = timedelta(minutes=5)
 MISMATCHED_RECORDS = "Mismatched records"
 MAX_ALARM_NAMES_PER_CALL = 100
+CUT_OVER = "CUT_OVER"
+FROZEN_PHASES = frozenset({"WRITES_FROZEN", "FAILBACK_FROZEN"})
+BEFORE_APPLICATIONS = "before-applications"
 
 
 class GatedApplication(Protocol):
@@ -73,6 +79,10 @@ class GatedDatabase(Protocol):
     def cdc_latency_threshold_seconds(self) -> float: ...
 
 
+DatabasePhases = Callable[[str], "str | None"]
+"""The current phase of database ``name`` (``db#<name>``; None when not tracked yet)."""
+
+
 class DatabaseCatalog(Protocol):
     """Where the gates find an application's databases (the Plan, or a WaveSpec)."""
 
@@ -86,6 +96,9 @@ class GateResult:
     name: str
     ok: bool
     detail: str
+    wait: bool = False
+    """A failure that means "not yet" (a database's writer moving or not moved yet): the
+    application waits at its current split and is never rolled back for it."""
 
 
 def all_ok(results: Iterable[GateResult]) -> bool:
@@ -120,8 +133,10 @@ class Gates:
         task_identifiers: Mapping[str, str] | None = None,
         cdc_latency_alarms: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        database_phase: DatabasePhases | None = None,
     ) -> None:
         self._plan = plan
+        self._database_phase = database_phase
         self._dms = dms
         self._cloudwatch = cloudwatch
         self._ec2 = ec2
@@ -180,9 +195,41 @@ class Gates:
         """Every gate of ``app``; the cutover proceeds only if all are ok."""
         results: list[GateResult] = []
         for database in self._plan.databases_of(app):
-            results += self.dms_gates(database.name, database.cdc_latency_threshold_seconds)
+            results += self.database_gates(database)
         results.append(self.vpn_gate())
         results.append(self.alarm_gate(app))
+        return results
+
+    # -- databases ----------------------------------------------------------------------
+
+    def database_gates(self, database: GatedDatabase) -> list[GateResult]:
+        """What a database says about its applications' next step, by its phase.
+
+        Its writer on AWS (CUT_OVER): nothing to wait for (the forward task is stopped on
+        purpose). Its writer moving (WRITES_FROZEN, FAILBACK_FROZEN): wait. Otherwise the
+        forward DMS gates, and with ``cutover: before-applications`` the database must be
+        cut over first.
+        """
+        name = database.name
+        phase = self._database_phase(name) if self._database_phase is not None else None
+        gate = f"database:{name}"
+        if phase == CUT_OVER:
+            return [GateResult(gate, True, f"database {name}: writer on AWS (CUT_OVER)")]
+        if phase in FROZEN_PHASES:
+            return [
+                GateResult(gate, False, f"database {name} is {phase}: its writer is moving", True)
+            ]
+        results = self.dms_gates(name, database.cdc_latency_threshold_seconds)
+        if getattr(database, "cutover", "manual") == BEFORE_APPLICATIONS:
+            results.append(
+                GateResult(
+                    gate,
+                    False,
+                    f"database {name} is {phase or 'not cut over'}; the plan cuts it over"
+                    f" before its applications: migrate db cutover {name}",
+                    wait=True,
+                )
+            )
         return results
 
     # -- DMS --------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from migration.outputs import DEFAULT_OUTPUTS_PATH, StackOutputs, fetch_outputs,
 from migration.plan import Database, Plan, default_plan_path, load_plan
 from migration.rollback import RollbackService
 from migration.settings import Settings
-from migration.tracking import TrackingStore, utc_now
+from migration.tracking import Phase, TrackingStore, app_id, utc_now, wave_id
 from migration.traffic import ROUTE53_CLIENT_CONFIG, TrafficShifter
 
 __all__ = [
@@ -205,6 +205,7 @@ class Runtime:
             task_suffix=settings.environment_suffix,
             replication_instance_identifier=settings.replication_instance_identifier,
             clock=self.timing.wall,
+            database_phase=self.tracking().database_phase,
         )
 
     # -- databases ---------------------------------------------------------------------
@@ -246,6 +247,36 @@ class Runtime:
             lag_threshold_s=float(database.cdc_latency_threshold_seconds),
             drain_timeout_s=float(database.drain_timeout_seconds),
         )
+
+    def database_cutover_blocker(self, name: str) -> str | None:
+        """Why the plan or the operator controls forbid cutting ``name`` over now, if so.
+
+        The wave migrating the database paused or aborted stops its cutover (a failback is
+        never blocked: it is the database's way back). ``cutover: after-applications``
+        waits for every application using it to complete its traffic cutover.
+        """
+        tracking = self.tracking()
+        database = self.plan.database(name)
+        wave = self.plan.wave_of(name).name
+        head = tracking.current(wave_id(wave))
+        if head is not None and head.phase is Phase.WAVE_PAUSED:
+            return f"wave {wave} is paused: migrate resume {wave} first"
+        if head is not None and head.phase is Phase.WAVE_ABORTED:
+            return f"wave {wave} was aborted; start it again (migrate cutover --wave {wave}) first"
+        if database.cutover != "after-applications":
+            return None
+        waiting = []
+        for app in self.plan.applications:
+            if name in app.databases:
+                app_head = tracking.current(app_id(app.name))
+                if app_head is None or app_head.phase is not Phase.CUTOVER_COMPLETE:
+                    waiting.append(f"{app.name} ({app_head.phase if app_head else 'not started'})")
+        if waiting:
+            return (
+                f"the plan cuts {name} over after its applications; not complete yet:"
+                f" {', '.join(waiting)}"
+            )
+        return None
 
     def database_cutover(self, *, actor: str, progress: Progress) -> DatabaseCutover:
         return DatabaseCutover(

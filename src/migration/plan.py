@@ -32,7 +32,7 @@ Schema (see ``examples/migration-plan.yaml`` for an annotated example)::
                         bake_minutes?, alarms?, databases?}]
         databases: [{name, engine, dns_name?, source: {host, port?, database, secret},
                      target: {...}, tables?, cdc_latency_threshold_seconds?, freeze?,
-                     freeze_timeout_seconds?, drain_timeout_seconds?}]
+                     freeze_timeout_seconds?, drain_timeout_seconds?, cutover?}]
         servers: [{id, hostname, ip, replication?}]
 
 Every name (wave, application, database, server id) is unique across the whole plan, in a
@@ -555,6 +555,11 @@ class Database(_Model):
     drain_timeout_seconds: Annotated[StrictInt, Field(gt=0, le=86_400)] = (
         DEFAULT_DRAIN_TIMEOUT_SECONDS
     )
+    cutover: Literal["manual", "before-applications", "after-applications"] = "manual"
+    """When the writer moves relative to the applications using the database:
+    ``before-applications`` (their first traffic step waits until it is CUT_OVER),
+    ``after-applications`` (``migrate db cutover`` waits until they all completed) or
+    ``manual`` (whenever the operator runs it)."""
 
     @model_validator(mode="after")
     def _freeze_method(self) -> Database:
@@ -866,7 +871,7 @@ class Plan(_Model):
                 for app in wave.applications
             ),
             databases=tuple(
-                DatabaseSpec(db.name, float(db.cdc_latency_threshold_seconds))
+                DatabaseSpec(db.name, float(db.cdc_latency_threshold_seconds), db.cutover)
                 for db in self.databases
                 if db.name in used
             ),

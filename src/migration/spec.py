@@ -32,6 +32,8 @@ class DatabaseSpec:
 
     name: str
     cdc_latency_threshold_seconds: float
+    cutover: str = "manual"
+    """``manual``, ``before-applications`` or ``after-applications`` (plan ``cutover``)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class WaveSpec:
                     {
                         "name": db.name,
                         "cdcLatencyThresholdSeconds": db.cdc_latency_threshold_seconds,
+                        "cutover": db.cutover,
                     }
                     for db in self.databases
                 ],
@@ -120,7 +123,11 @@ class WaveSpec:
                 max_parallel=int(data["maxParallel"]),
                 applications=tuple(_application(a) for a in data["applications"]),
                 databases=tuple(
-                    DatabaseSpec(str(d["name"]), float(d["cdcLatencyThresholdSeconds"]))
+                    DatabaseSpec(
+                        str(d["name"]),
+                        float(d["cdcLatencyThresholdSeconds"]),
+                        str(d.get("cutover", "manual")),
+                    )
                     for d in data.get("databases", [])
                 ),
             )

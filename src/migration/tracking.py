@@ -240,6 +240,11 @@ class TrackingStore:
         item = response.get("Item")
         return self._head(from_item(item)) if item else None
 
+    def database_phase(self, name: str) -> str | None:
+        """Phase of database ``name`` (``db#<name>``); None when it is not tracked yet."""
+        head = self.current(db_id(name))
+        return str(head.phase) if head else None
+
     def history(self, entity_id: str) -> list[HistoryEntry]:
         """Every history item of ``entity_id``, oldest first (paginated query)."""
         return [

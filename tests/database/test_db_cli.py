@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from migration import operations
 from migration.cli import create_app
 from migration.local.postgres_clusters import ADMIN
-from migration.tracking import Phase, db_id
+from migration.tracking import Phase, app_id, db_id, wave_id
 from tests.database.conftest import SOURCE_ADDRESS, TARGET_ADDRESS, Story, wait_running
 from tests.runtime.conftest import TABLE_NAME
 
@@ -27,7 +27,7 @@ class _Clients:
         return boto3.client(service, region_name="us-east-1")
 
 
-def _plan(story: Story, tmp_path: Path) -> Path:
+def _plan(story: Story, tmp_path: Path, **database: Any) -> Path:
     data = yaml.safe_load(EXAMPLE.read_text())
     wave = data["waves"][0]
     db = wave["databases"][0]
@@ -38,6 +38,7 @@ def _plan(story: Story, tmp_path: Path) -> Path:
         dns_name=story.site.dns_name,
         tables=[{"schema": "public", "table": "%"}],
         drain_timeout_seconds=20,
+        **database,
     )
     db["source"].update(host=SOURCE_ADDRESS, database=story.database, secret=f"{story.name}/src")
     db["target"].update(host=TARGET_ADDRESS, database=story.database, secret=f"{story.name}/tgt")
@@ -158,3 +159,41 @@ def test_db_wrong_secret_is_one_line_without_the_password(story: Story, migrate:
     assert len(error) == 1 and "password authentication failed" in error[0]
     assert "wrong-password-7c1e" not in result.output
     assert not story.stand_in.source.is_frozen()
+
+
+def test_db_cutover_follows_the_plan_order_and_the_wave_controls(
+    story: Story, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _secrets(story)
+    outputs = _outputs(story, tmp_path)
+    plan = _plan(story, tmp_path, cutover="after-applications")
+    monkeypatch.setattr(operations, "make_clients", lambda region: _Clients())
+    monkeypatch.setattr(
+        operations,
+        "make_replications",
+        lambda runtime, db, source, target: (story.stand_in.forward, story.stand_in.reverse),
+    )
+
+    def migrate(*args: str) -> Any:
+        extra = ["--plan", str(plan), "--outputs", str(outputs)]
+        return CliRunner().invoke(create_app(plain=True), [*args, *extra])
+
+    early = migrate("db", "cutover", story.name, "--yes")
+    assert (early.exit_code, early.output) == (
+        2,
+        f"error: database {story.name}: the plan cuts {story.name} over after its"
+        " applications; not complete yet: orders-api (not started), storefront (not started)\n",
+    )
+    for app in ("orders-api", "storefront"):
+        story.tracking.transition(app_id(app), Phase.CUTOVER_COMPLETE, actor="test")
+    story.tracking.transition(wave_id("wave-1"), Phase.WAVE_PAUSED, actor="test")
+    paused = migrate("db", "cutover", story.name, "--yes")
+    assert (paused.exit_code, paused.output) == (
+        2,
+        f"error: database {story.name}: wave wave-1 is paused: migrate resume wave-1 first\n",
+    )
+    story.tracking.transition(wave_id("wave-1"), Phase.WAVE_COMPLETE, actor="test")
+    wait_running(story.stand_in.forward)
+    done = migrate("db", "cutover", story.name, "--yes")
+    assert done.exit_code == 0, done.output
+    assert story.writer() == "aws"

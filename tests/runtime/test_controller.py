@@ -14,7 +14,7 @@ import pytest
 
 from migration.gates import GateResult
 from migration.spec import WaveSpec
-from migration.tracking import Phase
+from migration.tracking import Phase, db_id
 from migration.traffic import Split
 from migration.waves import ControlError
 from tests.runtime.conftest import Aws
@@ -342,3 +342,56 @@ def test_a_route53_failure_in_a_tick_is_repaired_by_the_next(cut: Cutover, opera
     assert cut.phase("orders") is Phase.CUTOVER_COMPLETE
     assert cut.phase("billing") is Phase.CUTOVER_COMPLETE
     assert cut.split("orders") == (100, 0)
+
+
+# -- databases -------------------------------------------------------------------------------
+
+
+def _database_gates(cut: Cutover) -> Any:
+    tracking = cut.env.aws.tracking()
+
+    def gates_for(spec: WaveSpec) -> Any:
+        gates = cut.gates_for(spec)
+        gates._database_phase = tracking.database_phase
+        return gates
+
+    return gates_for
+
+
+def _set_database_phase(cut: Cutover, phase: Phase) -> None:
+    cut.env.aws.tracking().transition(db_id("orders-db"), phase, actor="dba")
+
+
+def test_a_database_cut_over_before_its_applications_holds_them_until_it_is(cut: Cutover) -> None:
+    spec = cut.plan.wave_spec("wave-1")
+    databases = tuple(replace(db, cutover="before-applications") for db in spec.databases)
+    cut.controls().start(replace(spec, databases=databases))
+    gates_for = _database_gates(cut)
+    report = cut.tick(gates_for=gates_for)
+    assert report.moved == {"billing": 1}
+    assert report.waiting["orders"].endswith(
+        "database:orders-db: database orders-db is not cut over; the plan cuts it over before"
+        " its applications: migrate db cutover orders-db"
+    )
+    _set_database_phase(cut, Phase.CUT_OVER)
+    # The forward task may stop once the database is cut over: its gates no longer apply.
+    task = cut.env.dms.describe_replication_tasks()["ReplicationTasks"][0]
+    cut.env.dms.stop_replication_task(ReplicationTaskArn=task["ReplicationTaskArn"])
+    assert cut.tick(gates_for=gates_for).moved == {"orders": 1}
+
+
+def test_a_database_writer_moving_makes_applications_wait_never_roll_back(cut: Cutover) -> None:
+    cut.start()
+    gates_for = _database_gates(cut)
+    assert cut.tick(gates_for=gates_for).moved == {"orders": 1, "billing": 1}
+    _set_database_phase(cut, Phase.WRITES_FROZEN)
+    cut.env.aws.time.sleep(120)  # past the bake: the next step's gates are checked
+    report = cut.tick(gates_for=gates_for)
+    assert "orders" not in report.moved and cut.phase("orders") is Phase.SHIFTING
+    assert report.waiting["orders"] == (
+        "gates failed: database:orders-db: database orders-db is WRITES_FROZEN: its writer is"
+        " moving"
+    )
+    assert cut.split("orders") == (10, 90)
+    _set_database_phase(cut, Phase.CUT_OVER)
+    assert cut.tick(gates_for=gates_for).moved == {"orders": 2}

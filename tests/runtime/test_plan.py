@@ -82,6 +82,10 @@ def test_defaults_are_filled_in() -> None:
     assert orders_db.dns_name == "orders-db.db.migration.internal"
     assert (orders_db.freeze, orders_db.drain_timeout_seconds) == ("builtin", 300)
     assert inventory_db.freeze_timeout_seconds == 600
+    assert (orders_db.cutover, inventory_db.cutover) == ("after-applications", "manual")
+    spec = plan.wave_spec("wave-1")
+    assert [(db.name, db.cutover) for db in spec.databases] == [("orders-db", "after-applications")]
+    assert type(spec).from_json(spec.to_json()) == spec
     assert plan.site.on_premises_domains == ("corp.example.com",)
     assert plan.site.on_premises_resolvers == ("192.168.0.2", "192.168.0.3")
 

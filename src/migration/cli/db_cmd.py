@@ -111,6 +111,9 @@ def _run(name: str, run: str, yes: bool, by: str | None, runtime: Runtime) -> No
             service.check_request(site, run)
         except DatabaseRequestError as exc:
             common.fail(str(exc))
+        blocker = runtime.database_cutover_blocker(name) if run == "cutover" else None
+    if blocker:
+        common.fail(f"database {name}: {blocker}")
     if not yes and not cutover_cmd.stdin_is_interactive():
         common.fail(f"not a terminal: pass --yes to confirm the {run} of {name}")
     old, new = ("on-premises", "AWS") if run == "cutover" else ("AWS", "on-premises")

@@ -66,6 +66,7 @@ def build_controller(
         monotonic=monotonic,
     )
     dms, cloudwatch, ec2 = client("dms"), client("cloudwatch"), client("ec2")
+    tracking = TrackingStore(client("dynamodb"), settings.table_name, clock=clock)
 
     def gates_for(spec: WaveSpec) -> Gates:
         return Gates(
@@ -80,12 +81,13 @@ def build_controller(
             task_suffix=cutover.environment_suffix,
             replication_instance_identifier=cutover.replication_instance_identifier,
             clock=clock,
+            database_phase=tracking.database_phase,
         )
 
     lambda_clients = get_clients()
     rollbacks = build_service(settings, lambda_clients)
     controller = Controller(
-        TrackingStore(client("dynamodb"), settings.table_name, clock=clock),
+        tracking,
         shifter,
         gates_for,
         rollbacks,
