@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +67,12 @@ def _share_botocore_model_cache() -> None:
 
 
 _share_botocore_model_cache()
+
+# No per-example time limit: on a loaded 2-core CI machine a plan validation can take longer
+# than hypothesis's default 200 ms, which is a slow machine, not a failure (speed is measured
+# in the benchmarks, never asserted in tests).
+hypothesis.settings.register_profile("project", deadline=None)
+hypothesis.settings.load_profile("project")
 
 
 # ``make check`` leaves out the tests marked slow here; ``make test`` runs them all: the tests that

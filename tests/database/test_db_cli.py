@@ -38,7 +38,7 @@ def _plan(story: Story, tmp_path: Path, **database: Any) -> Path:
         dns_name=story.site.dns_name,
         tables=[{"schema": "public", "table": "%"}],
         drain_timeout_seconds=20,
-        **database,
+        **{"cutover": "manual", **database},
     )
     db["source"].update(host=SOURCE_ADDRESS, database=story.database, secret=f"{story.name}/src")
     db["target"].update(host=TARGET_ADDRESS, database=story.database, secret=f"{story.name}/tgt")
