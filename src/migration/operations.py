@@ -19,9 +19,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from migration.database.credentials import read_credentials
-from migration.database.cutover import DatabaseCutover, DatabaseSite, Progress
+from migration.database.cutover import DatabaseCutover, DatabaseSite, Progress, Side
 from migration.database.dms import DmsReplication
 from migration.database.errors import DatabaseRequestError
+from migration.database.freeze_hooks import (
+    Confirm,
+    HookedSide,
+    LambdaFreeze,
+    ManualFreeze,
+    SsmAutomationFreeze,
+)
 from migration.database.names import reverse_task_identifier, slot_name
 from migration.database.postgres import PostgresDatabase
 from migration.database.replication import Replication
@@ -117,7 +124,7 @@ def make_timing() -> Timing:
 
 
 def make_replications(
-    runtime: Runtime, database: Database, source: PostgresDatabase, target: PostgresDatabase
+    runtime: Runtime, database: Database, source: Side, target: Side
 ) -> tuple[Replication, Replication]:
     """Forward and reverse replication of a database: its two DMS tasks (the local demo
     replaces this function with PostgreSQL's logical replication, the stand-in for DMS)."""
@@ -210,28 +217,36 @@ class Runtime:
 
     # -- databases ---------------------------------------------------------------------
 
-    def database_site(self, name: str) -> DatabaseSite:
+    def database_site(self, name: str, *, confirm: Confirm | None = None) -> DatabaseSite:
         """Both sides of planned database ``name``, their replications and its name.
 
-        Credentials come only from the plan's Secrets Manager secrets. Only PostgreSQL
-        with the built-in freeze is supported so far (DatabaseRequestError otherwise).
+        Credentials come only from the plan's Secrets Manager secrets. The drain proof and
+        the checks read PostgreSQL, so only that engine is supported so far
+        (DatabaseRequestError otherwise); its writes freeze with the built-in statements or
+        the plan's hook (``confirm`` asks the operator for ``freeze: manual``).
         """
         database = self.plan.database(name)
-        if database.engine != "postgres" or database.freeze != "builtin":
+        if database.engine != "postgres":
             raise DatabaseRequestError(
                 name,
-                f"engine {database.engine} with freeze {database.freeze}: the database cutover"
-                " supports postgres with the builtin freeze so far (docs/database-cutover.md)",
+                f"engine {database.engine}: the database cutover supports postgres so far"
+                " (drain proof from its replication slot; docs/database-cutover.md)",
+            )
+        if database.freeze == "manual" and confirm is None:
+            raise DatabaseRequestError(
+                name, "freeze: manual needs an operator at a terminal to confirm the freeze"
             )
         secrets = self.clients.client("secretsmanager")
-        sides = []
-        for label, endpoint in (("on-premises", database.source), ("AWS", database.target)):
+        sides: list[Side] = []
+        for label, endpoint in (("on-premises", database.source), ("aws", database.target)):
             credentials = read_credentials(
                 secrets, endpoint.secret, host=endpoint.host, port=endpoint.port,
                 database=endpoint.database,
                 where=f"{name} {label} ({endpoint.host}:{endpoint.port})",
             )  # fmt: skip
-            sides.append(PostgresDatabase(credentials))
+            postgres = PostgresDatabase(credentials)
+            freezer = self._freeze_hook(database, label, confirm)
+            sides.append(postgres if freezer is None else HookedSide(postgres, freezer))
         source, target = sides
         forward, reverse = make_replications(self, database, source, target)
         return DatabaseSite(
@@ -247,6 +262,24 @@ class Runtime:
             lag_threshold_s=float(database.cdc_latency_threshold_seconds),
             drain_timeout_s=float(database.drain_timeout_seconds),
         )
+
+    def _freeze_hook(self, database: Database, side: str, confirm: Confirm | None) -> Any:
+        """The plan's freeze hook for one side; None for the built-in freeze."""
+        method, _, target = database.freeze.partition(":")
+        timeout = float(database.freeze_timeout_seconds)
+        if method == "lambda":
+            return LambdaFreeze(
+                self.clients.client("lambda"), target, database=database.name, side=side
+            )
+        if method == "ssm":
+            return SsmAutomationFreeze(
+                self.clients.client("ssm"), target, database=database.name, side=side,
+                timeout_s=timeout, sleep=self.timing.sleep, monotonic=self.timing.monotonic,
+            )  # fmt: skip
+        if method == "manual":
+            assert confirm is not None
+            return ManualFreeze(confirm, database=database.name, side=side, timeout_s=timeout)
+        return None
 
     def database_cutover_blocker(self, name: str) -> str | None:
         """Why the plan or the operator controls forbid cutting ``name`` over now, if so.

@@ -145,7 +145,10 @@ def test_db_bad_requests_exit_2_and_change_nothing(story: Story, migrate: Any) -
     assert unconfirmed.exit_code == 2
     assert "pass --yes to confirm the cutover" in unconfirmed.output
     mysql = migrate("db", "cutover", "inventory-db", "--yes")
-    assert mysql.exit_code == 2 and "supports postgres with the builtin freeze" in mysql.output
+    assert (
+        mysql.exit_code == 2
+        and "engine mysql: the database cutover supports postgres" in mysql.output
+    )
     assert story.tracking.current(db_id(story.name)) is None
     assert not story.stand_in.source.is_frozen()
 

@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from migration.database.credentials import read_credentials
 from migration.database.dms import DmsReplication
-from migration.database.errors import DatabaseAccessError
+from migration.database.errors import DatabaseAccessError, DatabaseStepError
 from migration.database.writer_name import NameTarget, WriterName
 from migration.errors import MigrationError
 from migration.gates import CDC_LATENCY_METRIC, Gates
@@ -235,3 +235,95 @@ def test_health_reports_the_gates_that_fail(dms: Any) -> None:
         "orders-db-dev: validation mismatches in public.orders (Mismatched records, 2 failed"
         " records)",
     ]
+
+
+# -- freeze hooks: SSM Automation (botocore's Stubber validates every call against the model) --
+
+
+def _ssm_hook(**kwargs: Any) -> tuple[Any, Any, _Clock]:
+    from botocore.stub import Stubber
+
+    from migration.database.freeze_hooks import SsmAutomationFreeze
+
+    ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x",
+                       aws_secret_access_key="x")  # fmt: skip
+    stubber = Stubber(ssm)
+    clock = _Clock()
+    hook = SsmAutomationFreeze(
+        ssm, "Freeze-Orders", database="orders-db", side="on-premises", timeout_s=60,
+        sleep=clock.sleep, monotonic=clock.monotonic, poll_s=5, **kwargs,
+    )  # fmt: skip
+    return hook, stubber, clock
+
+
+EXECUTIONS = {
+    "freeze": "11111111-2222-3333-4444-555555555555",
+    "status": "66666666-7777-8888-9999-000000000000",
+}
+
+
+def _start(stubber: Any, action: str) -> None:
+    stubber.add_response(
+        "start_automation_execution",
+        {"AutomationExecutionId": EXECUTIONS[action]},
+        {
+            "DocumentName": "Freeze-Orders",
+            "Parameters": {"Action": [action], "Database": ["orders-db"], "Side": ["on-premises"]},
+        },
+    )
+
+
+def _status(stubber: Any, action: str, status: str, **extra: Any) -> None:
+    stubber.add_response(
+        "get_automation_execution",
+        {"AutomationExecution": {"AutomationExecutionStatus": status, **extra}},
+        {"AutomationExecutionId": EXECUTIONS[action]},
+    )
+
+
+def test_ssm_freeze_hook_runs_the_document_and_waits_for_success() -> None:
+    hook, stubber, clock = _ssm_hook()
+    _start(stubber, "freeze")
+    _status(stubber, "freeze", "InProgress")
+    _status(stubber, "freeze", "Success")
+    _start(stubber, "status")
+    _status(stubber, "status", "Success", Outputs={"Frozen": ["true"]})
+    with stubber:
+        assert hook.freeze() == 0
+        assert hook.is_frozen() is True
+    stubber.assert_no_pending_responses()
+    assert clock.now == 5
+
+
+def test_ssm_freeze_hook_failures_are_step_errors() -> None:
+    hook, stubber, _clock = _ssm_hook()
+    _start(stubber, "freeze")
+    _status(stubber, "freeze", "Failed", FailureMessage="Step StopApp failed")
+    _start(stubber, "freeze")
+    for _ in range(13):
+        _status(stubber, "freeze", "InProgress")
+    stubber.add_response(
+        "stop_automation_execution", {}, {"AutomationExecutionId": EXECUTIONS["freeze"]}
+    )
+    _start(stubber, "status")
+    _status(stubber, "status", "Success", Outputs={"Frozen": ["maybe"]})
+    with stubber:
+        with pytest.raises(DatabaseStepError) as failed:
+            hook.freeze()
+        with pytest.raises(DatabaseStepError) as slow:
+            hook.freeze()
+        with pytest.raises(DatabaseStepError) as unclear:
+            hook.is_frozen()
+    stubber.assert_no_pending_responses()
+    prefix = "database orders-db: freeze hook ssm:Freeze-Orders"
+    assert str(failed.value) == (
+        f"{prefix} (freeze, on-premises) failed: execution {EXECUTIONS['freeze']}: Step StopApp"
+        " failed"
+    )
+    assert str(slow.value) == (
+        f"{prefix} (freeze, on-premises) failed: execution {EXECUTIONS['freeze']} still"
+        " InProgress after 60 s; stopped"
+    )
+    assert str(unclear.value) == (
+        f"{prefix} (status, on-premises) failed: the execution must output Frozen = true or false"
+    )

@@ -9,6 +9,8 @@ changed). Design: docs/database-cutover.md.
 
 from __future__ import annotations
 
+import select
+import sys
 from typing import Annotated
 
 import typer
@@ -41,11 +43,19 @@ def _database_or_fail(runtime: Runtime, name: str) -> Database:
         common.fail(f"unknown database {name!r}: the plan {runtime.plan_path} has {known}")
 
 
+def confirm_within(question: str, timeout_s: float) -> bool:
+    """Ask on the terminal; True for y/yes typed within ``timeout_s`` (tests replace this)."""
+    output.info(f"{question} [y/N] (waiting up to {timeout_s:g} s)")
+    ready, _, _ = select.select([sys.stdin], [], [], timeout_s)
+    return bool(ready) and sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def _site_or_fail(runtime: Runtime, name: str) -> DatabaseSite:
     _database_or_fail(runtime, name)
+    interactive = cutover_cmd.stdin_is_interactive()
     with common.aws_errors():
         try:
-            return runtime.database_site(name)
+            return runtime.database_site(name, confirm=confirm_within if interactive else None)
         except DatabaseRequestError as exc:
             common.fail(str(exc))
 

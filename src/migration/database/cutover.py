@@ -215,7 +215,7 @@ class DatabaseCutover:
         try:
             ended = old.freeze()
             position = old.current_position()
-        except DatabaseAccessError:
+        except (DatabaseAccessError, DatabaseStepError):
             self._unfreeze_quietly(old)
             raise
         self._progress(
@@ -322,7 +322,7 @@ class DatabaseCutover:
         """Unfreeze; False (not raised) if that fails: the original error is the one to report."""
         try:
             side.unfreeze()
-        except DatabaseAccessError:
+        except (DatabaseAccessError, DatabaseStepError):
             return False
         return True
 
