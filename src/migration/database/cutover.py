@@ -212,6 +212,7 @@ class DatabaseCutover:
         if not new.is_frozen():
             # The new writer is a read-only replica until the switch; make sure of it.
             new.freeze()
+        self._progress(f"{db.name}: freezing writes on {d.old_label}")
         try:
             ended = old.freeze()
             position = old.current_position()

@@ -27,7 +27,7 @@ from migration.database.errors import DatabaseAccessError
 
 DEFAULT_STATEMENT_TIMEOUT_S = 30.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
-DEFAULT_CHUNK_ROWS = 5_000
+DEFAULT_CHUNK_ROWS = 20_000
 FREEZE_SETTLE_S = 0.3
 """How long no pre-freeze session may show up before the freeze counts as complete."""
 FREEZE_POLL_S = 0.02
@@ -262,28 +262,33 @@ class PostgresDatabase:
     def _chunked_digest(
         self, conn: Any, schema: str, table: str, qualified: str, keys: list[list[Any]]
     ) -> TableDigest:
-        columns = ", ".join(identifier(str(name)) for name, _ in keys)
-        key_text = ", ".join(f"t.{identifier(str(name))}::text" for name, _ in keys)
+        """One short query per chunk of ``chunk_rows`` rows in key order; each returns the
+        chunk's row count, the md5 of its rows' md5s in key order, and its last key (where
+        the next chunk starts). Only those travel to the client, never the rows."""
+        names = [identifier(str(name)) for name, _ in keys]
+        columns = ", ".join(names)
+        descending = ", ".join(f"{n} DESC" for n in names)
+        last_key = ", ".join(f"(array_agg(c.{n}::text ORDER BY {descending}))[1]" for n in names)
         after = ", ".join(f"CAST(:k{i} AS {kind})" for i, (_, kind) in enumerate(keys))
-        first = (
-            f"SELECT {key_text}, md5(t::text) FROM {qualified} t"
-            f" ORDER BY {columns} LIMIT {self.chunk_rows}"
-        )
-        following = (
-            f"SELECT {key_text}, md5(t::text) FROM {qualified} t"
-            f" WHERE ({columns}) > ({after}) ORDER BY {columns} LIMIT {self.chunk_rows}"
-        )
+
+        def chunk_sql(where: str) -> str:
+            return (
+                f"SELECT count(*), md5(string_agg(c.h, '' ORDER BY {columns})), {last_key}"
+                f" FROM (SELECT {columns}, md5(t::text) AS h FROM {qualified} t {where}"
+                f" ORDER BY {columns} LIMIT {self.chunk_rows}) c"
+            )
+
+        first, following = chunk_sql(""), chunk_sql(f"WHERE ({columns}) > ({after})")
         digest = hashlib.sha256()
         rows = 0
-        chunk = conn.run(first)
-        while chunk:
-            for row in chunk:
-                digest.update(str(row[-1]).encode())
-            rows += len(chunk)
-            if len(chunk) < self.chunk_rows:
+        count, chunk_hash, *last = conn.run(first)[0]
+        while count:
+            digest.update(str(chunk_hash).encode())
+            rows += int(count)
+            if count < self.chunk_rows:
                 break
-            last = chunk[-1][:-1]
-            chunk = conn.run(following, **{f"k{i}": value for i, value in enumerate(last)})
+            params = {f"k{i}": value for i, value in enumerate(last)}
+            count, chunk_hash, *last = conn.run(following, **params)[0]
         return TableDigest(schema, table, rows, digest.hexdigest())
 
     # -- sequences ----------------------------------------------------------------------
