@@ -18,20 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from migration.database.credentials import read_credentials
 from migration.database.cutover import DatabaseCutover, DatabaseSite, Progress, Side
-from migration.database.dms import DmsReplication
-from migration.database.errors import DatabaseRequestError
-from migration.database.freeze_hooks import (
-    Confirm,
-    HookedSide,
-    LambdaFreeze,
-    ManualFreeze,
-    SsmAutomationFreeze,
-)
-from migration.database.names import reverse_task_identifier, slot_name
-from migration.database.postgres import PostgresDatabase
+from migration.database.freeze_hooks import Confirm
 from migration.database.replication import Replication
+from migration.database.wiring import database_site, dms_replications
 from migration.database.writer_name import WriterName
 from migration.engine import CutoverPreview, EngineEvent
 from migration.errors import MigrationError
@@ -41,6 +31,7 @@ from migration.outputs import DEFAULT_OUTPUTS_PATH, StackOutputs, fetch_outputs,
 from migration.plan import Database, Plan, default_plan_path, load_plan
 from migration.rollback import RollbackService
 from migration.settings import Settings
+from migration.spec import DatabaseSpec
 from migration.tracking import Phase, TrackingStore, app_id, utc_now, wave_id
 from migration.traffic import ROUTE53_CLIENT_CONFIG, TrafficShifter
 
@@ -128,25 +119,16 @@ def make_replications(
 ) -> tuple[Replication, Replication]:
     """Forward and reverse replication of a database: its two DMS tasks (the local demo
     replaces this function with PostgreSQL's logical replication, the stand-in for DMS)."""
-    dms = runtime.clients.client("dms")
-    suffix = runtime.outputs.settings.environment_suffix
-    forward_gates = runtime.gates()
     settings = runtime.outputs.settings
-    reverse_id = settings.reverse_replication_tasks.get(database.name) or reverse_task_identifier(
-        database.name, suffix
+    make = dms_replications(
+        runtime.clients.client("dms"),
+        lambda tasks: runtime.gates(task_identifiers=tasks),
+        environment_suffix=settings.environment_suffix,
+        reverse_tasks=dict(settings.reverse_replication_tasks),
+        sleep=runtime.timing.sleep,
+        monotonic=runtime.timing.monotonic,
     )
-    reverse_gates = runtime.gates(task_identifiers={database.name: reverse_id})
-    timing = runtime.timing
-    forward = DmsReplication(
-        dms, forward_gates, database=database.name,
-        task_identifier=forward_gates.task_identifier(database.name),
-        slot=slot_name(database.name, "forward"), sleep=timing.sleep, monotonic=timing.monotonic,
-    )  # fmt: skip
-    reverse = DmsReplication(
-        dms, reverse_gates, database=database.name, task_identifier=reverse_id,
-        slot=slot_name(database.name, "reverse"), sleep=timing.sleep, monotonic=timing.monotonic,
-    )  # fmt: skip
-    return forward, reverse
+    return make(database.spec(), source, target)
 
 
 @dataclass
@@ -218,68 +200,24 @@ class Runtime:
     # -- databases ---------------------------------------------------------------------
 
     def database_site(self, name: str, *, confirm: Confirm | None = None) -> DatabaseSite:
-        """Both sides of planned database ``name``, their replications and its name.
-
-        Credentials come only from the plan's Secrets Manager secrets. The drain proof and
-        the checks read PostgreSQL, so only that engine is supported so far
-        (DatabaseRequestError otherwise); its writes freeze with the built-in statements or
-        the plan's hook (``confirm`` asks the operator for ``freeze: manual``).
-        """
+        """Both sides of planned database ``name``, their replications and its name (see
+        :func:`migration.database.wiring.database_site`; ``confirm`` asks the operator for
+        ``freeze: manual``)."""
         database = self.plan.database(name)
-        if database.engine != "postgres":
-            raise DatabaseRequestError(
-                name,
-                f"engine {database.engine}: the database cutover supports postgres so far"
-                " (drain proof from its replication slot; docs/database-cutover.md)",
-            )
-        if database.freeze == "manual" and confirm is None:
-            raise DatabaseRequestError(
-                name, "freeze: manual needs an operator at a terminal to confirm the freeze"
-            )
-        secrets = self.clients.client("secretsmanager")
-        sides: list[Side] = []
-        for label, endpoint in (("on-premises", database.source), ("aws", database.target)):
-            credentials = read_credentials(
-                secrets, endpoint.secret, host=endpoint.host, port=endpoint.port,
-                database=endpoint.database,
-                where=f"{name} {label} ({endpoint.host}:{endpoint.port})",
-            )  # fmt: skip
-            postgres = PostgresDatabase(credentials)
-            freezer = self._freeze_hook(database, label, confirm)
-            sides.append(postgres if freezer is None else HookedSide(postgres, freezer))
-        source, target = sides
-        forward, reverse = make_replications(self, database, source, target)
-        return DatabaseSite(
-            name=name,
-            dns_name=database.dns_name,
-            source=source,
-            target=target,
-            source_address=database.source.host,
-            target_address=database.target.host,
-            forward=forward,
-            reverse=reverse,
-            tables=tuple((t.schema_name, t.table_name) for t in database.tables),
-            lag_threshold_s=float(database.cdc_latency_threshold_seconds),
-            drain_timeout_s=float(database.drain_timeout_seconds),
-        )
 
-    def _freeze_hook(self, database: Database, side: str, confirm: Confirm | None) -> Any:
-        """The plan's freeze hook for one side; None for the built-in freeze."""
-        method, _, target = database.freeze.partition(":")
-        timeout = float(database.freeze_timeout_seconds)
-        if method == "lambda":
-            return LambdaFreeze(
-                self.clients.client("lambda"), target, database=database.name, side=side
-            )
-        if method == "ssm":
-            return SsmAutomationFreeze(
-                self.clients.client("ssm"), target, database=database.name, side=side,
-                timeout_s=timeout, sleep=self.timing.sleep, monotonic=self.timing.monotonic,
-            )  # fmt: skip
-        if method == "manual":
-            assert confirm is not None
-            return ManualFreeze(confirm, database=database.name, side=side, timeout_s=timeout)
-        return None
+        def replications(
+            spec: DatabaseSpec, source: Side, target: Side
+        ) -> tuple[Replication, Replication]:
+            return make_replications(self, database, source, target)
+
+        return database_site(
+            database.spec(),
+            self.clients.client,
+            replications,
+            confirm=confirm,
+            sleep=self.timing.sleep,
+            monotonic=self.timing.monotonic,
+        )
 
     def database_cutover_blocker(self, name: str) -> str | None:
         """Why the plan or the operator controls forbid cutting ``name`` over now, if so.

@@ -67,7 +67,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from migration.spec import ApplicationSpec, DatabaseSpec, WaveSpec
+from migration.spec import ApplicationSpec, DatabaseSpec, EndpointSpec, WaveSpec
 
 __all__ = [
     "AWS_SIDE_ASN",
@@ -561,6 +561,26 @@ class Database(_Model):
     ``after-applications`` (``migrate db cutover`` waits until they all completed) or
     ``manual`` (whenever the operator runs it)."""
 
+    def spec(self) -> DatabaseSpec:
+        """This database as the controller and the database step function see it."""
+
+        def side(endpoint: Endpoint) -> EndpointSpec:
+            return EndpointSpec(endpoint.host, endpoint.port, endpoint.database, endpoint.secret)
+
+        return DatabaseSpec(
+            name=self.name,
+            cdc_latency_threshold_seconds=float(self.cdc_latency_threshold_seconds),
+            cutover=self.cutover,
+            engine=self.engine,
+            dns_name=self.dns_name,
+            source=side(self.source),
+            target=side(self.target),
+            tables=tuple((t.schema_name, t.table_name) for t in self.tables),
+            freeze=self.freeze,
+            freeze_timeout_seconds=float(self.freeze_timeout_seconds),
+            drain_timeout_seconds=float(self.drain_timeout_seconds),
+        )
+
     @model_validator(mode="after")
     def _freeze_method(self) -> Database:
         if not _FREEZE_RE.fullmatch(self.freeze):
@@ -870,11 +890,7 @@ class Plan(_Model):
                 )
                 for app in wave.applications
             ),
-            databases=tuple(
-                DatabaseSpec(db.name, float(db.cdc_latency_threshold_seconds), db.cutover)
-                for db in self.databases
-                if db.name in used
-            ),
+            databases=tuple(db.spec() for db in self.databases if db.name in used),
         )
 
     def databases_of(self, application: str | Application) -> tuple[Database, ...]:

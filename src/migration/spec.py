@@ -27,13 +27,32 @@ class SpecError(MigrationError):
 
 
 @dataclass(frozen=True)
+class EndpointSpec:
+    """One side of a database: where it is and which secret holds its credentials."""
+
+    host: str
+    port: int
+    database: str
+    secret: str
+
+
+@dataclass(frozen=True)
 class DatabaseSpec:
-    """A database gating the applications that use it."""
+    """A database gating the applications that use it, and what moving its writer needs
+    (the database step function reads it from here: it has no plan file)."""
 
     name: str
     cdc_latency_threshold_seconds: float
     cutover: str = "manual"
     """``manual``, ``before-applications`` or ``after-applications`` (plan ``cutover``)."""
+    engine: str = "postgres"
+    dns_name: str = ""
+    source: EndpointSpec | None = None
+    target: EndpointSpec | None = None
+    tables: tuple[tuple[str, str], ...] = (("%", "%"),)
+    freeze: str = "builtin"
+    freeze_timeout_seconds: float = 600.0
+    drain_timeout_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -98,14 +117,7 @@ class WaveSpec:
                     }
                     for app in self.applications
                 ],
-                "databases": [
-                    {
-                        "name": db.name,
-                        "cdcLatencyThresholdSeconds": db.cdc_latency_threshold_seconds,
-                        "cutover": db.cutover,
-                    }
-                    for db in self.databases
-                ],
+                "databases": [_database_json(db) for db in self.databases],
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -122,14 +134,7 @@ class WaveSpec:
                 name=str(data["name"]),
                 max_parallel=int(data["maxParallel"]),
                 applications=tuple(_application(a) for a in data["applications"]),
-                databases=tuple(
-                    DatabaseSpec(
-                        str(d["name"]),
-                        float(d["cdcLatencyThresholdSeconds"]),
-                        str(d.get("cutover", "manual")),
-                    )
-                    for d in data.get("databases", [])
-                ),
+                databases=tuple(_database(d) for d in data.get("databases", [])),
             )
         except SpecError:
             raise
@@ -151,3 +156,55 @@ def _application(data: Mapping[str, Any]) -> ApplicationSpec:
 
 def _ints(values: Sequence[Any]) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
+
+
+def _endpoint_json(endpoint: EndpointSpec | None) -> dict[str, Any] | None:
+    if endpoint is None:
+        return None
+    return {
+        "host": endpoint.host,
+        "port": endpoint.port,
+        "database": endpoint.database,
+        "secret": endpoint.secret,
+    }
+
+
+def _database_json(db: DatabaseSpec) -> dict[str, Any]:
+    return {
+        "name": db.name,
+        "cdcLatencyThresholdSeconds": db.cdc_latency_threshold_seconds,
+        "cutover": db.cutover,
+        "engine": db.engine,
+        "dnsName": db.dns_name,
+        "source": _endpoint_json(db.source),
+        "target": _endpoint_json(db.target),
+        "tables": [list(t) for t in db.tables],
+        "freeze": db.freeze,
+        "freezeTimeoutSeconds": db.freeze_timeout_seconds,
+        "drainTimeoutSeconds": db.drain_timeout_seconds,
+    }
+
+
+def _endpoint(data: Mapping[str, Any] | None) -> EndpointSpec | None:
+    if data is None:
+        return None
+    return EndpointSpec(
+        str(data["host"]), int(data["port"]), str(data["database"]), str(data["secret"])
+    )
+
+
+def _database(data: Mapping[str, Any]) -> DatabaseSpec:
+    """A stored database; definitions stored before a field existed get its default."""
+    return DatabaseSpec(
+        name=str(data["name"]),
+        cdc_latency_threshold_seconds=float(data["cdcLatencyThresholdSeconds"]),
+        cutover=str(data.get("cutover", "manual")),
+        engine=str(data.get("engine", "postgres")),
+        dns_name=str(data.get("dnsName", "")),
+        source=_endpoint(data.get("source")),
+        target=_endpoint(data.get("target")),
+        tables=tuple((str(s), str(t)) for s, t in data.get("tables", [["%", "%"]])),
+        freeze=str(data.get("freeze", "builtin")),
+        freeze_timeout_seconds=float(data.get("freezeTimeoutSeconds", 600.0)),
+        drain_timeout_seconds=float(data.get("drainTimeoutSeconds", 300.0)),
+    )
