@@ -34,7 +34,13 @@ Per application, each tick (rollback first, then watching, then progress):
    five requests per second. Each moved application's step is then recorded conditionally
    on the version read; if a rollback got there first, its records go back to aws=0.
 6. After the last step's bake: CUTOVER_COMPLETE. When every application of a wave is
-   CUTOVER_COMPLETE or ROLLED_BACK the wave is WAVE_COMPLETE.
+   CUTOVER_COMPLETE or ROLLED_BACK (and, with a database step function, every
+   ``after-applications`` database is CUT_OVER or FAILED_BACK) the wave is WAVE_COMPLETE.
+7. Databases (running waves only): a database whose plan order is ``before-applications``
+   (at once) or ``after-applications`` (once every application using it completed), still
+   REPLICATING or IN_SYNC, is handed to the database step function (an asynchronous
+   invocation; the request is recorded on the wave's head first and repeated after 15
+   minutes if the database has not started moving).
 
 Only the standard library, botocore and the runtime modules are imported: ships to Lambda.
 """
@@ -84,6 +90,14 @@ ATTEMPT = "attempt"
 STEP = "step"
 BAKE_UNTIL = "bakeUntil"
 WAITING = "waiting"
+DATABASE_STEPS = "databaseSteps"
+"""Wave head state: database -> when its cutover was last requested."""
+DATABASE_STEP_RETRY = timedelta(minutes=15)
+"""A requested database cutover that has not started by then is requested again."""
+AFTER_APPLICATIONS = "after-applications"
+DATABASE_ORDERS = frozenset({"before-applications", AFTER_APPLICATIONS})
+DATABASE_NOT_STARTED = frozenset({None, "REPLICATING", "IN_SYNC"})
+DATABASE_DECIDED = frozenset({"CUT_OVER", "FAILED_BACK"})
 GATES = "gates"
 
 
@@ -114,6 +128,8 @@ class TickReport:
     waiting: dict[str, str] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
     waves_completed: list[str] = field(default_factory=list)
+    database_steps: list[str] = field(default_factory=list)
+    """Databases whose cutover this tick asked the database step function to run."""
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +143,7 @@ class TickReport:
             "waiting": self.waiting,
             "conflicts": self.conflicts,
             "wavesCompleted": self.waves_completed,
+            "databaseSteps": self.database_steps,
             "errors": self.errors,
         }
 
@@ -208,6 +225,7 @@ class Controller:
         *,
         clock: Callable[[], datetime] = utc_now,
         logger: logging.Logger = LOGGER,
+        start_database_step: Callable[[str, str], None] | None = None,
     ) -> None:
         self._tracking = tracking
         self._shifter = shifter
@@ -215,6 +233,7 @@ class Controller:
         self._rollbacks = rollbacks
         self._clock = clock
         self._log = logger
+        self._start_database_step = start_database_step
 
     # -- the tick -----------------------------------------------------------------------
 
@@ -320,6 +339,8 @@ class Controller:
             self._roll_back(breached, report)
         if ready:
             self._step(ready, now, report)
+        if context.running:
+            wave_head = self._request_database_steps(name, spec, wave_head, now, report)
         self._maybe_complete_wave(name, spec, wave_head, report)
 
     def _examine(self, app: _App, ctx: _WaveContext, report: TickReport) -> _Breach | _Ready | None:
@@ -524,12 +545,71 @@ class Controller:
         )
         report.completed.append(app.name)
 
+    # -- 6. database steps -----------------------------------------------------------------
+
+    def _due_database_steps(self, spec: WaveSpec, wave_head: Head, now: datetime) -> list[str]:
+        """Databases whose cutover the plan's order wants now and nobody is running."""
+        requested = dict(wave_head.state.get(DATABASE_STEPS, {}))
+        due = []
+        for db in spec.databases:
+            if db.cutover not in DATABASE_ORDERS:
+                continue
+            if self._tracking.database_phase(db.name) not in DATABASE_NOT_STARTED:
+                continue  # moving, cut over, or failed back by an operator's decision
+            if db.cutover == AFTER_APPLICATIONS and not self._users_done(spec, db.name):
+                continue
+            last = requested.get(db.name)
+            if last and now < parse_timestamp(str(last)) + DATABASE_STEP_RETRY:
+                continue
+            due.append(db.name)
+        return due
+
+    def _users_done(self, spec: WaveSpec, database: str) -> bool:
+        users = [app.name for app in spec.applications if database in app.databases]
+        heads = [self._tracking.current(app_id(name)) for name in users]
+        return all(h is not None and h.phase is Phase.CUTOVER_COMPLETE for h in heads)
+
+    def _request_database_steps(
+        self, name: str, spec: WaveSpec, wave_head: Head, now: datetime, report: TickReport
+    ) -> Head:
+        """Ask the database step function to cut over each due database; the request is
+        recorded on the wave's head first (conditionally), so two ticks never both ask and a
+        request is repeated only after DATABASE_STEP_RETRY."""
+        if self._start_database_step is None:
+            return wave_head
+        due = self._due_database_steps(spec, wave_head, now)
+        if not due:
+            return wave_head
+        requested = dict(wave_head.state.get(DATABASE_STEPS, {}))
+        requested.update({db: iso_timestamp(now) for db in due})
+        try:
+            self._tracking.transition(
+                wave_id(name),
+                wave_head.phase,
+                expected_version=wave_head.version,
+                actor=ACTOR,
+                reason=f"database cutover requested: {', '.join(due)}",
+                state={**wave_head.state, DATABASE_STEPS: requested},
+            )
+        except ConcurrentUpdateError:
+            return wave_head  # an operator control got there first: next tick
+        for database in due:
+            self._start_database_step(name, database)
+            report.database_steps.append(database)
+        return self._tracking.current(wave_id(name)) or wave_head
+
     def _maybe_complete_wave(
         self, name: str, spec: WaveSpec, wave_head: Head, report: TickReport
     ) -> None:
         heads = [self._tracking.current(app_id(app.name)) for app in spec.applications]
         if not all(head is not None and head.phase in DONE for head in heads):
             return
+        if self._start_database_step is not None and any(
+            db.cutover == AFTER_APPLICATIONS
+            and self._tracking.database_phase(db.name) not in DATABASE_DECIDED
+            for db in spec.databases
+        ):
+            return  # the wave ends once its after-applications databases moved
         try:
             self._tracking.transition(
                 wave_id(name),

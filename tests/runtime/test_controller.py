@@ -14,7 +14,7 @@ import pytest
 
 from migration.gates import GateResult
 from migration.spec import WaveSpec
-from migration.tracking import Phase, db_id
+from migration.tracking import Phase, db_id, wave_id
 from migration.traffic import Split
 from migration.waves import ControlError
 from tests.runtime.conftest import Aws
@@ -395,3 +395,55 @@ def test_a_database_writer_moving_makes_applications_wait_never_roll_back(cut: C
     assert cut.split("orders") == (10, 90)
     _set_database_phase(cut, Phase.CUT_OVER)
     assert cut.tick(gates_for=gates_for).moved == {"orders": 2}
+
+
+def _ordered(cut: Cutover, order: str) -> WaveSpec:
+    spec = cut.plan.wave_spec("wave-1")
+    return replace(spec, databases=tuple(replace(db, cutover=order) for db in spec.databases))
+
+
+def test_before_applications_asks_the_database_step_once_then_again_after_15_minutes(
+    cut: Cutover,
+) -> None:
+    requests: list[tuple[str, str]] = []
+    start = lambda wave, db: requests.append((wave, db))  # noqa: E731
+    cut.controls().start(_ordered(cut, "before-applications"))
+    gates_for = _database_gates(cut)
+    report = cut.tick(gates_for=gates_for, start_database_step=start)
+    assert report.database_steps == ["orders-db"] and requests == [("wave-1", "orders-db")]
+    assert report.moved == {"billing": 1}
+    assert cut.tick(gates_for=gates_for, start_database_step=start).database_steps == []
+    _set_database_phase(cut, Phase.WRITES_FROZEN)  # the step is running: never asked again
+    assert cut.tick(minutes=20, gates_for=gates_for, start_database_step=start).database_steps == []
+    _set_database_phase(cut, Phase.REPLICATING)  # it gave up (drain timeout): asked again
+    report = cut.tick(minutes=1, gates_for=gates_for, start_database_step=start)
+    assert report.database_steps == ["orders-db"] and len(requests) == 2
+    history = [e.reason for e in cut.env.aws.tracking().history(wave_id("wave-1"))]
+    assert history.count("database cutover requested: orders-db") == 2
+
+
+def test_after_applications_asks_once_they_completed_and_the_wave_waits_for_it(
+    cut: Cutover,
+) -> None:
+    requests: list[tuple[str, str]] = []
+    start = lambda wave, db: requests.append((wave, db))  # noqa: E731
+    cut.controls().start(_ordered(cut, "after-applications"))
+    gates_for = _database_gates(cut)
+    for _ in range(12):
+        cut.tick(gates_for=gates_for, start_database_step=start)
+    assert cut.phase("orders") is Phase.CUTOVER_COMPLETE
+    assert requests == [("wave-1", "orders-db")]
+    assert cut.wave_phase() is Phase.WAVE_RUNNING  # waits for the database
+    _set_database_phase(cut, Phase.CUT_OVER)
+    report = cut.tick(gates_for=gates_for, start_database_step=start)
+    assert report.waves_completed == ["wave-1"] and requests == [("wave-1", "orders-db")]
+
+
+def test_a_paused_wave_asks_for_no_database_step(cut: Cutover) -> None:
+    requests: list[tuple[str, str]] = []
+    cut.controls().start(_ordered(cut, "before-applications"))
+    cut.controls().pause("wave-1")
+    report = cut.tick(
+        gates_for=_database_gates(cut), start_database_step=lambda w, d: requests.append((w, d))
+    )
+    assert report.database_steps == [] and requests == []

@@ -93,8 +93,27 @@ def build_controller(
         rollbacks,
         clock=clock,
         logger=LOGGER,
+        start_database_step=_database_step_starter(env, client),
     )
     return controller, limiter
+
+
+def _database_step_starter(
+    env: Mapping[str, str], client: Callable[[str], Any]
+) -> Callable[[str, str], None] | None:
+    """Invokes the database step function asynchronously (``DATABASE_STEP_FUNCTION``; the
+    stack sets it when the plan has databases)."""
+    function = env.get("DATABASE_STEP_FUNCTION", "").strip()
+    if not function:
+        return None
+
+    def start(wave: str, database: str) -> None:
+        payload = {"wave": wave, "database": database, "run": "cutover"}
+        client("lambda").invoke(
+            FunctionName=function, InvocationType="Event", Payload=json.dumps(payload).encode()
+        )
+
+    return start
 
 
 def _client(service: str) -> Any:
