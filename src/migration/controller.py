@@ -606,10 +606,13 @@ class Controller:
             return
         if self._start_database_step is not None and any(
             db.cutover == AFTER_APPLICATIONS
+            and self._users_done(spec, db.name)
             and self._tracking.database_phase(db.name) not in DATABASE_DECIDED
             for db in spec.databases
         ):
-            return  # the wave ends once its after-applications databases moved
+            # The wave ends once the after-applications databases whose applications all
+            # completed have moved (one rolled back keeps its database on-premises).
+            return
         try:
             self._tracking.transition(
                 wave_id(name),

@@ -447,3 +447,16 @@ def test_a_paused_wave_asks_for_no_database_step(cut: Cutover) -> None:
         gates_for=_database_gates(cut), start_database_step=lambda w, d: requests.append((w, d))
     )
     assert report.database_steps == [] and requests == []
+
+
+def test_an_application_rolled_back_keeps_its_database_where_it_is(cut: Cutover) -> None:
+    requests: list[tuple[str, str]] = []
+    start = lambda wave, db: requests.append((wave, db))  # noqa: E731
+    cut.controls().start(_ordered(cut, "after-applications"))
+    gates_for = _database_gates(cut)
+    cut.tick(gates_for=gates_for, start_database_step=start)
+    cut.env.set_alarm("orders-5xx", "ALARM")
+    for _ in range(12):
+        cut.tick(gates_for=gates_for, start_database_step=start)
+    assert cut.phase("orders") is Phase.ROLLED_BACK
+    assert cut.wave_phase() is Phase.WAVE_COMPLETE and requests == []
