@@ -81,7 +81,7 @@ def test_demo_exits_0_and_tells_the_whole_story(demo, template):
     assert re.search(r"workload: \d+ rows acknowledged \(\d+ on-premises, \d+ on AWS\)", out)
     assert "in the writer (on-premises): lost 0, duplicated 0" in out
     assert "OK orders-db: cut over to AWS and failed back, every acknowledged row once" in out
-    assert out.rstrip().endswith("== Emulator stopped; nothing left running.")
+    assert out.rstrip().endswith("== Emulator and database clusters stopped; nothing left running.")
     assert "Traceback" not in demo.stderr
 
 

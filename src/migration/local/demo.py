@@ -27,6 +27,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,10 +37,11 @@ import typer
 
 from migration import operations
 from migration.cli import create_app
-from migration.local.demo_database import database_night
+from migration.local.demo_database import DatabaseScene, choose_database
 from migration.local.deploy import LocalDeployError, deploy_local
 from migration.local.emulator import Emulator
 from migration.local.invoke import invoke_controller_locally, invoke_rollback_locally
+from migration.local.postgres_clusters import LocalClusters
 from migration.local.signals import DmsWithValidation, Ec2WithTunnels
 from migration.outputs import LOCAL_OUTPUTS_PATH, StackOutputs, load_outputs
 from migration.plan import Application, Plan, Wave, load_plan
@@ -65,13 +67,17 @@ def heading(number: int, text: str) -> None:
 class EmulatorClients:
     """The CLI's client factory for the demo: emulator clients plus the two stated signals."""
 
-    def __init__(self, emulator: Emulator, plan: Plan) -> None:
+    def __init__(
+        self, emulator: Emulator, plan: Plan, lambda_client: Callable[[Any], Any] | None = None
+    ) -> None:
         self._emulator = emulator
         tables = [(t.schema_name, t.table_name) for d in plan.databases for t in d.tables]
         self._wrapped: dict[str, Any] = {
             "dms": DmsWithValidation(emulator.client("dms"), tables),
             "ec2": Ec2WithTunnels(emulator.client("ec2")),
         }
+        if lambda_client is not None:
+            self._wrapped["lambda"] = lambda_client(emulator.client("lambda"))
 
     @property
     def region(self) -> str:
@@ -380,7 +386,11 @@ def deploy(
 
 
 def wire(
-    emulator: Emulator, outputs: StackOutputs, story: Story, clock: CompressedTime
+    emulator: Emulator,
+    outputs: StackOutputs,
+    story: Story,
+    clock: CompressedTime,
+    scene: DatabaseScene | None = None,
 ) -> tuple[Schedule, AlarmDuringBake]:
     """The compressed schedule of the controller, the alarm injection, and the CLI's seams."""
     shifter = TrafficShifter(
@@ -391,7 +401,7 @@ def wire(
     chaos = AlarmDuringBake(
         emulator, outputs, shifter, story.victim, story.victim_alarm, story.inject_at
     )
-    factory = EmulatorClients(emulator, story.plan)
+    factory = EmulatorClients(emulator, story.plan, scene.lambda_client if scene else None)
     schedule = Schedule(emulator, outputs, factory, clock)
 
     def minute() -> None:
@@ -502,8 +512,9 @@ def run(
     logging.basicConfig(level=logging.WARNING, format="   [rollback function log] %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
+    database = choose_database(story.plan)
     heading(1, "Start a local AWS emulator (moto server on 127.0.0.1)")
-    with Emulator(region=region) as emulator:
+    with Emulator(region=region) as emulator, ExitStack() as stack:
         say(f"   endpoint {emulator.endpoint_url}; no AWS account or credentials involved")
         point_at(emulator)
         heading(2, f"Deploy {template.name} into the emulator")
@@ -513,17 +524,18 @@ def run(
         heading(3, f"Cutover night for {story.wave.name}: what the account already has")
         clock = CompressedTime(datetime.now(UTC))
         prepare_account(emulator, outputs, story.plan, story.wave, clock.wall())
-        schedule, chaos = wire(emulator, outputs, story, clock)
+        scene = None
+        if database is not None:
+            onprem, aws = stack.enter_context(LocalClusters())
+            scene = DatabaseScene(database, emulator, outputs, onprem, aws)
+            scene.start(say)
+        schedule, chaos = wire(emulator, outputs, story, clock, scene)
         codes = cutover_night(emulator, story, schedule)
         problems = check(emulator, outputs, story, chaos, codes)
-        database_problems = database_night(
-            emulator, outputs, story.plan, migrate, say, heading, story.common
-        )
-        for problem in database_problems:
-            say(f"   FAIL {problem}")
-        problems += database_problems
+        if scene is not None:
+            problems += scene.after_the_night(migrate, say, heading, story.common)
     say()
-    say("== Emulator stopped; nothing left running.")
+    say("== Emulator and database clusters stopped; nothing left running.")
     return 1 if problems else 0
 
 

@@ -161,3 +161,57 @@ def invoke_controller_locally(
             return controller.run(environment, **options)
         finally:
             rollback.reset_clients()
+
+
+DATABASE_STEP_OUTPUT = "DatabaseStepFunctionArn"
+
+
+def invoke_database_step_locally(
+    outputs: StackOutputs,
+    event: Any,
+    *,
+    endpoint_url: str,
+    region: str = "us-east-1",
+    replications: Any = None,
+) -> dict[str, Any]:
+    """Run ``migration.handlers.database_step.run`` as the deployed step function would,
+    locally, with its own environment; ``replications`` replaces the two DMS tasks (which
+    cannot run offline) with the local stand-in."""
+    from migration.handlers import database_step
+
+    arn = outputs.values.get(DATABASE_STEP_OUTPUT)
+    if not arn:
+        raise LocalInvokeError(f"{outputs.source} has no {DATABASE_STEP_OUTPUT} output")
+    variables = function_environment(arn, endpoint_url=endpoint_url, region=region)
+    environment = _emulator_environment(variables, endpoint_url, region)
+    session = boto3.Session(region_name=region, **DUMMY_CREDENTIALS)
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint_url)
+
+    with _environment(environment):
+        return database_step.run(event, environment, client=client, replications=replications)
+
+
+class LocalLambda:
+    """A Lambda client whose invocations of the database step function run its handler here
+    (moto stores functions but runs no code without Docker); other calls go to ``inner``."""
+
+    def __init__(
+        self, inner: Any, step_function: str, run_step: Callable[[Any], dict[str, Any]]
+    ) -> None:
+        self._inner = inner
+        self._names = {step_function, step_function.rsplit(":", 1)[-1]}
+        self._run_step = run_step
+        self.results: list[dict[str, Any]] = []
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("FunctionName") not in self._names:
+            return dict(self._inner.invoke(**kwargs))
+        import json
+
+        self.results.append(self._run_step(json.loads(kwargs.get("Payload") or b"{}")))
+        return {"StatusCode": 202}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
