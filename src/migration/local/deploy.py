@@ -31,8 +31,15 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from migration.local.deploy_types import (
+    CLOUDFORMATION,
+    TOOL,
+    LocalDeployError,
+    ResourceRecord,
+)
 from migration.local.emulator import DUMMY_CREDENTIALS
 from migration.local.fillers import FILLERS, FillContext
+from migration.local.fixes import FIXES
 from migration.local.template import (
     Evaluator,
     Reference,
@@ -41,27 +48,13 @@ from migration.local.template import (
     references,
     substitute,
 )
+from migration.local.verify import verify
 from migration.outputs import LOCAL_OUTPUTS_PATH
 
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 # A current bootstrap stack version (CDK's check requires >= 6).
 BOOTSTRAP_VERSION = "30"
 SYNTHETIC_OUTPUT_PREFIX = "LocalDeployRef"
-TOOL = "tool"
-CLOUDFORMATION = "cloudformation"
-
-
-class LocalDeployError(Exception):
-    """The local deployment failed or does not match the template; the message names what."""
-
-
-@dataclass
-class ResourceRecord:
-    logical_id: str
-    type: str
-    created_by: str
-    physical_id: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -519,8 +512,6 @@ def deploy_local(
     outputs_path: str | os.PathLike[str] = LOCAL_OUTPUTS_PATH,
 ) -> LocalDeployment:
     """Create the template on the emulator, verify it, write the flat outputs file."""
-    from migration.local.verify import verify
-
     path = Path(template_path)
     template = json.loads(path.read_text(encoding="utf-8"))
     client = client_factory(endpoint_url, region)
@@ -548,8 +539,6 @@ def fix_dropped_properties(
     deployment: _Deployment, record: ResourceRecord, resource: Mapping[str, Any]
 ) -> list[str]:
     """Set what moto's CloudFormation accepted but dropped; returns notes for the summary."""
-    from migration.local.fixes import FIXES
-
     fixer = FIXES.get(record.type)
     if fixer is None or record.created_by != CLOUDFORMATION:
         return []
