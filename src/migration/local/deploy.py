@@ -15,12 +15,12 @@ never changed; only copies are sent to moto.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import io
 import json
 import os
-import time
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from migration.local.deploy_types import (
     CLOUDFORMATION,
@@ -55,6 +55,9 @@ BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 # A current bootstrap stack version (CDK's check requires >= 6).
 BOOTSTRAP_VERSION = "30"
 SYNTHETIC_OUTPUT_PREFIX = "LocalDeployRef"
+# How long a create_stack or update_stack on the emulator may take, polled this often.
+STACK_WAIT_TIMEOUT_S = 300
+STACK_WAIT_DELAY_S = 1
 
 
 @dataclass
@@ -320,20 +323,28 @@ class _Deployment:
                 f"{action} of {self.stack_name} failed: {error}{self.events_text()}"
             ) from None
         self.created_stack = True
-        stack = self.wait()
+        stack = self.wait(action)
         return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
 
-    def wait(self) -> dict[str, Any]:
+    def wait(self, action: str) -> dict[str, Any]:
+        """Wait for ``action`` (``create_stack`` or ``update_stack``) to end; the stack."""
         cloudformation = self.client("cloudformation")
-        deadline = time.monotonic() + 300
-        while True:
-            stack = cloudformation.describe_stacks(StackName=self.stack_name)["Stacks"][0]
-            status = stack["StackStatus"]
-            if not status.endswith("_IN_PROGRESS"):
-                break
-            if time.monotonic() > deadline:
-                raise LocalDeployError(f"{self.stack_name} still {status} after 300 s")
-            time.sleep(0.5)
+        waiter = "stack_update_complete" if action == "update_stack" else "stack_create_complete"
+        # A failure or timeout ends the wait; the stack's status below says which.
+        with contextlib.suppress(WaiterError):
+            cloudformation.get_waiter(waiter).wait(
+                StackName=self.stack_name,
+                WaiterConfig={
+                    "Delay": STACK_WAIT_DELAY_S,
+                    "MaxAttempts": STACK_WAIT_TIMEOUT_S // STACK_WAIT_DELAY_S,
+                },
+            )
+        stack = cloudformation.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status.endswith("_IN_PROGRESS"):
+            raise LocalDeployError(
+                f"{self.stack_name} still {status} after {STACK_WAIT_TIMEOUT_S} s"
+            )
         if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             raise LocalDeployError(
                 f"{self.stack_name}: {status} {stack.get('StackStatusReason', '')}"
@@ -414,15 +425,13 @@ class _Deployment:
 
     def record_physical_ids(self, cfn_ids: list[str]) -> None:
         cloudformation = self.client("cloudformation")
-        physical: dict[str, str] = {}
-        token: dict[str, str] = {}
-        while True:
-            page = cloudformation.list_stack_resources(StackName=self.stack_name, **token)
-            for summary in page["StackResourceSummaries"]:
-                physical[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
-            if not page.get("NextToken"):
-                break
-            token = {"NextToken": page["NextToken"]}
+        physical = {
+            summary["LogicalResourceId"]: summary.get("PhysicalResourceId", "")
+            for page in cloudformation.get_paginator("list_stack_resources").paginate(
+                StackName=self.stack_name
+            )
+            for summary in page["StackResourceSummaries"]
+        }
         for logical_id in cfn_ids:
             self.records[logical_id] = ResourceRecord(
                 logical_id,
