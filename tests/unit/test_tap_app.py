@@ -160,6 +160,33 @@ def test_tap_py_rejects_a_private_gateway_address_without_a_traceback(tmp_path: 
     assert not list(tmp_path.iterdir())
 
 
+def test_cdk_synth_prints_the_line_and_exits_1_for_a_bad_context(tmp_path: Path) -> None:
+    # The CDK CLI runs tap.py as a subprocess and exits 1 for any failure of its app: it only
+    # names the app's status (2) in its own second line. The README says so.
+    result = subprocess.run(
+        [
+            str(ROOT / "node_modules" / ".bin" / "cdk"),
+            "synth",
+            "--quiet",
+            "-c",
+            "logRetentionDays=2",
+            "--output",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PATH": f"{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("error: CDK context logRetentionDays: 2 is not one CloudWatch")
+    assert lines[1:] == [".venv/bin/python tap.py: Subprocess exited with error 2"]
+
+
 def test_tap_py_synthesizes_what_cdk_synth_would(
     tmp_path: Path, default_synth: Synthesized
 ) -> None:
