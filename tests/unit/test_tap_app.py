@@ -133,6 +133,34 @@ def test_build_app_reports_a_bad_context_value() -> None:
         tap.build_app(app)
 
 
+def test_every_feature_flag_is_configured_in_cdk_json(default_synth: Synthesized) -> None:
+    # What the CDK CLI's "N feature flags are not configured" notice counts: flags of the
+    # installed aws-cdk-lib without a value whose unset behaviour is not the recommended one.
+    manifest = json.loads((default_synth.outdir / "manifest.json").read_text())
+    (report,) = [
+        a for a in manifest["artifacts"].values() if a["type"] == "cdk:feature-flag-report"
+    ]
+    flags = report["properties"]["flags"]
+    unconfigured = sorted(
+        name
+        for name, flag in flags.items()
+        if "userValue" not in flag
+        and flag.get("unconfiguredBehavesLike", {}).get("v2", False) != flag["recommendedValue"]
+    )
+    assert unconfigured == []
+    # Three are kept at the old behaviour on purpose (README, "Configuration").
+    kept = {
+        name
+        for name, flag in flags.items()
+        if "userValue" in flag and flag["userValue"] != flag["recommendedValue"]
+    }
+    assert kept == {
+        "@aws-cdk/core:enableAdditionalMetadataCollection",
+        "@aws-cdk/core:explicitStackTags",
+        "@aws-cdk/core:validateAgainstDefaultRules",
+    }
+
+
 # --------------------------------------------------------------------------- main
 
 
