@@ -47,6 +47,52 @@ ENVIRONMENT_BUDGET = 3500
 _GENERATED_NAME_BYTES = 80
 
 
+_FIVE_MINUTES = Duration.minutes(5)
+
+
+def _check_environment_size(
+    cutover_settings: Mapping[str, Any], application_records: Mapping[str, str]
+) -> None:
+    """Refuse at synth what would overflow the function's 4 KB environment at deploy."""
+    size = _json_size(cutover_settings) + _json_size(dict(application_records))
+    if size > ENVIRONMENT_BUDGET:
+        raise ConfigError(
+            "planFile: the cutover controller's settings and record mappings need about "
+            f"{size} bytes, over the {ENVIRONMENT_BUDGET} its 4 KB environment leaves; split "
+            "the plan into fewer databases and applications per stack"
+        )
+
+
+def _environment(
+    stack: Stack,
+    *,
+    hosted_zone: route53.IHostedZone,
+    table: dynamodb.Table,
+    topic: sns.ITopic,
+    vpn_connection: ec2.CfnVPNConnection,
+    cutover_settings: Mapping[str, Any],
+    application_records: Mapping[str, str],
+    wait_for_insync: bool,
+) -> dict[str, str]:
+    """The controller function's environment variables."""
+    environment = {
+        "HOSTED_ZONE_ID": hosted_zone.hosted_zone_id,
+        "TABLE_NAME": table.table_name,
+        "SNS_TOPIC_ARN": topic.topic_arn,
+        # Exactly the stack's CutoverSettings output (the same to_json_string of the same
+        # dict): DMS task and alarm names as this deployment created them.
+        "CUTOVER_SETTINGS": stack.to_json_string(cutover_settings),
+        "VPN_CONNECTION_ID": vpn_connection.ref,
+        "ROUTE53_CHANGES_PER_SECOND": str(ROUTE53_CHANGES_PER_SECOND),
+        "WAIT_FOR_INSYNC": "true" if wait_for_insync else "false",
+    }
+    if application_records:
+        environment["APPLICATION_RECORDS"] = json.dumps(
+            dict(application_records), sort_keys=True, separators=(",", ":")
+        )
+    return environment
+
+
 def _json_size(value: Any) -> int:
     """Bytes of ``value`` as compact JSON once deployed (an unresolved token counts 80)."""
     if isinstance(value, str):
@@ -86,15 +132,7 @@ class CutoverController(Construct):
         wait_for_insync: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        size = _json_size(cutover_settings) + _json_size(dict(application_records))
-        if size > ENVIRONMENT_BUDGET:
-            raise ConfigError(
-                "planFile: the cutover controller's settings and record mappings need about "
-                f"{size} bytes, over the {ENVIRONMENT_BUDGET} its 4 KB environment leaves; split "
-                "the plan into fewer databases and applications per stack"
-            )
-
+        _check_environment_size(cutover_settings, application_records)
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
@@ -109,24 +147,39 @@ class CutoverController(Construct):
             description="Cutover controller: Route 53 weights, tracking table, gates, SNS",
         )
         self.log_group.grant_write(self.role)
+        environment = _environment(
+            Stack.of(self),
+            hosted_zone=hosted_zone,
+            table=table,
+            topic=topic,
+            vpn_connection=vpn_connection,
+            cutover_settings=cutover_settings,
+            application_records=application_records,
+            wait_for_insync=wait_for_insync,
+        )
+        self.function = self._create_function(
+            key=key,
+            environment=environment,
+            rollback_function=rollback_function,
+            reserve_concurrency=reserve_concurrency,
+        )
+        self._grant_route53_table_and_topic(hosted_zone, table, key, topic)
+        self._grant_gate_reads(replication_tasks)
+        self.dead_letter_queue, self.schedule = self._create_schedule(environment_suffix, key)
+        self.alarms = self._create_alarms(topic)
+        self.errors_alarm = self.alarms["Errors"]
+        self._add_dashboard_row(dashboard)
+        self._acknowledge_findings(table)
 
-        environment = {
-            "HOSTED_ZONE_ID": hosted_zone.hosted_zone_id,
-            "TABLE_NAME": table.table_name,
-            "SNS_TOPIC_ARN": topic.topic_arn,
-            # Exactly the stack's CutoverSettings output (the same to_json_string of the same
-            # dict): DMS task and alarm names as this deployment created them.
-            "CUTOVER_SETTINGS": stack.to_json_string(cutover_settings),
-            "VPN_CONNECTION_ID": vpn_connection.ref,
-            "ROUTE53_CHANGES_PER_SECOND": str(ROUTE53_CHANGES_PER_SECOND),
-            "WAIT_FOR_INSYNC": "true" if wait_for_insync else "false",
-        }
-        if application_records:
-            environment["APPLICATION_RECORDS"] = json.dumps(
-                dict(application_records), sort_keys=True, separators=(",", ":")
-            )
-
-        self.function = lambda_.Function(
+    def _create_function(
+        self,
+        *,
+        key: kms.Key,
+        environment: Mapping[str, str],
+        rollback_function: lambda_.Function,
+        reserve_concurrency: bool,
+    ) -> lambda_.Function:
+        return lambda_.Function(
             self,
             "Function",
             # The rollback function's runtime and architecture, and the same code asset.
@@ -149,7 +202,7 @@ class CutoverController(Construct):
             # long one) is dropped rather than queued.
             retry_attempts=0,
             max_event_age=Duration.minutes(2),
-            environment=environment,
+            environment=dict(environment),
             environment_encryption=key,
             description="Cutover controller: advances running waves one tick a minute",
             logging_format=lambda_.LoggingFormat.JSON,
@@ -158,6 +211,13 @@ class CutoverController(Construct):
             tracing=lambda_.Tracing.ACTIVE,
         )
 
+    def _grant_route53_table_and_topic(
+        self,
+        hosted_zone: route53.IHostedZone,
+        table: dynamodb.Table,
+        key: kms.Key,
+        topic: sns.ITopic,
+    ) -> None:
         # Route 53: read and change this zone only; change status ids are account-wide.
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -186,6 +246,7 @@ class CutoverController(Construct):
         key.grant(self.role, "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey")
         topic.grant_publish(self.role)
 
+    def _grant_gate_reads(self, replication_tasks: Sequence[dms.CfnReplicationTask]) -> None:
         # The gates: read-only signals. These three calls take no resource ARN.
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -214,6 +275,9 @@ class CutoverController(Construct):
             )
         )
 
+    def _create_schedule(
+        self, environment_suffix: str, key: kms.Key
+    ) -> tuple[sqs.Queue, events.Rule]:
         # The schedule. Undeliverable ticks go to a dead-letter queue encrypted with the
         # project key, which EventBridge may use for that rule only (the key policy cannot
         # reference the rule's ARN attribute: the key, the function and the rule would form a
@@ -235,7 +299,7 @@ class CutoverController(Construct):
                 },
             )
         )
-        self.dead_letter_queue = sqs.Queue(
+        dead_letter_queue = sqs.Queue(
             self,
             "ScheduleDeadLetterQueue",
             encryption=sqs.QueueEncryption.KMS,
@@ -243,7 +307,7 @@ class CutoverController(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        self.schedule = events.Rule(
+        schedule = events.Rule(
             self,
             "Schedule",
             rule_name=rule_name,
@@ -254,29 +318,30 @@ class CutoverController(Construct):
                     self.function,
                     retry_attempts=4,
                     max_event_age=Duration.minutes(5),
-                    dead_letter_queue=self.dead_letter_queue,
+                    dead_letter_queue=dead_letter_queue,
                 )
             ],
         )
+        return dead_letter_queue, schedule
 
+    def _create_alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
         # Alarms in lib/monitoring.py's style: Sum/Maximum over 5 minutes, >= 1, missing data
         # not breaching, ALARM and OK both notify the topic.
-        five_minutes = Duration.minutes(5)
         notify = cw_actions.SnsAction(topic)
-        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        alarms: dict[str, cloudwatch.Alarm] = {}
         for alarm_id, description, metric in (
             (
                 "Errors",
                 "The cutover controller failed a tick (a wave could not advance, or a rollback it "
                 "started failed); check its logs",
-                self.function.metric_errors(period=five_minutes, statistic="Sum"),
+                self.function.metric_errors(period=_FIVE_MINUTES, statistic="Sum"),
             ),
             (
                 "ScheduleDeadLetters",
                 "EventBridge could not deliver cutover controller ticks (see the schedule's "
                 "dead-letter queue): waves are not advancing and rollbacks are not enforced",
                 self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=five_minutes, statistic="Maximum"
+                    period=_FIVE_MINUTES, statistic="Maximum"
                 ),
             ),
         ):
@@ -294,17 +359,19 @@ class CutoverController(Construct):
             )
             alarm.add_alarm_action(notify)
             alarm.add_ok_action(notify)
-            self.alarms[alarm_id] = alarm
-        self.errors_alarm = self.alarms["Errors"]
+            alarms[alarm_id] = alarm
+        return alarms
+
+    def _add_dashboard_row(self, dashboard: cloudwatch.Dashboard) -> None:
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Cutover controller",
                 left=[
-                    self.function.metric_invocations(period=five_minutes),
-                    self.function.metric_errors(period=five_minutes),
-                    self.function.metric_throttles(period=five_minutes),
+                    self.function.metric_invocations(period=_FIVE_MINUTES),
+                    self.function.metric_errors(period=_FIVE_MINUTES),
+                    self.function.metric_throttles(period=_FIVE_MINUTES),
                 ],
-                right=[self.function.metric_duration(period=five_minutes, statistic="Maximum")],
+                right=[self.function.metric_duration(period=_FIVE_MINUTES, statistic="Maximum")],
                 width=12,
             ),
             cloudwatch.AlarmStatusWidget(
@@ -312,6 +379,7 @@ class CutoverController(Construct):
             ),
         )
 
+    def _acknowledge_findings(self, table: dynamodb.Table) -> None:
         acknowledge(
             self.dead_letter_queue,
             "AwsSolutions-SQS3",
@@ -325,7 +393,7 @@ class CutoverController(Construct):
             "route53:GetChange (waiting for INSYNC) only accepts change ARNs, whose ids Route 53 "
             "assigns per request; the action is read-only and reveals only a change's status.",
         )
-        table_logical_id = stack.get_logical_id(cast(CfnElement, table.node.default_child))
+        table_logical_id = Stack.of(self).get_logical_id(cast(CfnElement, table.node.default_child))
         acknowledge(
             self.role,
             f"AwsSolutions-IAM5[Resource::<{table_logical_id}.Arn>/index/*]",

@@ -32,47 +32,10 @@ class DatabaseMigration(Construct):
         environment_suffix: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dms_vpc_role: iam.Role | None = None
-        if config.create_dms_vpc_role:
-            # DMS looks this role up by its exact name; it cannot be renamed or suffixed.
-            self.dms_vpc_role = iam.Role(
-                self,
-                "DmsVpcRole",
-                role_name="dms-vpc-role",
-                assumed_by=iam.ServicePrincipal("dms.amazonaws.com"),
-                managed_policies=[
-                    iam.ManagedPolicy.from_aws_managed_policy_name(
-                        "service-role/AmazonDMSVPCManagementRole"
-                    )
-                ],
-            )
-            acknowledge(
-                self.dms_vpc_role,
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AmazonDMSVPCManagementRole]",
-                "DMS requires the account's dms-vpc-role to carry this AWS managed policy "
-                "(DMS user guide, 'Creating the IAM roles to use with AWS DMS'); AWS keeps it in "
-                "step with the ENI calls DMS makes.",
-            )
-
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description=f"DMS replication instance ({environment_suffix}): egress only",
-            allow_all_outbound=False,
+        self.dms_vpc_role: iam.Role | None = (
+            self._create_dms_vpc_role() if config.create_dms_vpc_role else None
         )
-        peers = [ec2.Peer.ipv4(cidr) for cidr in on_premises.cidrs]
-        peers.append(ec2.Peer.ipv4(vpc.vpc_cidr_block))
-        for peer in peers:
-            for port in on_premises.database_ports:
-                self.security_group.add_egress_rule(
-                    peer, ec2.Port.tcp(port), f"Database port {port}"
-                )
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs (Secrets Manager, KMS) over HTTPS"
-        )
-
+        self.security_group = self._create_security_group(vpc, on_premises, environment_suffix)
         self.subnet_group = dms.CfnReplicationSubnetGroup(
             self,
             "SubnetGroup",
@@ -99,3 +62,46 @@ class DatabaseMigration(Construct):
             kms_key_id=key.key_arn,
         )
         self.replication_instance_identifier = f"migration-dms-{environment_suffix}"
+
+    def _create_dms_vpc_role(self) -> iam.Role:
+        # DMS looks this role up by its exact name; it cannot be renamed or suffixed.
+        role = iam.Role(
+            self,
+            "DmsVpcRole",
+            role_name="dms-vpc-role",
+            assumed_by=iam.ServicePrincipal("dms.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonDMSVPCManagementRole"
+                )
+            ],
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonDMSVPCManagementRole]",
+            "DMS requires the account's dms-vpc-role to carry this AWS managed policy "
+            "(DMS user guide, 'Creating the IAM roles to use with AWS DMS'); AWS keeps it in "
+            "step with the ENI calls DMS makes.",
+        )
+        return role
+
+    def _create_security_group(
+        self, vpc: ec2.Vpc, on_premises: OnPremisesConfig, environment_suffix: str
+    ) -> ec2.SecurityGroup:
+        security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description=f"DMS replication instance ({environment_suffix}): egress only",
+            allow_all_outbound=False,
+        )
+        peers = [ec2.Peer.ipv4(cidr) for cidr in on_premises.cidrs]
+        peers.append(ec2.Peer.ipv4(vpc.vpc_cidr_block))
+        for peer in peers:
+            for port in on_premises.database_ports:
+                security_group.add_egress_rule(peer, ec2.Port.tcp(port), f"Database port {port}")
+        security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs (Secrets Manager, KMS) over HTTPS"
+        )
+        return security_group

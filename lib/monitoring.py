@@ -59,6 +59,118 @@ class _AlarmSpec:
     triggers_rollback: bool = False
 
 
+def _vpn_alarm_specs(vpn_connection: ec2.CfnVPNConnection) -> list[_AlarmSpec]:
+    """One tunnel down (notify) and both tunnels down (roll back)."""
+    tunnel_state = {"VpnId": vpn_connection.ref}
+    return [
+        _AlarmSpec(
+            "VpnTunnelDown",
+            "One VPN tunnel is down: the connection has lost its redundancy",
+            cloudwatch.Metric(
+                namespace="AWS/VPN",
+                metric_name="TunnelState",
+                dimensions_map=tunnel_state,
+                statistic="Minimum",
+                period=FIVE_MINUTES,
+            ),
+            1,
+            cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            cloudwatch.TreatMissingData.BREACHING,
+        ),
+        _AlarmSpec(
+            "VpnBothTunnelsDown",
+            "Both VPN tunnels are down: AWS cannot reach on-premises; roll back",
+            cloudwatch.Metric(
+                namespace="AWS/VPN",
+                metric_name="TunnelState",
+                dimensions_map=tunnel_state,
+                statistic="Maximum",
+                period=FIVE_MINUTES,
+            ),
+            1,
+            cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            cloudwatch.TreatMissingData.BREACHING,
+            triggers_rollback=True,
+        ),
+    ]
+
+
+def _rollback_alarm_specs(
+    rollback_function: lambda_.IFunction,
+    rollback_dead_letter_queue: sqs.IQueue,
+    rollback_trigger_dead_letter_queue: sqs.IQueue,
+    rollback_error_threshold: int,
+) -> list[_AlarmSpec]:
+    """The rollback path's own failures: function errors and both dead-letter queues."""
+    return [
+        _AlarmSpec(
+            "RollbackErrors",
+            "The rollback function failed; check its logs and dead-letter queue",
+            rollback_function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+            rollback_error_threshold,
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            cloudwatch.TreatMissingData.NOT_BREACHING,
+        ),
+        _AlarmSpec(
+            "RollbackDeadLetters",
+            "A rollback event exhausted its retries and is in the dead-letter queue",
+            rollback_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES, statistic="Maximum"
+            ),
+            1,
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            cloudwatch.TreatMissingData.NOT_BREACHING,
+        ),
+        _AlarmSpec(
+            "RollbackTriggerDeadLetters",
+            "EventBridge could not deliver an alarm state change to the rollback function; "
+            "the event is in the trigger dead-letter queue and nothing was rolled back",
+            rollback_trigger_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES, statistic="Maximum"
+            ),
+            0,
+            cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            cloudwatch.TreatMissingData.NOT_BREACHING,
+        ),
+    ]
+
+
+def _task_latency_alarm_specs(
+    replication_instance_identifier: str,
+    replication_tasks: Sequence[ReplicationTaskMonitor],
+    evaluation_periods: int,
+) -> tuple[list[_AlarmSpec], list[cloudwatch.IMetric]]:
+    """Per replication task, its CDC latency alarm and the labelled metric for the graph."""
+    specs: list[_AlarmSpec] = []
+    graph_metrics: list[cloudwatch.IMetric] = []
+    for task in replication_tasks:
+        metric = cloudwatch.Metric(
+            namespace="AWS/DMS",
+            metric_name=task.metric_name,
+            dimensions_map={
+                "ReplicationInstanceIdentifier": replication_instance_identifier,
+                "ReplicationTaskIdentifier": task.metric_task_id or task.task_identifier,
+            },
+            statistic="Maximum",
+            period=Duration.minutes(1),
+        )
+        # A label would turn the alarm into a metric-math alarm; only the graph gets one.
+        graph_metrics.append(metric.with_(label=task.task_identifier))
+        specs.append(
+            _AlarmSpec(
+                f"CdcLatency-{task.task_identifier}",
+                task.description,
+                metric,
+                task.cdc_latency_threshold_seconds,
+                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                cloudwatch.TreatMissingData.MISSING,
+                evaluation_periods=evaluation_periods,
+                triggers_rollback=task.triggers_rollback,
+            )
+        )
+    return specs, graph_metrics
+
+
 class Monitoring(Construct):
     """Dashboard plus alarms, all notifying the SNS topic.
 
@@ -88,95 +200,40 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self.rollback_alarms: list[cloudwatch.Alarm] = []
-
-        tunnel_state = {"VpnId": vpn_connection.ref}
+        vpn_specs = _vpn_alarm_specs(vpn_connection)
+        task_specs, task_latency_metrics = _task_latency_alarm_specs(
+            replication_instance_identifier, replication_tasks, cdc_latency_evaluation_periods
+        )
         specs = [
-            _AlarmSpec(
-                "VpnTunnelDown",
-                "One VPN tunnel is down: the connection has lost its redundancy",
-                cloudwatch.Metric(
-                    namespace="AWS/VPN",
-                    metric_name="TunnelState",
-                    dimensions_map=tunnel_state,
-                    statistic="Minimum",
-                    period=FIVE_MINUTES,
-                ),
-                1,
-                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                cloudwatch.TreatMissingData.BREACHING,
-            ),
-            _AlarmSpec(
-                "VpnBothTunnelsDown",
-                "Both VPN tunnels are down: AWS cannot reach on-premises; roll back",
-                cloudwatch.Metric(
-                    namespace="AWS/VPN",
-                    metric_name="TunnelState",
-                    dimensions_map=tunnel_state,
-                    statistic="Maximum",
-                    period=FIVE_MINUTES,
-                ),
-                1,
-                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                cloudwatch.TreatMissingData.BREACHING,
-                triggers_rollback=True,
-            ),
-            _AlarmSpec(
-                "RollbackErrors",
-                "The rollback function failed; check its logs and dead-letter queue",
-                rollback_function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+            *vpn_specs,
+            *_rollback_alarm_specs(
+                rollback_function,
+                rollback_dead_letter_queue,
+                rollback_trigger_dead_letter_queue,
                 rollback_error_threshold,
-                cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
-            _AlarmSpec(
-                "RollbackDeadLetters",
-                "A rollback event exhausted its retries and is in the dead-letter queue",
-                rollback_dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=FIVE_MINUTES, statistic="Maximum"
-                ),
-                1,
-                cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            _AlarmSpec(
-                "RollbackTriggerDeadLetters",
-                "EventBridge could not deliver an alarm state change to the rollback function; "
-                "the event is in the trigger dead-letter queue and nothing was rolled back",
-                rollback_trigger_dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=FIVE_MINUTES, statistic="Maximum"
-                ),
-                0,
-                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
+            *task_specs,
         ]
-        task_latency_metrics: list[cloudwatch.IMetric] = []
-        for task in replication_tasks:
-            metric = cloudwatch.Metric(
-                namespace="AWS/DMS",
-                metric_name=task.metric_name,
-                dimensions_map={
-                    "ReplicationInstanceIdentifier": replication_instance_identifier,
-                    "ReplicationTaskIdentifier": task.metric_task_id or task.task_identifier,
-                },
-                statistic="Maximum",
-                period=Duration.minutes(1),
+        self._create_alarms(specs, topic)
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"migration-dashboard-{environment_suffix}",
+            default_interval=Duration.hours(3),
+        )
+        self._add_replication_and_vpn_row(
+            replication_instance_identifier,
+            task_latency_metrics,
+            [spec.metric for spec in vpn_specs],
+        )
+        self._add_rollback_and_table_row(rollback_function, table)
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Migration alarms", alarms=list(self.alarms.values()), width=24
             )
-            # A label would turn the alarm into a metric-math alarm; only the graph gets one.
-            task_latency_metrics.append(metric.with_(label=task.task_identifier))
-            specs.append(
-                _AlarmSpec(
-                    f"CdcLatency-{task.task_identifier}",
-                    task.description,
-                    metric,
-                    task.cdc_latency_threshold_seconds,
-                    cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    cloudwatch.TreatMissingData.MISSING,
-                    evaluation_periods=cdc_latency_evaluation_periods,
-                    triggers_rollback=task.triggers_rollback,
-                )
-            )
+        )
 
+    def _create_alarms(self, specs: Sequence[_AlarmSpec], topic: sns.ITopic) -> None:
         notify = cw_actions.SnsAction(topic)
         for spec in specs:
             alarm = cloudwatch.Alarm(
@@ -195,17 +252,17 @@ class Monitoring(Construct):
             if spec.triggers_rollback:
                 self.rollback_alarms.append(alarm)
 
-        self.dashboard = cloudwatch.Dashboard(
-            self,
-            "Dashboard",
-            dashboard_name=f"migration-dashboard-{environment_suffix}",
-            default_interval=Duration.hours(3),
-        )
+    def _add_replication_and_vpn_row(
+        self,
+        replication_instance_identifier: str,
+        task_latency_metrics: Sequence[cloudwatch.IMetric],
+        tunnel_metrics: Sequence[cloudwatch.IMetric],
+    ) -> None:
         instance = {"ReplicationInstanceIdentifier": replication_instance_identifier}
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="DMS replication lag (CDC latency: forward source, reverse target)",
-                left=task_latency_metrics
+                left=list(task_latency_metrics)
                 or [
                     cloudwatch.Metric(
                         namespace="AWS/DMS",
@@ -220,11 +277,15 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="VPN tunnel state (1 = up)",
-                left=[specs[0].metric, specs[1].metric],
+                left=list(tunnel_metrics),
                 left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
                 width=12,
             ),
         )
+
+    def _add_rollback_and_table_row(
+        self, rollback_function: lambda_.IFunction, table: dynamodb.ITable
+    ) -> None:
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Rollback function",
@@ -244,9 +305,4 @@ class Monitoring(Construct):
                 right=[table.metric_throttled_requests_for_operations(period=FIVE_MINUTES)],
                 width=12,
             ),
-        )
-        self.dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(
-                title="Migration alarms", alarms=list(self.alarms.values()), width=24
-            )
         )

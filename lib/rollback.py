@@ -86,7 +86,6 @@ class Rollback(Construct):
         reserved_concurrency: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
@@ -94,30 +93,8 @@ class Rollback(Construct):
             retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        # What EventBridge could not deliver to the function (the queue above holds what the
-        # function received but failed on): a rollback that never started.
-        self.trigger_dead_letter_queue = sqs.Queue(
-            self,
-            "TriggerDeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.trigger_dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is a dead-letter queue: that of the EventBridge rule targets "
-            "(Targets[].DeadLetterConfig), which the rule does not look at; it only recognises "
-            "SQS redrive and Lambda dead-letter configurations.",
+        self.dead_letter_queue, self.trigger_dead_letter_queue = self._create_dead_letter_queues(
+            key
         )
         self._key = key
         self._trigger_rule_arns: list[str] = []
@@ -128,8 +105,54 @@ class Rollback(Construct):
             description="Rollback function: Route 53 weights, tracking table, notifications",
         )
         self.log_group.grant_write(self.role)
+        self.function = self._create_function(
+            key=key,
+            table=table,
+            topic=topic,
+            hosted_zone=hosted_zone,
+            reserved_concurrency=reserved_concurrency,
+        )
+        self._grant_route53_table_and_topic(key, table, topic, hosted_zone)
+        self._acknowledge_role_findings(table)
 
-        self.function = lambda_.Function(
+    def _create_dead_letter_queues(self, key: kms.IKey) -> tuple[sqs.Queue, sqs.Queue]:
+        dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        # What EventBridge could not deliver to the function (the queue above holds what the
+        # function received but failed on): a rollback that never started.
+        trigger_dead_letter_queue = sqs.Queue(
+            self,
+            "TriggerDeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            trigger_dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is a dead-letter queue: that of the EventBridge rule targets "
+            "(Targets[].DeadLetterConfig), which the rule does not look at; it only recognises "
+            "SQS redrive and Lambda dead-letter configurations.",
+        )
+        return dead_letter_queue, trigger_dead_letter_queue
+
+    def _create_function(
+        self,
+        *,
+        key: kms.IKey,
+        table: dynamodb.Table,
+        topic: sns.ITopic,
+        hosted_zone: route53.IHostedZone,
+        reserved_concurrency: int,
+    ) -> lambda_.Function:
+        return lambda_.Function(
             self,
             "Function",
             runtime=lambda_.Runtime.PYTHON_3_14,
@@ -158,6 +181,13 @@ class Rollback(Construct):
             tracing=lambda_.Tracing.ACTIVE,
         )
 
+    def _grant_route53_table_and_topic(
+        self,
+        key: kms.IKey,
+        table: dynamodb.Table,
+        topic: sns.ITopic,
+        hosted_zone: route53.IHostedZone,
+    ) -> None:
         # Route 53: read and change this zone only; change status ids are account-wide.
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -188,13 +218,15 @@ class Rollback(Construct):
         # The table is encrypted with the project key; DynamoDB needs encrypt and decrypt on it.
         key.grant(self.role, "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey")
         topic.grant_publish(self.role)
+
+    def _acknowledge_role_findings(self, table: dynamodb.Table) -> None:
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]",
             "route53:GetChange (waiting for INSYNC) only accepts change ARNs, whose ids Route 53 "
             "assigns per request; the action is read-only and reveals only a change's status.",
         )
-        table_logical_id = stack.get_logical_id(cast(CfnElement, table.node.default_child))
+        table_logical_id = Stack.of(self).get_logical_id(cast(CfnElement, table.node.default_child))
         acknowledge(
             self.role,
             f"AwsSolutions-IAM5[Resource::<{table_logical_id}.Arn>/index/*]",

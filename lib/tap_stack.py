@@ -126,10 +126,39 @@ class TapStack(Stack):
         stack_props = {name: getattr(props, name) for name in _STACK_PROP_NAMES}
         stack_props = {name: value for name, value in stack_props.items() if value is not None}
         super().__init__(scope, construct_id, **{**stack_props, **kwargs})
-        config = props.config
-        suffix = self.environment_suffix = props.environment_suffix
+        config, plan = props.config, props.plan
+        self.environment_suffix = props.environment_suffix
         retention = LOG_RETENTION[config.log_retention_days]
+        database = self._create_connectivity(config, retention)
+        replication = self._create_cutover_targets(config, plan)
+        rollback, monitoring = self._create_safety_net(config, database, replication, retention)
+        self._wire_rollback_triggers(plan, monitoring.rollback_alarms, replication, rollback)
+        self.cutover_settings = self._cutover_settings(database, replication)
+        controller = CutoverController(
+            self,
+            "CutoverController",
+            environment_suffix=self.environment_suffix,
+            key=self.kms_key,
+            table=self.migration_tracking_table,
+            topic=self.sns_topic,
+            hosted_zone=self.private_hosted_zone,
+            vpn_connection=self.vpn_connection,
+            replication_tasks=list(replication.tasks.values()),
+            cutover_settings=self.cutover_settings,
+            application_records=_application_records(plan, self.private_hosted_zone.zone_name),
+            rollback_function=self.rollback_lambda,
+            dashboard=self.dashboard,
+            log_retention=retention,
+            reserve_concurrency=config.rollback_reserved_concurrency > 0,
+        )
+        self.cutover_controller_lambda = controller.function
+        self._create_outputs()
 
+    def _create_connectivity(
+        self, config: MigrationConfig, retention: logs.RetentionDays
+    ) -> DatabaseMigration:
+        """The key, the VPC, the VPN to the site and the DMS replication instance."""
+        suffix = self.environment_suffix
         encryption = Encryption(self, "Encryption", environment_suffix=suffix)
         self.kms_key = encryption.key
 
@@ -160,7 +189,13 @@ class TapStack(Stack):
         )
         self.dms_replication_subnet_group = database.subnet_group
         self.dms_replication_instance = database.replication_instance
+        return database
 
+    def _create_cutover_targets(
+        self, config: MigrationConfig, plan: Plan | None
+    ) -> ReplicationTasks:
+        """What the plan moves: servers, the zone and its names, the replication tasks."""
+        suffix = self.environment_suffix
         self.cloudendure_role = ServerReplication(
             self, "ServerReplication", environment_suffix=suffix
         ).role
@@ -169,7 +204,6 @@ class TapStack(Stack):
             self, "Traffic", vpc=self.vpc, zone_name=config.zone_name
         ).hosted_zone
 
-        plan = props.plan
         self.name_resolution = NameResolution(
             self,
             "NameResolution",
@@ -202,9 +236,18 @@ class TapStack(Stack):
         )
         self.dms_replication_tasks = replication.tasks
         self.dms_reverse_replication_tasks = replication.reverse_tasks
+        return replication
 
+    def _create_safety_net(
+        self,
+        config: MigrationConfig,
+        database: DatabaseMigration,
+        replication: ReplicationTasks,
+        retention: logs.RetentionDays,
+    ) -> tuple[Rollback, Monitoring]:
+        """Tracking, notifications, validation, the rollback function and the alarms."""
         self.migration_tracking_table = Tracking(
-            self, "Tracking", key=self.kms_key, environment_suffix=suffix
+            self, "Tracking", key=self.kms_key, environment_suffix=self.environment_suffix
         ).table
 
         self.sns_topic = Notifications(self, "Notifications", key=self.kms_key).topic
@@ -226,7 +269,7 @@ class TapStack(Stack):
         monitoring = Monitoring(
             self,
             "Monitoring",
-            environment_suffix=suffix,
+            environment_suffix=self.environment_suffix,
             topic=self.sns_topic,
             vpn_connection=self.vpn_connection,
             replication_instance_identifier=database.replication_instance_identifier,
@@ -240,28 +283,7 @@ class TapStack(Stack):
         )
         self.dashboard = monitoring.dashboard
         self.alarms = monitoring.alarms
-
-        self._wire_rollback_triggers(plan, monitoring.rollback_alarms, replication, rollback)
-        self.cutover_settings = self._cutover_settings(database, replication)
-        controller = CutoverController(
-            self,
-            "CutoverController",
-            environment_suffix=suffix,
-            key=self.kms_key,
-            table=self.migration_tracking_table,
-            topic=self.sns_topic,
-            hosted_zone=self.private_hosted_zone,
-            vpn_connection=self.vpn_connection,
-            replication_tasks=list(replication.tasks.values()),
-            cutover_settings=self.cutover_settings,
-            application_records=_application_records(plan, self.private_hosted_zone.zone_name),
-            rollback_function=self.rollback_lambda,
-            dashboard=self.dashboard,
-            log_retention=retention,
-            reserve_concurrency=config.rollback_reserved_concurrency > 0,
-        )
-        self.cutover_controller_lambda = controller.function
-        self._create_outputs()
+        return rollback, monitoring
 
     def _cutover_settings(
         self, database: DatabaseMigration, replication: ReplicationTasks
@@ -296,6 +318,24 @@ class TapStack(Stack):
             "databaseNames": dict(self.database_records.names),
         }
 
+    def _rollback_targets(
+        self, plan: Plan | None, stack_alarms: list[cloudwatch.Alarm], replication: ReplicationTasks
+    ) -> tuple[dict[str, list[str]], list[cloudwatch.Alarm], list[str]]:
+        """Applications per alarm name, the stack alarms the rule carries, the plan's alarms."""
+        applications = plan.applications if plan else ()
+        targets_by_alarm: dict[str, list[str]] = {}
+        rule_alarms = list(stack_alarms)
+        for database, alarm in replication.alarms(self.alarms).items():
+            users = [a.name for a in applications if database in a.databases]
+            if users:
+                targets_by_alarm[alarm.alarm_name] = users
+            else:  # nothing to roll back for a database no application uses: notify only
+                rule_alarms.remove(alarm)
+        plan_alarms = sorted({name for a in applications for name in a.alarms} - BUILTIN_ALARMS)
+        for name in plan_alarms:
+            targets_by_alarm[name] = [a.name for a in applications if name in a.alarms]
+        return targets_by_alarm, rule_alarms, plan_alarms
+
     def _wire_rollback_triggers(
         self,
         plan: Plan | None,
@@ -309,19 +349,9 @@ class TapStack(Stack):
         A CDC latency alarm rolls back the applications that use that database; a plan alarm the
         applications that list it; any other (both VPN tunnels down) every application.
         """
-        applications = plan.applications if plan else ()
-        targets_by_alarm: dict[str, list[str]] = {}
-        rule_alarms = list(stack_alarms)
-        for database, alarm in replication.alarms(self.alarms).items():
-            users = [a.name for a in applications if database in a.databases]
-            if users:
-                targets_by_alarm[alarm.alarm_name] = users
-            else:  # nothing to roll back for a database no application uses: notify only
-                rule_alarms.remove(alarm)
-        plan_alarms = sorted({name for a in applications for name in a.alarms} - BUILTIN_ALARMS)
-        for name in plan_alarms:
-            targets_by_alarm[name] = [a.name for a in applications if name in a.alarms]
-
+        targets_by_alarm, rule_alarms, plan_alarms = self._rollback_targets(
+            plan, stack_alarms, replication
+        )
         self.rollback_triggers = [
             rollback.add_trigger(
                 self,

@@ -85,6 +85,7 @@ SLOW_TESTS = frozenset(
     {
         "tests/runtime/test_rollback.py::test_alarm_rolls_back_every_application_on_aws[600-apps]",
         "tests/unit/test_tap_app.py::test_tap_py_synthesizes_what_cdk_synth_would",
+        "tests/unit/test_tap_app.py::test_cdk_synth_prints_the_line_and_exits_1_for_a_bad_context",
         "tests/unit/test_quality_gates.py::test_synth_is_byte_identical_across_processes",
         "tests/database/test_crash_recovery.py::"
         "test_crash_at_every_step_then_rerun_reaches_the_same_end_state",

@@ -996,6 +996,7 @@ class RollbackService:
         key = result.event_key
         owner = str(uuid.uuid4())
         give_up = self._clock() + timedelta(seconds=self._lease_s + self._lease_poll_s)
+        # Hand loop: no waiter watches a DynamoDB item; the injected clock and time left bound it.
         while True:
             now = self._clock()
             until = now + timedelta(seconds=self._lease_s)

@@ -504,6 +504,7 @@ class TrafficShifter:
         starts: set[tuple[str, str, str | None]] = set()
         records: list[dict[str, Any]] = []
         deadline = self._monotonic() + self.time_budget_s
+        # Hand loop, not the paginator: pages retry within one time budget; a stuck page stops.
         while True:
             page = self._call(
                 "ListResourceRecordSets",
@@ -721,6 +722,7 @@ class TrafficShifter:
         budget = self.time_budget_s if budget_s is None else budget_s
         deadline = self._monotonic() + budget
         pending = list(dict.fromkeys(change_ids))
+        # Hand loop, not the waiter: it honours the injected clock and budget and polls many ids.
         while True:
             pending = [
                 change_id

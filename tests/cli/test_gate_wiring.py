@@ -4,6 +4,7 @@ expansion of ``dms-cdc-latency`` into the CDC alarms of the application's databa
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from migration.gates import Gates
@@ -28,6 +29,13 @@ class Recording:
                 for n in kwargs["AlarmNames"]
             ]
         }
+
+    def get_paginator(self, operation: str) -> Recording:
+        assert operation == "describe_alarms"
+        return self
+
+    def paginate(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        yield self.describe_alarms(**kwargs)
 
 
 class Clients:

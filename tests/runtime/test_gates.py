@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from migration.gates import GateResult, Gates, all_ok
 from tests.runtime.conftest import Aws
@@ -115,3 +117,41 @@ def test_missing_alarm_fails_with_clear_detail(env: GateEnv) -> None:
     env.cloudwatch.delete_alarms(AlarmNames=["billing-5xx"])
     gate = env.gates().alarm_gate(env.plan.application("billing"))
     assert not gate.ok and gate.detail == "alarm billing-5xx does not exist"
+
+
+@dataclass(frozen=True)
+class App:
+    name: str = "orders"
+    alarms: tuple[str, ...] = tuple(f"alarm-{i:03}" for i in range(101))
+    databases: tuple[str, ...] = ()
+
+
+def test_alarm_gate_follows_describe_alarms_pages() -> None:
+    """The paginator follows NextToken within each call of at most 100 names."""
+    names = sorted(App.alarms)
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    types = ["MetricAlarm", "CompositeAlarm"]
+
+    def page(batch: list[str], state: str = "OK") -> list[dict[str, object]]:
+        return [{"AlarmName": n, "StateValue": state} for n in batch]
+
+    with Stubber(cloudwatch) as stubber:
+        first = {"AlarmNames": names[:100], "AlarmTypes": types}
+        stubber.add_response(
+            "describe_alarms", {"MetricAlarms": page(names[:60]), "NextToken": "t"}, first
+        )
+        stubber.add_response(
+            "describe_alarms",
+            {"MetricAlarms": page(names[60:99]), "CompositeAlarms": page(names[99:100], "ALARM")},
+            {**first, "NextToken": "t"},
+        )
+        stubber.add_response(
+            "describe_alarms",
+            {"MetricAlarms": page(names[100:])},
+            {"AlarmNames": names[100:], "AlarmTypes": types},
+        )
+        gates = Gates(None, dms=None, cloudwatch=cloudwatch, ec2=None)  # type: ignore[arg-type]
+        result = gates.alarm_gate(App())
+        stubber.assert_no_pending_responses()
+    assert not result.ok
+    assert result.detail == "alarm alarm-099 is ALARM"

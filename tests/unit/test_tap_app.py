@@ -133,6 +133,34 @@ def test_build_app_reports_a_bad_context_value() -> None:
         tap.build_app(app)
 
 
+def test_every_feature_flag_is_configured_in_cdk_json(default_synth: Synthesized) -> None:
+    # What the CDK CLI's "N feature flags are not configured" notice counts: flags of the
+    # installed aws-cdk-lib without a value whose unset behaviour is not the recommended one.
+    manifest = json.loads((default_synth.outdir / "manifest.json").read_text())
+    (report,) = [
+        a for a in manifest["artifacts"].values() if a["type"] == "cdk:feature-flag-report"
+    ]
+    flags = report["properties"]["flags"]
+    unconfigured = sorted(
+        name
+        for name, flag in flags.items()
+        if "userValue" not in flag
+        and flag.get("unconfiguredBehavesLike", {}).get("v2", False) != flag["recommendedValue"]
+    )
+    assert unconfigured == []
+    # Three are kept at the old behaviour on purpose (README, "Configuration").
+    kept = {
+        name
+        for name, flag in flags.items()
+        if "userValue" in flag and flag["userValue"] != flag["recommendedValue"]
+    }
+    assert kept == {
+        "@aws-cdk/core:enableAdditionalMetadataCollection",
+        "@aws-cdk/core:explicitStackTags",
+        "@aws-cdk/core:validateAgainstDefaultRules",
+    }
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -158,6 +186,33 @@ def test_tap_py_rejects_a_private_gateway_address_without_a_traceback(tmp_path: 
     assert lines[0].startswith("error: CDK context customerGatewayIp: 10.0.0.1 is private")
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_cdk_synth_prints_the_line_and_exits_1_for_a_bad_context(tmp_path: Path) -> None:
+    # The CDK CLI runs tap.py as a subprocess and exits 1 for any failure of its app: it only
+    # names the app's status (2) in its own second line. The README says so.
+    result = subprocess.run(
+        [
+            str(ROOT / "node_modules" / ".bin" / "cdk"),
+            "synth",
+            "--quiet",
+            "-c",
+            "logRetentionDays=2",
+            "--output",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PATH": f"{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("error: CDK context logRetentionDays: 2 is not one CloudWatch")
+    assert lines[1:] == [".venv/bin/python tap.py: Subprocess exited with error 2"]
 
 
 def test_tap_py_synthesizes_what_cdk_synth_would(

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from . import (
+    common,
     cutover_cmd,
     db_cmd,
     history_cmd,
@@ -73,6 +74,7 @@ def create_app(*, plain: bool = False) -> typer.Typer:
         root.add_typer(group, name=name)
     for name, command in _COMMANDS:
         root.command(name)(command)
+    common.plain_arguments(root)
     return root
 
 

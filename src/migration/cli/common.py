@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
+import rich.markup
 import typer
+import typer.core
 from botocore.exceptions import BotoCoreError, ClientError
 
 from migration.errors import MigrationError, OutputsError
@@ -58,6 +60,50 @@ RegionOption = Annotated[
         "--region", metavar="REGION", help="AWS region [default: from the environment/config]."
     ),
 ]
+
+
+class _PlainArgument(typer.core.TyperArgument):
+    """A positional argument shown by its name alone: ``ID`` in the usage line (``[ID]`` when
+    optional), ``ID  <help>`` in the Arguments list, in plain and rich help alike. Typer 0.29
+    writes ``{ID}`` and ``ID <str>``, which read as syntax to type."""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw
+        if not self.required and not name.startswith("["):
+            name = f"[{name}]"
+        return name if self.nargs == 1 else f"{name}..."
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:  # type: ignore[override]
+        return None
+
+
+class PlainArgumentsCommand(typer.core.TyperCommand):
+    """A command whose positional arguments render plainly (see ``_PlainArgument``).
+
+    In rich help, parameter help is text, not markup: ``[default: all]`` stays visible.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is typer.core.TyperArgument:
+                param.__class__ = _PlainArgument
+            help_text = getattr(param, "help", None)
+            if self.rich_markup_mode == "rich" and help_text:
+                param.help = rich.markup.escape(help_text)  # type: ignore[attr-defined]
+
+
+def plain_arguments(app: typer.Typer) -> None:
+    """Give every command of ``app`` and of its groups plainly rendered positional arguments.
+
+    Commands that chose a class of their own keep it.
+    """
+    for info in app.registered_commands:
+        if info.cls in (None, typer.core.TyperCommand):
+            info.cls = PlainArgumentsCommand
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            plain_arguments(group.typer_instance)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -27,6 +27,7 @@ from .status_cmd import split_text
 WATCH_HEADERS = ("APPLICATION", "PHASE", "STEP", "SPLIT", "BAKE LEFT", "GATES / WAITING")
 MAX_REASON_LENGTH = 500
 
+WaveArgument = Annotated[str, typer.Argument(metavar="WAVE", help="A wave of the plan.")]
 ByOption = Annotated[
     str | None,
     typer.Option("--by", metavar="NAME", help="Who does this [default: $USER]."),
@@ -178,7 +179,7 @@ def follow(runtime: Runtime, wave: str, *, once: bool, interval: float) -> None:
 
 
 def pause(
-    wave: Annotated[str, typer.Argument(metavar="WAVE")],
+    wave: WaveArgument,
     reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT")] = None,
     by: ByOption = None,
     outputs: common.OutputsOption = None,
@@ -195,7 +196,7 @@ def pause(
 
 
 def resume(
-    wave: Annotated[str, typer.Argument(metavar="WAVE")],
+    wave: WaveArgument,
     reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT")] = None,
     by: ByOption = None,
     outputs: common.OutputsOption = None,
@@ -212,7 +213,7 @@ def resume(
 
 
 def abort(
-    wave: Annotated[str, typer.Argument(metavar="WAVE")],
+    wave: WaveArgument,
     reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT")] = None,
     by: ByOption = None,
     outputs: common.OutputsOption = None,
@@ -230,7 +231,7 @@ def abort(
 
 
 def approve(
-    wave: Annotated[str, typer.Argument(metavar="WAVE")],
+    wave: WaveArgument,
     app: Annotated[
         str | None, typer.Option("--app", metavar="A", help="Only this application.")
     ] = None,
@@ -251,7 +252,9 @@ def approve(
 
 
 def reset(
-    app: Annotated[str, typer.Argument(metavar="APP")],
+    app: Annotated[
+        str, typer.Argument(metavar="APP", help="The ROLLED_BACK application to reset.")
+    ],
     reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT")] = None,
     by: ByOption = None,
     outputs: common.OutputsOption = None,

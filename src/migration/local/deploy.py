@@ -15,12 +15,12 @@ never changed; only copies are sent to moto.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import io
 import json
 import os
-import time
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,10 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from migration.local.deploy_types import (
+    CLOUDFORMATION,
+    TOOL,
+    LocalDeployError,
+    ResourceRecord,
+)
 from migration.local.emulator import DUMMY_CREDENTIALS
 from migration.local.fillers import FILLERS, FillContext
+from migration.local.fixes import FIXES
 from migration.local.template import (
     Evaluator,
     Reference,
@@ -41,27 +48,16 @@ from migration.local.template import (
     references,
     substitute,
 )
+from migration.local.verify import verify
 from migration.outputs import LOCAL_OUTPUTS_PATH
 
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 # A current bootstrap stack version (CDK's check requires >= 6).
 BOOTSTRAP_VERSION = "30"
 SYNTHETIC_OUTPUT_PREFIX = "LocalDeployRef"
-TOOL = "tool"
-CLOUDFORMATION = "cloudformation"
-
-
-class LocalDeployError(Exception):
-    """The local deployment failed or does not match the template; the message names what."""
-
-
-@dataclass
-class ResourceRecord:
-    logical_id: str
-    type: str
-    created_by: str
-    physical_id: str = ""
-    notes: list[str] = field(default_factory=list)
+# How long a create_stack or update_stack on the emulator may take, polled this often.
+STACK_WAIT_TIMEOUT_S = 300
+STACK_WAIT_DELAY_S = 1
 
 
 @dataclass
@@ -327,20 +323,28 @@ class _Deployment:
                 f"{action} of {self.stack_name} failed: {error}{self.events_text()}"
             ) from None
         self.created_stack = True
-        stack = self.wait()
+        stack = self.wait(action)
         return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
 
-    def wait(self) -> dict[str, Any]:
+    def wait(self, action: str) -> dict[str, Any]:
+        """Wait for ``action`` (``create_stack`` or ``update_stack``) to end; the stack."""
         cloudformation = self.client("cloudformation")
-        deadline = time.monotonic() + 300
-        while True:
-            stack = cloudformation.describe_stacks(StackName=self.stack_name)["Stacks"][0]
-            status = stack["StackStatus"]
-            if not status.endswith("_IN_PROGRESS"):
-                break
-            if time.monotonic() > deadline:
-                raise LocalDeployError(f"{self.stack_name} still {status} after 300 s")
-            time.sleep(0.5)
+        waiter = "stack_update_complete" if action == "update_stack" else "stack_create_complete"
+        # A failure or timeout ends the wait; the stack's status below says which.
+        with contextlib.suppress(WaiterError):
+            cloudformation.get_waiter(waiter).wait(
+                StackName=self.stack_name,
+                WaiterConfig={
+                    "Delay": STACK_WAIT_DELAY_S,
+                    "MaxAttempts": STACK_WAIT_TIMEOUT_S // STACK_WAIT_DELAY_S,
+                },
+            )
+        stack = cloudformation.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status.endswith("_IN_PROGRESS"):
+            raise LocalDeployError(
+                f"{self.stack_name} still {status} after {STACK_WAIT_TIMEOUT_S} s"
+            )
         if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             raise LocalDeployError(
                 f"{self.stack_name}: {status} {stack.get('StackStatusReason', '')}"
@@ -421,15 +425,13 @@ class _Deployment:
 
     def record_physical_ids(self, cfn_ids: list[str]) -> None:
         cloudformation = self.client("cloudformation")
-        physical: dict[str, str] = {}
-        token: dict[str, str] = {}
-        while True:
-            page = cloudformation.list_stack_resources(StackName=self.stack_name, **token)
-            for summary in page["StackResourceSummaries"]:
-                physical[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
-            if not page.get("NextToken"):
-                break
-            token = {"NextToken": page["NextToken"]}
+        physical = {
+            summary["LogicalResourceId"]: summary.get("PhysicalResourceId", "")
+            for page in cloudformation.get_paginator("list_stack_resources").paginate(
+                StackName=self.stack_name
+            )
+            for summary in page["StackResourceSummaries"]
+        }
         for logical_id in cfn_ids:
             self.records[logical_id] = ResourceRecord(
                 logical_id,
@@ -519,8 +521,6 @@ def deploy_local(
     outputs_path: str | os.PathLike[str] = LOCAL_OUTPUTS_PATH,
 ) -> LocalDeployment:
     """Create the template on the emulator, verify it, write the flat outputs file."""
-    from migration.local.verify import verify
-
     path = Path(template_path)
     template = json.loads(path.read_text(encoding="utf-8"))
     client = client_factory(endpoint_url, region)
@@ -548,8 +548,6 @@ def fix_dropped_properties(
     deployment: _Deployment, record: ResourceRecord, resource: Mapping[str, Any]
 ) -> list[str]:
     """Set what moto's CloudFormation accepted but dropped; returns notes for the summary."""
-    from migration.local.fixes import FIXES
-
     fixer = FIXES.get(record.type)
     if fixer is None or record.created_by != CLOUDFORMATION:
         return []

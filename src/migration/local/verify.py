@@ -2,23 +2,21 @@
 
 A checker reads the resource back through its service API and returns ``(what, expected,
 actual)`` triples; any mismatch, missing physical id or failed read raises
-:class:`~migration.local.deploy.LocalDeployError` naming the logical id and type.
+:class:`~migration.local.deploy_types.LocalDeployError` naming the logical id and type.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from migration.local import resolver, security_groups
+from migration.local.deploy_types import DeployedStack, LocalDeployError
 from migration.local.fillers import DMS_ENDPOINT_NAMES
 from migration.local.template import UnresolvedError
-
-if TYPE_CHECKING:
-    from migration.local.deploy import _Deployment
 
 Check = tuple[str, Any, Any]
 Client = Callable[[str], Any]
@@ -439,10 +437,8 @@ CHECKERS: dict[str, Checker] = {
 _NO_PHYSICAL_ID = {"AWS::Lambda::Permission"}
 
 
-def verify(deployment: _Deployment) -> dict[str, list[str]]:
+def verify(deployment: DeployedStack) -> dict[str, list[str]]:
     """Check every logical resource; returns the checks done per logical id."""
-    from migration.local.deploy import LocalDeployError
-
     problems: list[str] = []
     done: dict[str, list[str]] = {}
     for logical_id, resource in deployment.resources.items():
