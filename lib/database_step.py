@@ -96,7 +96,7 @@ def copy_distribution(package: str, destination: Path) -> None:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
-            f"database drivers layer: package {package} is not installed; run make install "
+            f"database drivers layer: {package} is not an installed package; run make install "
             "(it installs the locked versions from Pipfile.lock)"
         )
     _copy_tree(Path(next(iter(spec.submodule_search_locations))), destination / package)
@@ -453,9 +453,9 @@ class DatabaseStep(Construct):
             "assigns per request; it is read-only and reveals only a change's status.",
             f"Resource::<{table_id}.Arn>/index/*": "Query on the tracking table's "
             "MigrationPhaseIndex; the wildcard covers only this table's own indexes.",
-            "Action::kms:GenerateDataKey*": "Granted by topic.grant_publish and by the "
-            "dead-letter queue's send grant for the KMS-encrypted topic and queue: both need "
-            "data keys from the project key, the only key in the statement.",
+            "Action::kms:GenerateDataKey*": "Granted by topic.grant_publish for the "
+            "KMS-encrypted topic; the same data keys of the project key (the statement's only "
+            "resource) let Lambda write failed events to the dead-letter queue it encrypts.",
         }
         documents = sorted(
             {d.freeze.removeprefix("ssm:") for d in databases if d.freeze.startswith("ssm:")}
