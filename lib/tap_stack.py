@@ -21,6 +21,7 @@ from lib.cutover_controller import CutoverController
 from lib.cutover_records import CutoverRecords
 from lib.database_migration import DatabaseMigration
 from lib.database_records import DatabaseRecords
+from lib.database_step import DatabaseStep
 from lib.encryption import Encryption
 from lib.hybrid_connectivity import HybridConnectivity
 from lib.monitoring import Monitoring
@@ -152,6 +153,7 @@ class TapStack(Stack):
             reserve_concurrency=config.rollback_reserved_concurrency > 0,
         )
         self.cutover_controller_lambda = controller.function
+        self._create_database_step(plan, config, replication, controller)
         self._create_outputs()
 
     def _create_connectivity(
@@ -285,6 +287,35 @@ class TapStack(Stack):
         self.alarms = monitoring.alarms
         return rollback, monitoring
 
+    def _create_database_step(
+        self,
+        plan: Plan | None,
+        config: MigrationConfig,
+        replication: ReplicationTasks,
+        controller: CutoverController,
+    ) -> None:
+        """The function the controller invokes to cut a database over (none without databases)."""
+        self.database_step = DatabaseStep(
+            self,
+            "DatabaseStep",
+            environment_suffix=self.environment_suffix,
+            databases=plan.databases if plan else (),
+            vpc=self.vpc,
+            vpc_cidr=config.network.vpc_cidr,
+            on_premises_cidrs=config.on_premises.cidrs,
+            key=self.kms_key,
+            table=self.migration_tracking_table,
+            topic=self.sns_topic,
+            hosted_zone=self.private_hosted_zone,
+            vpn_connection=self.vpn_connection,
+            replication_tasks=[*replication.tasks.values(), *replication.reverse_tasks.values()],
+            cutover_settings=self.cutover_settings,
+            rollback_function=self.rollback_lambda,
+            dashboard=self.dashboard,
+            log_retention=LOG_RETENTION[config.log_retention_days],
+        )
+        self.database_step.allow_invocation_by(controller.function)
+
     def _cutover_settings(
         self, database: DatabaseMigration, replication: ReplicationTasks
     ) -> dict[str, Any]:
@@ -407,6 +438,12 @@ class TapStack(Stack):
             "CutoverSettings": self.to_json_string(self.cutover_settings),
             # The server-side cutover (optional for the runtime: older outputs lack it).
             "CutoverControllerArn": self.cutover_controller_lambda.function_arn,
+            # The database step (only with planned databases).
+            **(
+                {"DatabaseStepFunctionArn": self.database_step.function.function_arn}
+                if self.database_step.function
+                else {}
+            ),
             # Where on-premises DNS forwards the migration zone (pinned addresses).
             "ResolverInboundAddresses": ",".join(self.name_resolution.inbound_addresses),
         }

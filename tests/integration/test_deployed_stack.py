@@ -308,3 +308,29 @@ def test_reverse_tasks_are_prepared_changes_only_with_their_alarms(target: Targe
     alarms = target.client("cloudwatch").describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
     assert sorted(a["AlarmName"] for a in alarms) == sorted(alarm_names)
     assert {a["MetricName"] for a in alarms} == {"CDCLatencyTarget"}
+
+
+def test_database_step_function_runs_in_the_vpc_with_the_drivers_layer(target: Target) -> None:
+    out, client = target.outputs, target.client
+    if not out.settings.replication_tasks:  # a plan without databases has no step function
+        assert "DatabaseStepFunctionArn" not in out.values
+        return
+    config = client("lambda").get_function_configuration(
+        FunctionName=out["DatabaseStepFunctionArn"]
+    )
+    assert config["Handler"] == "migration.handlers.database_step.handler"
+    assert (config["Timeout"], config["MemorySize"]) == (900, 512)
+    (layer,) = config["Layers"]
+    assert ":layer:" in layer["Arn"]
+    subnets = client("ec2").describe_subnets(SubnetIds=config["VpcConfig"]["SubnetIds"])
+    assert {s["VpcId"] for s in subnets["Subnets"]} == {out["VpcId"]}
+    (group_id,) = config["VpcConfig"]["SecurityGroupIds"]
+    (group,) = client("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    assert group["IpPermissions"] == []
+    # The controller invokes it by the name in its environment.
+    controller = client("lambda").get_function_configuration(
+        FunctionName=out["CutoverControllerArn"]
+    )
+    assert (
+        controller["Environment"]["Variables"]["DATABASE_STEP_FUNCTION"] == (config["FunctionName"])
+    )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 import textwrap
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from migration.local import Emulator, LocalDeployError, deploy_local
+from migration.local import Emulator, LocalDeployError, deploy_local, lambda_layers
 from migration.local import deploy as deploy_module
 from migration.local import fillers as fillers_module
 from migration.local.deploy import moto_cloudformation_types
@@ -548,3 +550,45 @@ def test_an_egress_rule_left_open_is_caught(
     with pytest.raises(LocalDeployError) as caught:
         _deploy(emulator, _template(tmp_path, resources, {}), tmp_path, "LocalOpenEgress")
     assert "OutboundGroup (AWS::EC2::SecurityGroup): egress: expected" in str(caught.value)
+
+
+def test_a_layer_is_published_with_its_asset_and_verified(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    s3 = emulator.client("s3")
+    s3.create_bucket(
+        Bucket="layer-assets", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    s3.put_object(Bucket="layer-assets", Key="drivers.zip", Body=_zip({"python/pg8000/x.py": "x"}))
+    layer = {
+        "Type": "AWS::Lambda::LayerVersion",
+        "Properties": {
+            "Content": {"S3Bucket": "layer-assets", "S3Key": "drivers.zip"},
+            "CompatibleRuntimes": ["python3.14"],
+            "CompatibleArchitectures": ["arm64"],
+            "Description": "drivers",
+        },
+    }
+    outputs = {"LayerArn": {"Value": {"Ref": "Layer"}}}
+    deployment = _deploy(emulator, _template(tmp_path, {"Layer": layer}, outputs), tmp_path, "Lyr")
+    assert deployment.resources["Layer"].created_by == "tool"
+    assert deployment.outputs["LayerArn"].startswith("arn:aws:lambda:us-west-2:")
+    assert deployment.verified["Layer"] == [
+        "verified: description, runtimes, architectures, content (SHA-256 of the published asset)"
+    ]
+    # Another asset at the same key: the published layer no longer matches.
+    s3.put_object(Bucket="layer-assets", Key="drivers.zip", Body=_zip({"python/other.py": "y"}))
+    checks = lambda_layers.check_layer_version(
+        emulator.client, deployment.outputs["LayerArn"], layer["Properties"]
+    )
+    assert [what for what, expected, actual in checks if expected != actual] == [
+        "content (SHA-256 of the published asset)"
+    ]
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()

@@ -121,6 +121,8 @@ def test_environment_is_encrypted_and_complete(template: Template) -> None:
         "ROUTE53_CHANGES_PER_SECOND": str(ROUTE53_CHANGES_PER_SECOND),
         "WAIT_FOR_INSYNC": "true",
         "APPLICATION_RECORDS": '{"storefront":"shop.migration.internal"}',
+        # The database step function it invokes (tests/unit/test_database_step.py).
+        "DATABASE_STEP_FUNCTION": {"Ref": "DatabaseStepFunctionBD07D551"},
     }
     assert ROUTE53_CHANGES_PER_SECOND == 4
 
@@ -309,6 +311,8 @@ def test_nothing_else_is_granted(template: Template) -> None:
             "cloudwatch:DescribeAlarms",
             "xray:PutTraceSegments",
             "xray:PutTelemetryRecords",
+            # On the database step function only (tests/unit/test_database_step.py).
+            "lambda:InvokeFunction",
         ]
     )
 

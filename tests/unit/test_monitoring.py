@@ -215,12 +215,15 @@ def test_dashboard_name_and_widgets(template: Template) -> None:
         "Migration alarms",
         "Cutover controller",
         "Cutover controller alarms",
+        "Database step",
+        "Database step alarms",
     ]
     # Every alarm of the stack is on one of the alarm widgets.
     alarm_widgets = [w for w in body["widgets"] if w["type"] == "alarm"]
     assert [w["properties"]["title"] for w in alarm_widgets] == [
         "Migration alarms",
         "Cutover controller alarms",
+        "Database step alarms",
     ]
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     assert sum(len(w["properties"]["alarms"]) for w in alarm_widgets) == len(alarms)

@@ -78,6 +78,8 @@ def test_stack_acknowledgements_sit_on_the_constructs_that_raise_them(
         ),
         *((rule, "TapStackdev/Rollback/Role") for rule in shared),
         *((rule, "TapStackdev/CutoverController/Role") for rule in shared),
+        *((rule, "TapStackdev/DatabaseStep/Role") for rule in shared),
+        ("AwsSolutions-IAM5[Resource::*]", "TapStackdev/DatabaseStep/Role"),
         # The gates' read-only calls without resource-level permissions, and alarm reads.
         ("AwsSolutions-IAM5[Resource::*]", "TapStackdev/CutoverController/Role"),
         (

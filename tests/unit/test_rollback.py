@@ -72,6 +72,7 @@ def test_the_functions_are_the_rollback_function_and_the_controller(template: Te
     functions = template.find_resources("AWS::Lambda::Function")
     assert sorted(f["Properties"]["Handler"] for f in functions.values()) == [
         "migration.handlers.controller.handler",
+        "migration.handlers.database_step.handler",
         "migration.handlers.rollback.handler",
     ]
     template.resource_count_is("Custom::LogRetention", 0)
@@ -157,8 +158,9 @@ def _queue_policy(template: Template, queue_id: str) -> list[dict[str, Any]]:
 def test_dead_letter_queues_are_kms_encrypted_and_tls_only(
     template: Template, queue_id: str
 ) -> None:
-    # The function's, its triggers' and the cutover controller schedule's (lib/cutover_controller).
-    template.resource_count_is("AWS::SQS::Queue", 3)
+    # The function's, its triggers', the cutover controller schedule's (lib/cutover_controller)
+    # and the database step function's (lib/database_step).
+    template.resource_count_is("AWS::SQS::Queue", 4)
     queue = template.to_json()["Resources"][queue_id]
     assert queue["Properties"]["KmsMasterKeyId"] == KEY_ARN
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600

@@ -54,6 +54,8 @@ OUTPUT_VALUES = {
 # addresses on-premises DNS forwards the migration zone to.
 CONTROLLER_OUTPUT = {
     "CutoverControllerArn": {"Fn::GetAtt": ["CutoverControllerFunction3CFA05CA", "Arn"]},
+    # With planned databases only (tests/unit/test_database_step.py).
+    "DatabaseStepFunctionArn": {"Fn::GetAtt": ["DatabaseStepFunctionBD07D551", "Arn"]},
     "ResolverInboundAddresses": "10.0.3.53,10.0.4.53",
 }
 
@@ -89,14 +91,14 @@ RESOURCE_INVENTORY = {
     "AWS::EC2::VPCGatewayAttachment": 2,
     "AWS::EC2::VPCEndpoint": 2,
     "AWS::EC2::FlowLog": 1,
-    # Flow logs, the rollback function's and the cutover controller's.
-    "AWS::Logs::LogGroup": 3,
+    # Flow logs, the rollback function's, the cutover controller's and the database step's.
+    "AWS::Logs::LogGroup": 4,
     "AWS::EC2::CustomerGateway": 1,
     "AWS::EC2::VPNGateway": 1,
     "AWS::EC2::VPNConnection": 1,
     "AWS::EC2::VPNGatewayRoutePropagation": 1,
-    # DMS, and the Route 53 Resolver inbound and outbound endpoints.
-    "AWS::EC2::SecurityGroup": 3,
+    # DMS, the Route 53 Resolver inbound and outbound endpoints, the database step function.
+    "AWS::EC2::SecurityGroup": 4,
     "AWS::DMS::ReplicationSubnetGroup": 1,
     "AWS::DMS::ReplicationInstance": 1,
     "AWS::Route53::HostedZone": 1,
@@ -105,10 +107,11 @@ RESOURCE_INVENTORY = {
     "AWS::SNS::TopicPolicy": 1,
     "AWS::SSM::Document": 1,
     # The rollback function's dead letters, its EventBridge triggers' and the controller
-    # schedule's.
-    "AWS::SQS::Queue": 3,
-    # The rollback function and the cutover controller.
-    "AWS::Lambda::Function": 2,
+    # schedule's, and the database step function's.
+    "AWS::SQS::Queue": 4,
+    # The rollback function, the cutover controller and the database step (with its layer).
+    "AWS::Lambda::Function": 3,
+    "AWS::Lambda::LayerVersion": 1,
     "AWS::CloudWatch::Dashboard": 1,
     # Stack alarms by ARN, the plan's own alarms by name, and the controller's tick.
     "AWS::Events::Rule": 3,

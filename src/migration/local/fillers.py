@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from migration.local import resolver
+from migration.local import lambda_layers, resolver
 from migration.local.filling import FillContext, Filled, generated_name
 
 __all__ = ["FILLERS", "FillContext", "Filled", "Filler", "generated_name"]
@@ -369,4 +369,5 @@ FILLERS: dict[str, tuple[Filler, str]] = {
     "AWS::SNS::TopicPolicy": (topic_policy, "not supported by moto's CloudFormation"),
     "AWS::SQS::QueuePolicy": (queue_policy, "not supported by moto's CloudFormation"),
     **resolver.FILLERS,
+    **lambda_layers.FILLERS,
 }

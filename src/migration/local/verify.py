@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from migration.local import resolver, security_groups
+from migration.local import lambda_layers, resolver, security_groups
 from migration.local.deploy_types import DeployedStack, LocalDeployError
 from migration.local.fillers import DMS_ENDPOINT_NAMES
 from migration.local.template import UnresolvedError
@@ -156,6 +156,11 @@ def ssm_document(client: Client, name: str, props: Mapping[str, Any]) -> list[Ch
     ]
 
 
+def _vpc_config(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    vpc = config.get("VpcConfig", config)
+    return {key: sorted(vpc.get(key, [])) for key in ("SubnetIds", "SecurityGroupIds")}
+
+
 def lambda_function(client: Client, name: str, props: Mapping[str, Any]) -> list[Check]:
     lam = client("lambda")
     config = lam.get_function_configuration(FunctionName=name)
@@ -168,7 +173,12 @@ def lambda_function(client: Client, name: str, props: Mapping[str, Any]) -> list
             config.get("Environment", {}).get("Variables", {}),
         ),
         ("role", props["Role"], config.get("Role")),
+        ("timeout", props.get("Timeout", 3), config.get("Timeout")),
+        ("memory", props.get("MemorySize", 128), config.get("MemorySize")),
+        ("layers", props.get("Layers", []), [layer["Arn"] for layer in config.get("Layers", [])]),
     ]
+    if "VpcConfig" in props:
+        checks.append(("VPC config", _vpc_config(props["VpcConfig"]), _vpc_config(config)))
     if "Architectures" in props:
         checks.append(("architectures", props["Architectures"], config.get("Architectures")))
     if "TracingConfig" in props:
@@ -431,6 +441,7 @@ CHECKERS: dict[str, Checker] = {
     "AWS::DMS::ReplicationTask": dms_task,
     "AWS::EC2::SecurityGroup": security_groups.check_security_group,
     **resolver.CHECKERS,
+    **lambda_layers.CHECKERS,
 }
 
 # Types whose physical id moto's CloudFormation leaves empty; their checker proves them.
