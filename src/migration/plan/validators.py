@@ -174,8 +174,13 @@ def check_bgp_asn(value: int) -> int:
     return value
 
 
-def cidr_overlaps(cidrs: Sequence[str]) -> Iterator[tuple[int, str]]:
-    """On-premises CIDRs (valid ones) that overlap the AWS VPC or an earlier one: index, why."""
+def cidr_overlaps(
+    cidrs: Sequence[str], name: str = "on_premises_cidrs"
+) -> Iterator[tuple[int, str]]:
+    """On-premises CIDRs (valid ones) overlapping the AWS VPC or an earlier one: (index, why).
+
+    ``name`` is how the list is called in the message (``on_premises_cidrs[0]``).
+    """
     vpc = ipaddress.IPv4Network(AWS_VPC_CIDR)
     nets = [ipaddress.IPv4Network(c) for c in cidrs]
     for i, net in enumerate(nets):
@@ -184,7 +189,7 @@ def cidr_overlaps(cidrs: Sequence[str]) -> Iterator[tuple[int, str]]:
             continue
         for j in range(i):
             if net.overlaps(nets[j]):
-                yield i, f"{net} overlaps on_premises_cidrs[{j}] ({nets[j]})"
+                yield i, f"{net} overlaps {name}[{j}] ({nets[j]})"
                 break
 
 
