@@ -3,14 +3,35 @@
 Everything that describes the on-premises site or a sizing decision lives here, with documented
 defaults, instead of literals buried in constructs. ``tap.py`` reads CDK context into these values;
 constructs only receive them as typed properties.
+
+The site's rules and the AWS side of the network come from the plan package
+(``migration.plan.validators`` and ``migration.plan.constants``): a customer gateway address, a
+BGP ASN or an on-premises CIDR given as context is held to the rules a plan file is, and the
+VPC the stack creates is the one the plan checks on-premises CIDRs against.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from migration.plan.constants import (
+    AWS_SIDE_ASN,
+    AWS_VPC_CIDR,
+    DEFAULT_DNS_ZONE,
+    DEFAULT_PORTS,
+    PORT_MAX,
+    PORT_MIN,
+)
+from migration.plan.validators import check_bgp_asn, check_cidr, check_public_ipv4, cidr_overlaps
+
+# The defaults describe the example plan's site (examples/migration-plan.yaml); tap.py passes
+# the plan's own site as context, so they matter only without a plan.
+_DEFAULT_GATEWAY_IP = "203.0.113.10"
+_DEFAULT_BGP_ASN = 65000
+_DEFAULT_CIDRS = ("192.168.0.0/16",)
+_DEFAULT_DATABASE_PORTS = (DEFAULT_PORTS["postgres"], DEFAULT_PORTS["mysql"])
 
 
 class ConfigError(ValueError):
@@ -26,20 +47,24 @@ class OnPremisesConfig:
     (context ``customerGatewayIp``).
     """
 
-    customer_gateway_ip: str = "203.0.113.10"
-    bgp_asn: int = 65000
-    cidrs: tuple[str, ...] = ("192.168.0.0/16",)
-    database_ports: tuple[int, ...] = (5432, 3306)
+    customer_gateway_ip: str = _DEFAULT_GATEWAY_IP
+    bgp_asn: int = _DEFAULT_BGP_ASN
+    cidrs: tuple[str, ...] = _DEFAULT_CIDRS
+    database_ports: tuple[int, ...] = _DEFAULT_DATABASE_PORTS
 
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """The AWS side of the network. AZs are explicit so synth never looks anything up in AWS."""
+    """The AWS side of the network. AZs are explicit so synth never looks anything up in AWS.
 
-    vpc_cidr: str = "10.0.0.0/16"
+    The VPC CIDR and the AWS-side ASN are the plan package's constants, not settings: the plan
+    checks on-premises CIDRs and the customer gateway's ASN against them.
+    """
+
     availability_zones: tuple[str, ...] = ("us-east-1a", "us-east-1b", "us-east-1c")
     nat_gateways: int = 1
-    amazon_side_asn: int = 64512
+    vpc_cidr: str = field(default=AWS_VPC_CIDR, init=False)
+    amazon_side_asn: int = field(default=AWS_SIDE_ASN, init=False)
 
 
 @dataclass(frozen=True)
@@ -68,7 +93,7 @@ class MigrationConfig:
 
     environment_suffix: str = "dev"
     region: str = "us-east-1"
-    zone_name: str = "migration.internal"
+    zone_name: str = DEFAULT_DNS_ZONE
     log_retention_days: int = 30
     # Rollbacks are serialised by design (they all change the same zone); 2 leaves room for a
     # retry while one runs without letting alarms race each other. 0 reserves nothing: needed in
@@ -96,16 +121,16 @@ class MigrationConfig:
         return cls(
             environment_suffix=_text(context, "environmentSuffix", "dev"),
             region=region,
-            zone_name=_text(context, "zoneName", "migration.internal"),
+            zone_name=_text(context, "zoneName", DEFAULT_DNS_ZONE),
             log_retention_days=_integer(context, "logRetentionDays", 30),
             on_premises=OnPremisesConfig(
-                customer_gateway_ip=_text(context, "customerGatewayIp", "203.0.113.10"),
-                bgp_asn=_integer(context, "onPremisesBgpAsn", 65000),
-                cidrs=_strings(context, "onPremisesCidrs") or ("192.168.0.0/16",),
+                customer_gateway_ip=_text(context, "customerGatewayIp", _DEFAULT_GATEWAY_IP),
+                bgp_asn=_integer(context, "onPremisesBgpAsn", _DEFAULT_BGP_ASN),
+                cidrs=_strings(context, "onPremisesCidrs") or _DEFAULT_CIDRS,
                 database_ports=tuple(
                     _as_int("databasePorts", p) for p in _strings(context, "databasePorts")
                 )
-                or (5432, 3306),
+                or _DEFAULT_DATABASE_PORTS,
             ),
             network=NetworkConfig(availability_zones=azs),
             dms=DmsConfig(create_dms_vpc_role=_boolean(context, "createDmsVpcRole", True)),
@@ -121,37 +146,10 @@ def _validate(config: MigrationConfig) -> None:
     suffix = config.environment_suffix
     if not suffix or not suffix.replace("-", "").isalnum() or len(suffix) > 20:
         raise ConfigError(f"environmentSuffix: {suffix!r} must be 1-20 letters, digits or hyphens")
-    try:
-        gateway = ipaddress.IPv4Address(config.on_premises.customer_gateway_ip)
-    except ValueError:
-        raise ConfigError(
-            f"customerGatewayIp: {config.on_premises.customer_gateway_ip!r} is not an IPv4 address"
-        ) from None
-    if gateway.is_private and not _is_documentation(gateway):
-        raise ConfigError(
-            f"customerGatewayIp: {gateway} is private; give the data centre's public VPN address"
-        )
-    asn = config.on_premises.bgp_asn
-    if not 1 <= asn <= 4294967294 or asn == config.network.amazon_side_asn:
-        raise ConfigError(
-            f"onPremisesBgpAsn: {asn} must be 1-4294967294 and differ from the AWS side ASN "
-            f"{config.network.amazon_side_asn}"
-        )
-    vpc = ipaddress.IPv4Network(config.network.vpc_cidr)
-    if not config.on_premises.cidrs:
-        raise ConfigError("onPremisesCidrs: give at least one on-premises CIDR")
-    for cidr in config.on_premises.cidrs:
-        try:
-            network = ipaddress.IPv4Network(cidr)
-        except ValueError:
-            raise ConfigError(f"onPremisesCidrs: {cidr!r} is not an IPv4 CIDR") from None
-        if network.overlaps(vpc):
-            raise ConfigError(
-                f"onPremisesCidrs: {cidr} overlaps the VPC {vpc}; routing would break"
-            )
+    _validate_site(config.on_premises)
     for port in config.on_premises.database_ports:
-        if not 1 <= port <= 65535:
-            raise ConfigError(f"databasePorts: {port} is not a TCP port (1-65535)")
+        if not PORT_MIN <= port <= PORT_MAX:
+            raise ConfigError(f"databasePorts: {port} is not a TCP port ({PORT_MIN}-{PORT_MAX})")
     azs = config.network.availability_zones
     if not 2 <= len(azs) <= 3 or any(not az.startswith(config.region) for az in azs):
         raise ConfigError(
@@ -169,11 +167,24 @@ def _validate(config: MigrationConfig) -> None:
         )
 
 
-def _is_documentation(address: ipaddress.IPv4Address) -> bool:
-    return any(
-        address in ipaddress.IPv4Network(n)
-        for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
-    )
+def _validate_site(site: OnPremisesConfig) -> None:
+    """The plan's site rules, applied to the context keys that can override the plan's site."""
+    _apply("customerGatewayIp", check_public_ipv4, site.customer_gateway_ip)
+    _apply("onPremisesBgpAsn", check_bgp_asn, site.bgp_asn)
+    if not site.cidrs:
+        raise ConfigError("onPremisesCidrs: give at least one on-premises CIDR")
+    for cidr in site.cidrs:
+        _apply("onPremisesCidrs", check_cidr, cidr)
+    overlap = next(cidr_overlaps(site.cidrs, name="onPremisesCidrs"), None)
+    if overlap:
+        raise ConfigError(f"onPremisesCidrs: {overlap[1]}")
+
+
+def _apply(key: str, check: Callable[[Any], object], value: Any) -> None:
+    try:
+        check(value)
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
 
 
 def _text(context: Mapping[str, Any], key: str, default: str) -> str:

@@ -29,7 +29,7 @@ RUNTIME_EXCLUDES = [
     "**/*.pyc",
     "*.egg-info",
     "migration/cli",
-    "migration/plan.py",
+    "migration/plan",
     # The cutover engine runs on the operator side (the CLI), with the plan; the gates ship
     # (the cutover controller function checks them from the same asset).
     "migration/engine.py",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,9 @@ from lib.config import (
     NetworkConfig,
     OnPremisesConfig,
 )
+from migration.plan import AWS_SIDE_ASN, AWS_VPC_CIDR, Plan, load_plan
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "migration-plan.yaml"
 
 
 def _on_prem(**changes: Any) -> MigrationConfig:
@@ -38,11 +42,10 @@ def test_defaults_describe_the_seed_deployment() -> None:
         database_ports=(5432, 3306),
     )
     assert config.network == NetworkConfig(
-        vpc_cidr="10.0.0.0/16",
         availability_zones=("us-east-1a", "us-east-1b", "us-east-1c"),
         nat_gateways=1,
-        amazon_side_asn=64512,
     )
+    assert (config.network.vpc_cidr, config.network.amazon_side_asn) == ("10.0.0.0/16", 64512)
     assert config.dms == DmsConfig(
         instance_class="dms.t3.medium",
         allocated_storage_gb=100,
@@ -170,16 +173,37 @@ def test_valid_environment_suffixes(suffix: str) -> None:
     assert MigrationConfig(environment_suffix=suffix).environment_suffix == suffix
 
 
+# The site's rules are the plan's (migration.plan.validators): same rule, same message.
+
+
 @pytest.mark.parametrize("address", ["not-an-ip", "203.0.113", "2001:db8::1", "256.1.1.1"])
 def test_customer_gateway_ip_must_be_ipv4(address: str) -> None:
-    with pytest.raises(ConfigError, match=r"^customerGatewayIp: .* is not an IPv4 address"):
+    with pytest.raises(ConfigError) as caught:
         _on_prem(customer_gateway_ip=address)
+    assert str(caught.value) == f"customerGatewayIp: {address!r} is not a valid IPv4 address"
 
 
-@pytest.mark.parametrize("address", ["10.0.0.1", "172.16.4.4", "192.168.1.1", "127.0.0.1"])
-def test_customer_gateway_ip_must_not_be_private(address: str) -> None:
-    with pytest.raises(ConfigError, match=r"^customerGatewayIp: .* is private"):
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("10.0.0.1", "a private"),
+        ("172.16.4.4", "a private"),
+        ("192.168.1.1", "a private"),
+        ("127.0.0.1", "a loopback"),
+        ("100.64.0.1", "a shared (carrier-grade NAT)"),
+        ("169.254.1.1", "a link-local"),
+        ("224.0.0.5", "a multicast"),
+        ("0.0.0.0", "an unspecified"),
+        ("240.0.0.1", "a reserved"),
+    ],
+)
+def test_customer_gateway_ip_must_be_public(address: str, kind: str) -> None:
+    with pytest.raises(ConfigError) as caught:
         _on_prem(customer_gateway_ip=address)
+    assert str(caught.value) == (
+        f"customerGatewayIp: {address} is {kind} address; the customer gateway needs a public"
+        " IPv4 address"
+    )
 
 
 @pytest.mark.parametrize(
@@ -189,10 +213,19 @@ def test_customer_gateway_ip_accepts_public_and_documentation_addresses(address:
     assert _on_prem(customer_gateway_ip=address).on_premises.customer_gateway_ip == address
 
 
-@pytest.mark.parametrize("asn", [0, -1, 4294967295, 64512])
-def test_bgp_asn_must_be_in_range_and_differ_from_the_aws_side(asn: int) -> None:
-    with pytest.raises(ConfigError, match=r"^onPremisesBgpAsn: .*64512"):
+@pytest.mark.parametrize(
+    ("asn", "message"),
+    [
+        (0, "must be at least 1, got 0"),
+        (-1, "must be at least 1, got -1"),
+        (4294967295, "must be at most 4294967294, got 4294967295"),
+        (64512, "must differ from the AWS side ASN 64512"),
+    ],
+)
+def test_bgp_asn_must_be_in_range_and_differ_from_the_aws_side(asn: int, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
         _on_prem(bgp_asn=asn)
+    assert str(caught.value) == f"onPremisesBgpAsn: {message}"
 
 
 @pytest.mark.parametrize("asn", [1, 64513, 4294967294])
@@ -205,16 +238,65 @@ def test_on_premises_cidrs_must_not_be_empty() -> None:
         _on_prem(cidrs=())
 
 
-@pytest.mark.parametrize("cidr", ["192.168.0.0/33", "192.168.1.1/16", "nonsense", "fd00::/8"])
+@pytest.mark.parametrize("cidr", ["192.168.0.0/33", "nonsense", "fd00::/8"])
 def test_on_premises_cidrs_must_be_ipv4_networks(cidr: str) -> None:
-    with pytest.raises(ConfigError, match=r"^onPremisesCidrs: .* is not an IPv4 CIDR"):
+    with pytest.raises(ConfigError) as caught:
         _on_prem(cidrs=("172.16.0.0/16", cidr))
+    assert str(caught.value) == f"onPremisesCidrs: {cidr!r} is not a valid IPv4 CIDR"
+
+
+def test_on_premises_cidrs_must_not_have_host_bits() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _on_prem(cidrs=("192.168.1.1/16",))
+    assert str(caught.value) == (
+        "onPremisesCidrs: '192.168.1.1/16' has host bits set (did you mean 192.168.0.0/16?)"
+    )
 
 
 @pytest.mark.parametrize("cidr", ["10.0.5.0/24", "10.0.0.0/8", "0.0.0.0/0"])
 def test_on_premises_cidrs_must_not_overlap_the_vpc(cidr: str) -> None:
-    with pytest.raises(ConfigError, match=r"^onPremisesCidrs: .* overlaps the VPC 10.0.0.0/16"):
+    with pytest.raises(ConfigError) as caught:
         _on_prem(cidrs=(cidr,))
+    assert str(caught.value) == f"onPremisesCidrs: {cidr} overlaps the AWS VPC 10.0.0.0/16"
+
+
+def test_on_premises_cidrs_must_not_overlap_each_other() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _on_prem(cidrs=("172.16.0.0/12", "192.168.0.0/16", "192.168.10.0/24"))
+    assert str(caught.value) == (
+        "onPremisesCidrs: 192.168.10.0/24 overlaps onPremisesCidrs[1] (192.168.0.0/16)"
+    )
+
+
+# --------------------------------------------------------------------------- one source per fact
+
+
+def test_the_vpc_and_aws_side_asn_are_the_plans_constants() -> None:
+    network = MigrationConfig().network
+    assert network.vpc_cidr == AWS_VPC_CIDR
+    assert network.amazon_side_asn == AWS_SIDE_ASN
+
+
+@pytest.mark.parametrize("key", ["vpc_cidr", "amazon_side_asn"])
+def test_the_vpc_and_aws_side_asn_are_not_settings(key: str) -> None:
+    # The plan checks on-premises CIDRs and the gateway's ASN against these: a stack with
+    # another VPC would let through a plan that overlaps it.
+    with pytest.raises(TypeError):
+        NetworkConfig(**{key: "x"})
+
+
+def test_a_site_the_plan_accepts_is_a_site_the_config_accepts() -> None:
+    plan: Plan = load_plan(EXAMPLE)
+    site = plan.site
+    config = MigrationConfig(
+        on_premises=OnPremisesConfig(
+            customer_gateway_ip=site.customer_gateway_ip,
+            bgp_asn=site.bgp_asn,
+            cidrs=site.on_premises_cidrs,
+        ),
+        zone_name=site.dns_zone,
+    )
+    assert config.on_premises.cidrs == site.on_premises_cidrs
 
 
 @pytest.mark.parametrize("port", [0, -1, 65536])

@@ -43,7 +43,7 @@ def test_asset_ships_the_handlers_and_not_the_operator_tools(asset_dir):
         assert (package / module).is_file(), module
     # Operator-side only: the CLI, the plan model (pydantic), the local emulator tooling, the
     # CLI's cutover engine and operations.
-    for name in ("cli", "plan.py", "local", "operations.py", "engine.py"):
+    for name in ("cli", "plan", "plan.py", "local", "operations.py", "engine.py"):
         assert not (package / name).exists(), name
     assert not list(asset_dir.rglob("__pycache__"))
 

@@ -173,7 +173,9 @@ def test_main_returns_2_with_one_line_for_a_bad_context(
     assert tap.main() == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("error: CDK context onPremisesBgpAsn: 64512 must be")
+    assert captured.err == (
+        "error: CDK context onPremisesBgpAsn: must differ from the AWS side ASN 64512\n"
+    )
     assert captured.err.count("\n") == 1
 
 
@@ -183,7 +185,10 @@ def test_tap_py_rejects_a_private_gateway_address_without_a_traceback(tmp_path: 
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: CDK context customerGatewayIp: 10.0.0.1 is private")
+    assert lines[0] == (
+        "error: CDK context customerGatewayIp: 10.0.0.1 is a private address; the customer"
+        " gateway needs a public IPv4 address"
+    )
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.iterdir())
 
