@@ -56,7 +56,7 @@ STEP_EXCLUDES = [
     "**/*.pyc",
     "*.egg-info",
     "migration/cli",
-    "migration/plan.py",
+    "migration/plan",
     "migration/engine.py",
     "migration/operations.py",
     "migration/local",
