@@ -75,7 +75,8 @@ def test_demo_exits_0_and_tells_the_whole_story(demo, template):
     assert "ROLLED_BACK -> PLANNED" in out
     assert "OK orders-api: rolled back to 100% on-premises by the rollback function" in out
     # The database chapter: the writer moves to AWS and back, nothing acknowledged is lost.
-    assert "orders-db: CUT_OVER; the AWS database is the writer" in out
+    assert "database step function (run here on the controller's request): {'status':" in out
+    assert re.search(r"WRITES_FROZEN -> CUT_OVER +database-step", out)
     assert "orders-db: FAILED_BACK; the on-premises database is the writer" in out
     assert re.search(r"orders-db +FAILED_BACK +on-premises +orders-db.db.migration.internal", out)
     assert re.search(r"workload: \d+ rows acknowledged \(\d+ on-premises, \d+ on AWS\)", out)

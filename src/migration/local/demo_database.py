@@ -146,6 +146,7 @@ class DatabaseScene:
             for result in self.step.results if self.step else []:
                 say(f"   database step function (run here on the controller's request): {result}")
             migrate(["db", "status", db.name, *common])
+            migrate(["history", db.name, *common])
             _write_for(workload, say, "since")
             heading(
                 10, f"A day later: fail {db.name} back to on-premises with every write made on AWS"

@@ -27,7 +27,7 @@ CONTROLLER_HANDLER = "migration.handlers.controller.handler"
 # Optional output (stacks deployed before the controller existed do not have it).
 CONTROLLER_OUTPUT = "CutoverControllerArn"
 
-_ENV_LOCK = threading.Lock()
+_ENV_LOCK = threading.RLock()  # re-entered: a controller tick runs the database step here
 
 
 @dataclass(frozen=True)
