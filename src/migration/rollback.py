@@ -6,9 +6,10 @@ application nothing moves it to AWS until a reset (ROLLED_BACK -> PLANNED, attem
 Order of work, fastest safety first: (1) DNS, in the fewest atomic Route 53 batches, for
 the targeted applications that were on AWS; (2) when waiting is on (the Lambda's default),
 each Route 53 change's INSYNC; (3) one ROLLED_BACK tracking item per application and
-attempt; (4) a re-check of the DNS of every application now recorded ROLLED_BACK: one
-moved back to AWS meanwhile (a cutover step racing the rollback) is rolled back again;
-(5) at most one SNS summary.
+attempt, in bounded parallel; (4) a re-check of the DNS of every application now recorded
+ROLLED_BACK: one moved back to AWS meanwhile (a cutover step racing the rollback) is
+rolled back again; (5) each application's outcome into the ledger; (6) at most one SNS
+summary.
 
 Which applications get a ROLLED_BACK item: every targeted application that was on AWS,
 and every targeted application already at aws=0 whose cutover is under way (REPLICATING,
@@ -28,16 +29,26 @@ minus ``requestedAt`` for a direct request), ISO-8601 UTC text from the injected
 An application recorded without a DNS change (already at aws=0) has no DNS times.
 
 Idempotency. Each event has a key (see :mod:`migration.events`). The first delivery
-claims it with a conditional put of a ledger item ``serverId = "event#<key>"``,
-``timestamp = "CURRENT"``, status PENDING, holding the target list computed once (the
+claims it in the ledger (:mod:`migration.ledger`): the target list computed once (the
 applications that were on AWS and their weights, the others' weights, unknown names and
-half record pairs). A later delivery of the same event:
+half record pairs) in chunk items of at most 200 applications, then a conditional put of
+the header ``serverId = "event#<key>"``, ``timestamp = "CURRENT"``, status PENDING. A
+later delivery of the same event:
 
-* COMPLETED -> returns a "duplicate" result; no DNS, tracking or SNS call;
+* COMPLETED -> returns a "duplicate" result; no DNS, tracking or SNS call, no write;
 * PENDING (an earlier attempt failed part-way, or a concurrent delivery is running) ->
   reuses the stored target list, re-applies the idempotent UPSERT only to targets not yet
   rolled back, writes only the missing tracking items (the head records the event id),
   and takes part in the notification below.
+
+Scale. The DNS moves first; the ledger items of the accepted Route 53 changes are written
+after the last change (in parallel). The tracking items are written
+:data:`migration.parallel.WRITE_WORKERS` at a time; a write that fails does not stop the
+others. Then each application's outcome is stored in its chunk. Anything that failed (an
+application's DNS or tracking, a ledger write) is recorded on the header and raised as
+PartialRollbackError once everything else is done, so the platform retries and the
+retry completes only what is missing. Nothing is logged and forgotten, except what is no
+failure: INSYNC not seen within the time budget, and a DNS re-check that could not read.
 
 Notification. Sent only when the event rolled back something new, or has unknown names,
 half record pairs or a DNS re-check to report; otherwise the ledger completes silently.
@@ -46,8 +57,8 @@ Only the holder of the ledger's notification lease (a conditional update, valid
 delivery of the same event waits for COMPLETED (then returns "duplicate") or for the
 lease to expire (a holder that crashed before publishing), then takes the lease and
 publishes itself. A publish that fails releases the lease for the retry. A crash between
-publishing and COMPLETED repeats the message on retry, which we prefer to losing it. The
-ledger item has no ``migrationPhase``, so it stays out of the phase index.
+publishing and COMPLETED repeats the message on retry, which we prefer to losing it. No
+ledger item has a ``migrationPhase``, so the ledger stays out of the phase index.
 
 Half record pairs. A name holding only one of its two weighted records (e.g. only
 ``aws``, at weight 100) cannot be sent on-premises by weights. It is reported in the
