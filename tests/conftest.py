@@ -78,12 +78,14 @@ hypothesis.settings.load_profile("project")
 # ``make check`` leaves out the tests marked slow here; ``make test`` runs them all: the tests that
 # need a moto server (the operator commands against a deployed-looking stack, the local
 # emulator, the local deployment), the demo, and single tests that take seconds of their own
-# (a synth in a fresh process, a 600-application scale run).
+# (a synth in a fresh process, 600- and 5,000-application rollbacks).
 SLOW_FIXTURES = frozenset({"moto_server", "emulator", "target"})
 SLOW_PATHS = ("tests/integration/", "tests/demo/")
 SLOW_TESTS = frozenset(
     {
         "tests/runtime/test_rollback.py::test_alarm_rolls_back_every_application_on_aws[600-apps]",
+        "tests/runtime/test_rollback_scale.py::"
+        "test_5000_applications_roll_back_in_the_route53_minimum_with_bounded_items",
         "tests/unit/test_tap_app.py::test_tap_py_synthesizes_what_cdk_synth_would",
         "tests/unit/test_tap_app.py::test_cdk_synth_prints_the_line_and_exits_1_for_a_bad_context",
         "tests/unit/test_quality_gates.py::test_synth_is_byte_identical_across_processes",

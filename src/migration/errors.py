@@ -138,14 +138,42 @@ class InvalidTransitionError(MigrationError):
 class PartialRollbackError(MigrationError):
     """A rollback changed some applications but not all; retrying the event finishes it."""
 
-    def __init__(self, event_key: str, done: tuple[str, ...], pending: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        event_key: str,
+        done: tuple[str, ...],
+        pending: tuple[str, ...],
+        problems: tuple[str, ...] = (),
+    ) -> None:
         self.event_key = event_key
         self.done = done
         self.pending = pending
+        # What failed besides the pending applications (e.g. a ledger write), one line each.
+        self.problems = problems
+        extra = f"; also failed: {problems[0]}" if problems else ""
+        if len(problems) > 1:
+            extra += f" (and {len(problems) - 1} more)"
         super().__init__(
             f"rollback {event_key} incomplete: {len(done)} application(s) rolled back, "
             f"{len(pending)} pending ({', '.join(pending[:5])}"
-            f"{', ...' if len(pending) > 5 else ''}); the retry of this event finishes the job"
+            f"{', ...' if len(pending) > 5 else ''}){extra}; the retry of this event "
+            f"finishes the job"
+        )
+
+
+class LedgerWriteError(MigrationError):
+    """Some writes of the rollback ledger failed (the others were made); retrying completes it.
+
+    ``failed`` names each item that was not written; ``errors`` holds the exceptions.
+    """
+
+    def __init__(self, event_key: str, failed: tuple[str, ...], errors: tuple[Exception, ...]):
+        self.event_key = event_key
+        self.failed = failed
+        self.errors = errors
+        super().__init__(
+            f"rollback {event_key}: {len(failed)} ledger write(s) failed "
+            f"({', '.join(failed[:3])}{', ...' if len(failed) > 3 else ''}): {errors[0]}"
         )
 
 

@@ -6,9 +6,10 @@ application nothing moves it to AWS until a reset (ROLLED_BACK -> PLANNED, attem
 Order of work, fastest safety first: (1) DNS, in the fewest atomic Route 53 batches, for
 the targeted applications that were on AWS; (2) when waiting is on (the Lambda's default),
 each Route 53 change's INSYNC; (3) one ROLLED_BACK tracking item per application and
-attempt; (4) a re-check of the DNS of every application now recorded ROLLED_BACK: one
-moved back to AWS meanwhile (a cutover step racing the rollback) is rolled back again;
-(5) at most one SNS summary.
+attempt, in bounded parallel; (4) a re-check of the DNS of every application now recorded
+ROLLED_BACK: one moved back to AWS meanwhile (a cutover step racing the rollback) is
+rolled back again; (5) each application's outcome into the ledger; (6) at most one SNS
+summary.
 
 Which applications get a ROLLED_BACK item: every targeted application that was on AWS,
 and every targeted application already at aws=0 whose cutover is under way (REPLICATING,
@@ -28,16 +29,26 @@ minus ``requestedAt`` for a direct request), ISO-8601 UTC text from the injected
 An application recorded without a DNS change (already at aws=0) has no DNS times.
 
 Idempotency. Each event has a key (see :mod:`migration.events`). The first delivery
-claims it with a conditional put of a ledger item ``serverId = "event#<key>"``,
-``timestamp = "CURRENT"``, status PENDING, holding the target list computed once (the
+claims it in the ledger (:mod:`migration.ledger`): the target list computed once (the
 applications that were on AWS and their weights, the others' weights, unknown names and
-half record pairs). A later delivery of the same event:
+half record pairs) in chunk items of at most 200 applications, then a conditional put of
+the header ``serverId = "event#<key>"``, ``timestamp = "CURRENT"``, status PENDING. A
+later delivery of the same event:
 
-* COMPLETED -> returns a "duplicate" result; no DNS, tracking or SNS call;
+* COMPLETED -> returns a "duplicate" result; no DNS, tracking or SNS call, no write;
 * PENDING (an earlier attempt failed part-way, or a concurrent delivery is running) ->
   reuses the stored target list, re-applies the idempotent UPSERT only to targets not yet
   rolled back, writes only the missing tracking items (the head records the event id),
   and takes part in the notification below.
+
+Scale. The DNS moves first; the ledger items of the accepted Route 53 changes are written
+after the last change (in parallel). The tracking items are written
+:data:`migration.parallel.WRITE_WORKERS` at a time; a write that fails does not stop the
+others. Then each application's outcome is stored in its chunk. Anything that failed (an
+application's DNS or tracking, a ledger write) is recorded on the header and raised as
+PartialRollbackError once everything else is done, so the platform retries and the
+retry completes only what is missing. Nothing is logged and forgotten, except what is no
+failure: INSYNC not seen within the time budget, and a DNS re-check that could not read.
 
 Notification. Sent only when the event rolled back something new, or has unknown names,
 half record pairs or a DNS re-check to report; otherwise the ledger completes silently.
@@ -46,8 +57,8 @@ Only the holder of the ledger's notification lease (a conditional update, valid
 delivery of the same event waits for COMPLETED (then returns "duplicate") or for the
 lease to expire (a holder that crashed before publishing), then takes the lease and
 publishes itself. A publish that fails releases the lease for the retry. A crash between
-publishing and COMPLETED repeats the message on retry, which we prefer to losing it. The
-ledger item has no ``migrationPhase``, so it stays out of the phase index.
+publishing and COMPLETED repeats the message on retry, which we prefer to losing it. No
+ledger item has a ``migrationPhase``, so the ledger stays out of the phase index.
 
 Half record pairs. A name holding only one of its two weighted records (e.g. only
 ``aws``, at weight 100) cannot be sent on-premises by weights. It is reported in the
@@ -62,7 +73,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,6 +84,7 @@ from migration.errors import (
     ChangeNotInSyncError,
     ConcurrentUpdateError,
     IncompleteRecordPairsError,
+    LedgerWriteError,
     MigrationError,
     NotificationPendingError,
     PartialRollbackError,
@@ -80,17 +92,24 @@ from migration.errors import (
     RetryBudgetExhaustedError,
 )
 from migration.events import AlarmEvent, AlarmState, RollbackCommand, normalise_applications
+from migration.ledger import (
+    COMPLETED,
+    PENDING,
+    LedgerOutcome,
+    LedgerRecord,
+    RollbackLedger,
+    event_item_id,
+)
+from migration.ledger import weights as _weights
 from migration.notify import Notifier
+from migration.parallel import WRITE_WORKERS, call_all
 from migration.tracking import (
-    HEAD_TIMESTAMP,
     Phase,
     TrackingStore,
     alarm_id,
     app_id,
-    from_item,
     iso_timestamp,
     parse_timestamp,
-    to_item,
     utc_now,
 )
 from migration.traffic import (
@@ -101,12 +120,20 @@ from migration.traffic import (
     TrafficShifter,
 )
 
+__all__ = [
+    "COMPLETED",
+    "PENDING",
+    "LedgerRecord",
+    "RollbackLedger",
+    "RollbackResult",
+    "RollbackService",
+    "RolledBackApplication",
+    "event_item_id",
+    "summarise",
+]
+
 LOGGER = logging.getLogger(__name__)
 
-EVENT_PREFIX = "event#"
-PENDING = "PENDING"
-COMPLETED = "COMPLETED"
-ROLLBACK_EVENT_TYPE = "ROLLBACK"
 ALARM_STATE_EVENT_TYPE = "ALARM_STATE_CHANGE"
 
 ACTIVE_CUTOVER_PHASES = frozenset({Phase.REPLICATING, Phase.READY, Phase.SHIFTING, Phase.HELD})
@@ -123,343 +150,6 @@ LEASE_WAIT_RESERVE_S = 10.0
 _DONE = "done"
 _ALREADY = "already"
 _UNTOUCHED = "untouched"
-
-
-def event_item_id(key: str) -> str:
-    """Partition key of the ledger item of event ``key``."""
-    return f"{EVENT_PREFIX}{key}"
-
-
-def _weights(split: Split) -> dict[str, int]:
-    return {"aws": split.aws, "onPremises": split.on_premises}
-
-
-def _split(weights: Mapping[str, Any]) -> Split:
-    return Split(aws=int(weights["aws"]), on_premises=int(weights["onPremises"]))
-
-
-def _is_conditional_failure(exc: ClientError) -> bool:
-    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
-
-
-@dataclass(frozen=True)
-class LedgerRecord:
-    """The idempotency record of one rollback event.
-
-    ``targets``: applications on AWS when the event was claimed, with their weights;
-    ``on_premises_weights``: the other targeted applications and their weights;
-    ``submitted_at`` / ``in_sync_at``: Route 53 change id -> ISO time accepted / INSYNC.
-    """
-
-    key: str
-    status: str
-    trigger: str
-    reason: str
-    alarm_name: str | None
-    targets: Mapping[str, Split]
-    already_on_premises: tuple[str, ...]
-    unknown_applications: tuple[str, ...]
-    batches: tuple[AppliedBatch, ...]
-    done: tuple[str, ...]
-    notification_id: str | None
-    on_premises_weights: Mapping[str, Split] = field(default_factory=dict)
-    incomplete_pairs: Mapping[str, str] = field(default_factory=dict)
-    already_rolled_back: tuple[str, ...] = ()
-    dns_reapplied: tuple[str, ...] = ()
-    alarm_changed_at: str | None = None
-    requested_at: str | None = None
-    submitted_at: Mapping[str, str] = field(default_factory=dict)
-    in_sync_at: Mapping[str, str] = field(default_factory=dict)
-    lease_until: str | None = None
-
-    @property
-    def change_id_by_application(self) -> dict[str, str]:
-        """Application -> change id of the batch that rolled it back (earlier attempts)."""
-        return {app: b.change_id for b in self.batches for app in b.applications}
-
-
-class RollbackLedger:
-    """Reads and writes the ledger items ``event#<key>`` / ``CURRENT`` of the tracking table."""
-
-    def __init__(
-        self, dynamodb_client: Any, table_name: str, *, clock: Callable[[], datetime] = utc_now
-    ) -> None:
-        self._client = dynamodb_client
-        self._table = table_name
-        self._clock = clock
-
-    def _key(self, key: str) -> dict[str, Any]:
-        return to_item({"serverId": event_item_id(key), "timestamp": HEAD_TIMESTAMP})
-
-    def get(self, key: str) -> LedgerRecord | None:
-        """The ledger record of ``key`` (strongly consistent), or None."""
-        item = self._client.get_item(
-            TableName=self._table, Key=self._key(key), ConsistentRead=True
-        ).get("Item")
-        if not item:
-            return None
-        data = from_item(item)
-        batches = data.get("batches", [])
-        return LedgerRecord(
-            key=key,
-            status=data["status"],
-            trigger=data.get("trigger", ""),
-            reason=data.get("reason", ""),
-            alarm_name=data.get("alarmName"),
-            targets={app: _split(w) for app, w in data.get("targets", {}).items()},
-            already_on_premises=tuple(data.get("alreadyOnPremises", [])),
-            unknown_applications=tuple(data.get("unknownApplications", [])),
-            batches=tuple(
-                AppliedBatch(change_id=b["changeId"], applications=tuple(b["applications"]))
-                for b in batches
-            ),
-            done=tuple(data.get("done", [])),
-            notification_id=data.get("notificationId"),
-            on_premises_weights={
-                app: _split(w) for app, w in data.get("onPremisesWeights", {}).items()
-            },
-            incomplete_pairs=dict(data.get("incompletePairs", {})),
-            already_rolled_back=tuple(data.get("alreadyRolledBack", [])),
-            dns_reapplied=tuple(data.get("dnsReapplied", [])),
-            alarm_changed_at=data.get("alarmChangedAt"),
-            requested_at=data.get("requestedAt"),
-            submitted_at={b["changeId"]: b["submittedAt"] for b in batches if "submittedAt" in b},
-            in_sync_at=dict(data.get("inSync", {})),
-            lease_until=data.get("notifyLeaseUntil"),
-        )
-
-    def claim(
-        self,
-        key: str,
-        *,
-        trigger: str,
-        reason: str,
-        alarm_name: str | None,
-        requested: tuple[str, ...] | None,
-        targets: Mapping[str, Split],
-        already_on_premises: Iterable[str],
-        unknown_applications: Iterable[str],
-        on_premises_weights: Mapping[str, Split] | None = None,
-        incomplete_pairs: Mapping[str, str] | None = None,
-        alarm_changed_at: str | None = None,
-        requested_at: str | None = None,
-    ) -> bool:
-        """Create the PENDING record; False when another delivery claimed ``key`` first."""
-        now = iso_timestamp(self._clock())
-        item = {
-            "serverId": event_item_id(key),
-            "timestamp": HEAD_TIMESTAMP,
-            "eventType": ROLLBACK_EVENT_TYPE,
-            "status": PENDING,
-            "trigger": trigger,
-            "reason": reason,
-            "alarmName": alarm_name,
-            "requestedApplications": "all" if requested is None else list(requested),
-            "targets": {app: _weights(split) for app, split in sorted(targets.items())},
-            "onPremisesWeights": {
-                app: _weights(split) for app, split in sorted((on_premises_weights or {}).items())
-            },
-            "alreadyOnPremises": sorted(already_on_premises),
-            "unknownApplications": sorted(unknown_applications),
-            "incompletePairs": dict(sorted((incomplete_pairs or {}).items())),
-            "alarmChangedAt": alarm_changed_at,
-            "requestedAt": requested_at or now,
-            "batches": [],
-            "inSync": {},
-            "done": [],
-            "pending": sorted(targets),
-            "attempts": 1,
-            "createdAt": now,
-            "updatedAt": now,
-        }
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item(item),
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": "serverId"},
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
-
-    def add_batch(self, key: str, batch: AppliedBatch, *, submitted_at: str | None = None) -> None:
-        """Append an accepted Route 53 batch (change id, applications, acceptance time)."""
-        entry: dict[str, Any] = {
-            "changeId": batch.change_id,
-            "applications": list(batch.applications),
-        }
-        if submitted_at is not None:
-            entry["submittedAt"] = submitted_at
-        self._update(
-            key,
-            "SET #batches = list_append(if_not_exists(#batches, :empty), :batch)",
-            {"#batches": "batches"},
-            {":empty": [], ":batch": [entry]},
-        )
-
-    def record_in_sync(self, key: str, change_id: str, at: str) -> None:
-        """Remember when Route 53 reported change ``change_id`` INSYNC."""
-        self._update(
-            key,
-            "SET #inSync.#change = :at",
-            {"#inSync": "inSync", "#change": change_id},
-            {":at": at},
-        )
-
-    def record_progress(
-        self, key: str, *, done: Iterable[str], pending: Iterable[str], error: str
-    ) -> None:
-        """Store what an incomplete attempt achieved; the status stays PENDING."""
-        self._update(
-            key,
-            "SET #done = :done, #pending = :pending, #error = :error ADD #attempts :one",
-            {
-                "#done": "done",
-                "#pending": "pending",
-                "#error": "lastError",
-                "#attempts": "attempts",
-            },
-            {":done": sorted(done), ":pending": sorted(pending), ":error": error[:2000], ":one": 1},
-        )
-
-    def lease_notification(self, key: str, owner: str, *, now: datetime, until: datetime) -> bool:
-        """Take the notification lease of a PENDING event; False if someone holds it.
-
-        A lease whose expiry has passed counts as free: its holder crashed before it
-        published or released it.
-        """
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(key),
-                UpdateExpression="SET #owner = :owner, #until = :until, #updatedAt = :now",
-                ConditionExpression=(
-                    "#status = :pending AND (attribute_not_exists(#until) OR #until < :now)"
-                ),
-                ExpressionAttributeNames={
-                    "#owner": "notifyLeaseOwner",
-                    "#until": "notifyLeaseUntil",
-                    "#status": "status",
-                    "#updatedAt": "updatedAt",
-                },
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":owner": owner,
-                        ":until": iso_timestamp(until),
-                        ":now": iso_timestamp(now),
-                        ":pending": PENDING,
-                    }
-                ),
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
-
-    def release_notification(self, key: str, owner: str) -> None:
-        """Give the notification lease up (only if ``owner`` still holds it)."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(key),
-                UpdateExpression="REMOVE #owner, #until",
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={
-                    "#owner": "notifyLeaseOwner",
-                    "#until": "notifyLeaseUntil",
-                },
-                ExpressionAttributeValues=to_item({":owner": owner}),
-            )
-        except ClientError as exc:
-            if not _is_conditional_failure(exc):
-                raise
-
-    def complete(
-        self,
-        key: str,
-        *,
-        done: Iterable[str],
-        notification_id: str | None,
-        already_rolled_back: Iterable[str] = (),
-        already_on_premises: Iterable[str] | None = None,
-        unknown_applications: Iterable[str] | None = None,
-        incomplete_pairs: Mapping[str, str] | None = None,
-        dns_reapplied: Iterable[str] = (),
-    ) -> None:
-        """Mark the event COMPLETED (later deliveries become duplicates).
-
-        ``notification_id`` is None when there was nothing to notify.
-        """
-        sets = [
-            "#status = :completed",
-            "#done = :done",
-            "#pending = :none",
-            "#arb = :arb",
-            "#reapplied = :reapplied",
-            "#completedAt = :now",
-        ]
-        names = {
-            "#status": "status",
-            "#done": "done",
-            "#pending": "pending",
-            "#arb": "alreadyRolledBack",
-            "#reapplied": "dnsReapplied",
-            "#completedAt": "completedAt",
-            "#error": "lastError",
-            "#owner": "notifyLeaseOwner",
-            "#until": "notifyLeaseUntil",
-        }
-        values: dict[str, Any] = {
-            ":completed": COMPLETED,
-            ":done": sorted(done),
-            ":none": [],
-            ":arb": sorted(already_rolled_back),
-            ":reapplied": sorted(dns_reapplied),
-            ":now": iso_timestamp(self._clock()),
-        }
-        optional: list[tuple[str, str, Any]] = [
-            ("#nid", "notificationId", notification_id),
-            (
-                "#aop",
-                "alreadyOnPremises",
-                None if already_on_premises is None else sorted(already_on_premises),
-            ),
-            (
-                "#unknown",
-                "unknownApplications",
-                None if unknown_applications is None else sorted(unknown_applications),
-            ),
-            (
-                "#incomplete",
-                "incompletePairs",
-                None if incomplete_pairs is None else dict(sorted(incomplete_pairs.items())),
-            ),
-        ]
-        for name, attribute, value in optional:
-            if value is not None:
-                sets.append(f"{name} = :{name[1:]}")
-                names[name] = attribute
-                values[f":{name[1:]}"] = value
-        self._update(
-            key, "SET " + ", ".join(sets) + " REMOVE #error, #owner, #until", names, values
-        )
-
-    def _update(
-        self, key: str, expression: str, names: dict[str, str], values: dict[str, Any]
-    ) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=self._key(key),
-            UpdateExpression=expression.replace("SET ", "SET #updatedAt = :updatedAt, ", 1),
-            ExpressionAttributeNames={**names, "#updatedAt": "updatedAt"},
-            ExpressionAttributeValues=to_item(
-                {**values, ":updatedAt": iso_timestamp(self._clock())}
-            ),
-        )
 
 
 @dataclass(frozen=True)
@@ -587,6 +277,24 @@ class _Timing:
         return RolledBackApplication(app, previous, change_id, submitted, in_sync, recovery)
 
 
+@dataclass
+class _Attempt:
+    """What one delivery did so far: Route 53 changes, failures to report and raise."""
+
+    timing: _Timing
+    applied: list[AppliedBatch] = field(default_factory=list)
+    recorded: int = 0
+    """How many of ``applied`` have their ledger item."""
+    untracked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def problem(self, text: str) -> None:
+        """A failure that is not an application's (a ledger write): reported and raised."""
+        self.problems.append(text)
+        self.errors.append(text)
+
+
 class RollbackService:
     """Handles a parsed event: records alarm states, or rolls back exactly once.
 
@@ -618,6 +326,7 @@ class RollbackService:
         remaining_s: Callable[[], float] | None = None,
         notification_lease_s: float = NOTIFICATION_LEASE_S,
         lease_poll_s: float = LEASE_POLL_S,
+        workers: int = WRITE_WORKERS,
     ) -> None:
         self._shifter = shifter
         self._tracking = tracking
@@ -636,6 +345,7 @@ class RollbackService:
         self._remaining_s = remaining_s
         self._lease_s = notification_lease_s
         self._lease_poll_s = lease_poll_s
+        self._workers = workers
 
     def handle(self, trigger: AlarmEvent | RollbackCommand) -> RollbackResult:
         """Handle one event.
@@ -739,24 +449,24 @@ class RollbackService:
         current = survey.found
         targets = {app: recs.split for app, recs in current.items() if recs.split.reaches_aws}
         quiet = {app: recs.split for app, recs in current.items() if app not in targets}
-        self._ledger.claim(
+        record = self._ledger.claim(
             request.key,
             trigger=request.trigger,
             reason=request.reason,
             alarm_name=request.alarm_name,
             requested=request.applications,
             targets=targets,
-            already_on_premises=quiet,
-            unknown_applications=survey.unknown,
             on_premises_weights=quiet,
+            unknown_applications=survey.unknown,
             incomplete_pairs=survey.incomplete,
             alarm_changed_at=request.alarm_changed_at,
             requested_at=request.requested_at,
         )
-        # Whether we or a concurrent delivery won the claim, the stored record rules.
-        record = self._ledger.get(request.key)
-        if record is None:  # pragma: no cover - the put above succeeded or found the item
-            raise ConcurrentUpdateError(event_item_id(request.key), 0)
+        if record is None:
+            # A concurrent delivery claimed the event first: its stored record rules.
+            record = self._ledger.get(request.key)
+            if record is None:  # pragma: no cover - the claim found the header
+                raise ConcurrentUpdateError(event_item_id(request.key), 0)
         return record, current
 
     def _current(
@@ -774,70 +484,44 @@ class RollbackService:
     ) -> RollbackResult:
         key = record.key
         current, vanished, broken = self._current(record, fresh)
-        # (1) DNS: every target not yet at aws=0 / on-premises=100.
-        need = {app: ROLLED_BACK for app, recs in current.items() if recs.split != ROLLED_BACK}
-        failed: set[str] = set()
-        errors: list[str] = []
-        timing = _Timing(
-            record,
-            record.change_id_by_application,
-            dict(record.submitted_at),
-            dict(record.in_sync_at),
-        )
-        applied: list[AppliedBatch] = []
-        try:
-            self._shifter.set_split(
-                need,
-                current=current,
-                stop_on_error=False,
-                comment=f"rollback {key}",
-                on_batch_applied=lambda batch: self._remember_batch(key, batch, applied, timing),
+        attempt = _Attempt(
+            _Timing(
+                record,
+                record.change_id_by_application,
+                dict(record.submitted_at),
+                dict(record.in_sync_at),
             )
-        except PartialShiftError as exc:
-            failed = set(exc.failed) | set(exc.not_attempted)
-            errors.append(str(exc))
-            self._log.error("rollback %s: DNS partly failed: %s", key, exc)
-        for batch in applied:
-            timing.change_ids.update(dict.fromkeys(batch.applications, batch.change_id))
+        )
+        # (1) DNS first, every target not yet at aws=0 / on-premises=100; then its records.
+        failed = self._move_dns(key, current, attempt)
+        self._record_batches(key, attempt)
 
         # (2) INSYNC of every change that rolled a target back and is not confirmed yet.
         in_sync: bool | None = None
         if self._wait:
+            timing = attempt.timing
             unconfirmed = dict.fromkeys(
                 timing.change_ids[app]
                 for app in sorted(current)
                 if app not in failed and app in timing.change_ids
             )
             in_sync = self._confirm_in_sync(
-                key, [c for c in unconfirmed if c not in timing.in_sync_at], timing
+                key, [c for c in unconfirmed if c not in timing.in_sync_at], attempt
             )
 
-        # (3) One ROLLED_BACK item per application and attempt.
-        outcomes: dict[str, list[str]] = {_DONE: [], _ALREADY: [], _UNTOUCHED: []}
-        pending: list[str] = sorted(failed)
-        moved = [app for app in sorted(current) if app not in failed]
-        for app in moved + sorted(record.on_premises_weights):
-            try:
-                outcome = self._track(
-                    record, app, timing, record_only=app in record.on_premises_weights
-                )
-            except (ConcurrentUpdateError, ClientError) as exc:
-                pending.append(app)
-                errors.append(f"tracking {app}: {exc}")
-            else:
-                outcomes[outcome].append(app)
+        # (3) One ROLLED_BACK item per application and attempt, in bounded parallel.
+        outcomes = self._track_all(record, [a for a in sorted(current) if a not in failed], attempt)
+        pending = sorted(failed) + attempt.untracked
         done, already = outcomes[_DONE], outcomes[_ALREADY]
 
         # (4) Re-check: nothing recorded ROLLED_BACK may still (or again) reach AWS.
         reapplied: tuple[str, ...] = ()
         if done or already:
-            reapplied, not_safe = self._recheck(key, done + already, applied, timing)
+            reapplied, not_safe = self._recheck(key, done + already, attempt)
+            self._record_batches(key, attempt)
             if not_safe:
                 pending.extend(not_safe)
-                errors.append(f"DNS re-check: could not roll back {', '.join(not_safe)}")
-        if pending:
-            self._ledger.record_progress(key, done=done, pending=pending, error="; ".join(errors))
-            raise PartialRollbackError(key, tuple(done), tuple(sorted(set(pending))))
+                attempt.errors.append(f"DNS re-check: could not roll back {', '.join(not_safe)}")
 
         result = RollbackResult(
             status="rolled_back" if done else "nothing_to_roll_back",
@@ -846,7 +530,7 @@ class RollbackService:
             reason=record.reason,
             alarm_name=record.alarm_name,
             alarm_state=AlarmState.ALARM.value if record.trigger == "alarm" else None,
-            rolled_back=tuple(timing.entry(app) for app in sorted(done)),
+            rolled_back=tuple(attempt.timing.entry(app) for app in sorted(done)),
             already_rolled_back=tuple(sorted(already)),
             already_on_premises=tuple(sorted(outcomes[_UNTOUCHED])),
             unknown_applications=tuple(sorted(set(record.unknown_applications) | set(vanished))),
@@ -856,27 +540,55 @@ class RollbackService:
             alarm_changed_at=record.alarm_changed_at,
             requested_at=record.requested_at,
         )
-        # (5) At most one notification, and only with something to say.
+        # (5) Each application's outcome into its ledger chunk; anything failed is raised.
+        self._record_outcome(record, result, pending, attempt)
+        if pending or attempt.problems:
+            self._fail(key, done, pending, attempt)
+        # (6) At most one notification, and only with something to say.
         if not (done or result.unknown_applications or result.incomplete_pairs or reapplied):
             self._complete(result, notification_id=None)
             return result
         return self._notify(result)
 
-    def _remember_batch(
-        self, key: str, batch: AppliedBatch, applied: list[AppliedBatch], timing: _Timing
-    ) -> None:
-        applied.append(batch)
-        submitted = iso_timestamp(self._clock())
-        timing.submitted_at[batch.change_id] = submitted
+    def _move_dns(
+        self, key: str, current: Mapping[str, ApplicationRecords], attempt: _Attempt
+    ) -> set[str]:
+        """Send every target not at aws=0 on-premises; returns the applications that failed."""
+        need = {app: ROLLED_BACK for app, recs in current.items() if recs.split != ROLLED_BACK}
+        failed: set[str] = set()
         try:
-            self._ledger.add_batch(key, batch, submitted_at=submitted)
-        except ClientError as exc:
-            # The ledger's batch list is bookkeeping; never stop a rollback for it.
-            self._log.warning(
-                "rollback %s: could not record batch %s: %s", key, batch.change_id, exc
+            self._shifter.set_split(
+                need,
+                current=current,
+                stop_on_error=False,
+                comment=f"rollback {key}",
+                on_batch_applied=lambda batch: self._remember_batch(batch, attempt),
             )
+        except PartialShiftError as exc:
+            failed = set(exc.failed) | set(exc.not_attempted)
+            attempt.errors.append(str(exc))
+            self._log.error("rollback %s: DNS partly failed: %s", key, exc)
+        return failed
 
-    def _confirm_in_sync(self, key: str, change_ids: list[str], timing: _Timing) -> bool:
+    def _remember_batch(self, batch: AppliedBatch, attempt: _Attempt) -> None:
+        """In memory only: the ledger's batch items are written once the DNS has moved."""
+        attempt.applied.append(batch)
+        attempt.timing.submitted_at[batch.change_id] = iso_timestamp(self._clock())
+        attempt.timing.change_ids.update(dict.fromkeys(batch.applications, batch.change_id))
+
+    def _record_batches(self, key: str, attempt: _Attempt) -> None:
+        """Write the batch items not written yet (in parallel); a failure is kept to raise."""
+        new = attempt.applied[attempt.recorded :]
+        attempt.recorded = len(attempt.applied)
+        if not new:
+            return
+        try:
+            self._ledger.add_batches(key, new, attempt.timing.submitted_at)
+        except (LedgerWriteError, ClientError) as exc:
+            self._log.error("rollback %s: Route 53 changes not recorded: %s", key, exc)
+            attempt.problem(f"ledger: {exc}")
+
+    def _confirm_in_sync(self, key: str, change_ids: list[str], attempt: _Attempt) -> bool:
         """Wait for each change's INSYNC within the budget; False if one was not seen."""
         budget = self._shifter.time_budget_s
         if self._remaining_s is not None:
@@ -894,12 +606,72 @@ class RollbackService:
                 confirmed = False
                 continue
             at = iso_timestamp(self._clock())
-            timing.in_sync_at[change_id] = at
+            attempt.timing.in_sync_at[change_id] = at
             try:
                 self._ledger.record_in_sync(key, change_id, at)
             except ClientError as exc:
-                self._log.warning("rollback %s: could not record INSYNC time: %s", key, exc)
+                self._log.error("rollback %s: INSYNC time not recorded: %s", key, exc)
+                attempt.problem(f"ledger: INSYNC time of {change_id}: {exc}")
         return confirmed
+
+    def _track_all(
+        self, record: LedgerRecord, moved: list[str], attempt: _Attempt
+    ) -> dict[str, list[str]]:
+        """Track every moved and every quiet target, ``workers`` at a time; by outcome.
+
+        A failed write does not stop the others; its application goes to
+        ``attempt.untracked`` (pending) with the error, to be raised once all are done.
+        """
+        quiet = record.on_premises_weights
+        results = call_all(
+            lambda app: self._track(record, app, attempt.timing, record_only=app in quiet),
+            moved + sorted(quiet),
+            workers=self._workers,
+        )
+        outcomes: dict[str, list[str]] = {_DONE: [], _ALREADY: [], _UNTOUCHED: []}
+        for result in results:
+            if result.error is None and result.value is not None:
+                outcomes[result.value].append(result.item)
+            else:
+                attempt.untracked.append(result.item)
+                attempt.errors.append(f"tracking {result.item}: {result.error}")
+        if attempt.untracked:
+            self._log.error(
+                "rollback %s: %d tracking write(s) failed, first: %s",
+                record.key,
+                len(attempt.untracked),
+                attempt.errors[-len(attempt.untracked)],
+            )
+        return outcomes
+
+    def _record_outcome(
+        self, record: LedgerRecord, result: RollbackResult, pending: list[str], attempt: _Attempt
+    ) -> None:
+        outcome = LedgerOutcome(
+            done=[r.application for r in result.rolled_back],
+            pending=pending,
+            already_rolled_back=result.already_rolled_back,
+            already_on_premises=result.already_on_premises,
+            dns_reapplied=result.dns_reapplied,
+            unknown_applications=result.unknown_applications,
+            incomplete_pairs=result.incomplete_pairs,
+        )
+        try:
+            self._ledger.record_outcome(record, outcome)
+        except (LedgerWriteError, ClientError) as exc:
+            self._log.error("rollback %s: outcome not recorded: %s", record.key, exc)
+            attempt.problem(f"ledger: {exc}")
+
+    def _fail(self, key: str, done: list[str], pending: list[str], attempt: _Attempt) -> None:
+        """Note the error on the ledger (PENDING stays) and raise for the platform's retry."""
+        try:
+            self._ledger.record_error(key, "; ".join(attempt.errors))
+        except ClientError as exc:
+            self._log.error("rollback %s: error not recorded on the ledger: %s", key, exc)
+            attempt.problem(f"ledger: last error: {exc}")
+        raise PartialRollbackError(
+            key, tuple(done), tuple(sorted(set(pending))), problems=tuple(attempt.problems)
+        )
 
     def _track(self, record: LedgerRecord, app: str, timing: _Timing, *, record_only: bool) -> str:
         """Record ``app`` ROLLED_BACK once per attempt; rollback always wins.
@@ -937,6 +709,7 @@ class RollbackService:
                     actor=self._actor,
                     reason=record.reason,
                     details={k: v for k, v in details.items() if v is not None},
+                    head=head,
                 )
             except ConcurrentUpdateError:
                 # Someone moved the entity meanwhile: re-read, and unless it is now
@@ -946,7 +719,7 @@ class RollbackService:
         raise ConcurrentUpdateError(entity, -1)
 
     def _recheck(
-        self, key: str, apps: list[str], applied: list[AppliedBatch], timing: _Timing
+        self, key: str, apps: list[str], attempt: _Attempt
     ) -> tuple[tuple[str, ...], list[str]]:
         """Roll back again what is recorded ROLLED_BACK but reaches AWS.
 
@@ -972,7 +745,7 @@ class RollbackService:
                 current=found,
                 stop_on_error=False,
                 comment=f"rollback {key} (re-check)",
-                on_batch_applied=lambda batch: self._remember_batch(key, batch, applied, timing),
+                on_batch_applied=lambda batch: self._remember_batch(batch, attempt),
             )
         except PartialShiftError as exc:
             failed = set(exc.failed) | set(exc.not_attempted)
@@ -980,16 +753,7 @@ class RollbackService:
         return tuple(sorted(on_aws)), []
 
     def _complete(self, result: RollbackResult, *, notification_id: str | None) -> None:
-        self._ledger.complete(
-            result.event_key,
-            done=[r.application for r in result.rolled_back],
-            notification_id=notification_id,
-            already_rolled_back=result.already_rolled_back,
-            already_on_premises=result.already_on_premises,
-            unknown_applications=result.unknown_applications,
-            incomplete_pairs=result.incomplete_pairs,
-            dns_reapplied=result.dns_reapplied,
-        )
+        self._ledger.complete(result.event_key, notification_id=notification_id)
 
     def _notify(self, result: RollbackResult) -> RollbackResult:
         """Publish once per event under the ledger's lease, then mark it COMPLETED."""
@@ -1002,7 +766,7 @@ class RollbackService:
             until = now + timedelta(seconds=self._lease_s)
             if self._ledger.lease_notification(key, owner, now=now, until=until):
                 break
-            record = self._ledger.get(key)
+            record = self._ledger.status(key)
             if record is None or record.status == COMPLETED:
                 # A concurrent delivery of this event published and completed it.
                 return replace(
@@ -1023,12 +787,7 @@ class RollbackService:
         except Exception as exc:
             # Everything else is done; the retry only publishes (nothing to re-apply).
             self._ledger.release_notification(key, owner)
-            self._ledger.record_progress(
-                key,
-                done=[r.application for r in result.rolled_back],
-                pending=[],
-                error=f"notification not sent: {exc}",
-            )
+            self._ledger.record_error(key, f"notification not sent: {exc}")
             raise
         self._complete(result, notification_id=notification_id)
         return replace(result, notification_id=notification_id)

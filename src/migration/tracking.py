@@ -205,6 +205,12 @@ def _optional_phase(value: Any) -> Phase | None:
     return Phase(value) if value else None
 
 
+class HeadRead(enum.Enum):
+    """Marker: let :meth:`TrackingStore.transition` read the head itself."""
+
+    READ = "read"
+
+
 class TrackingStore:
     """Append-only migration history plus one optimistic-locked head item per entity.
 
@@ -297,6 +303,7 @@ class TrackingStore:
         reason: str | None = None,
         details: Mapping[str, Any] | None = None,
         state: Mapping[str, Any] | None = None,
+        head: Head | HeadRead | None = HeadRead.READ,
     ) -> Transition | None:
         """Move ``entity_id`` to ``to_phase``: update the head and append one history item.
 
@@ -308,9 +315,12 @@ class TrackingStore:
         InvalidTransitionError. When ``event_id`` is given the write is idempotent per
         event: if the head already records that event nothing is written and None is
         returned. ``state`` replaces the head's controller state (``cutoverState``); None
-        leaves it as it is (a rollback never touches the attempt counter).
+        leaves it as it is (a rollback never touches the attempt counter). ``head``: the
+        head the caller has just read (None: no head), to save reading it again; the write
+        is conditioned on its version all the same.
         """
-        head = self.current(entity_id)
+        if head is HeadRead.READ:
+            head = self.current(entity_id)
         if event_id is not None and head is not None and head.last_event_id == event_id:
             return None
         self._check_expectations(entity_id, head, expected_from, expected_version)

@@ -43,14 +43,17 @@ import pytest  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from migration.local import route53_fidelity  # noqa: E402
+from migration.ledger import RollbackLedger  # noqa: E402
+from migration.local import dynamodb_fidelity, route53_fidelity  # noqa: E402
 from migration.notify import Notifier  # noqa: E402
-from migration.rollback import RollbackLedger, RollbackService  # noqa: E402
+from migration.rollback import RollbackService  # noqa: E402
 from migration.tracking import TrackingStore  # noqa: E402
 from migration.traffic import TrafficShifter  # noqa: E402
 
 # DELETE must match the current record set, as in Route 53 (see the module).
 route53_fidelity.install()
+# Concurrent DynamoDB requests are atomic and a transaction costs what it touches (see the module).
+dynamodb_fidelity.install()
 
 ZONE_NAME = "migration.internal"
 TABLE_NAME = "migration-tracking"
@@ -284,6 +287,34 @@ class FaultInjector:
                 {"Error": {"Code": code, "Message": f"injected {code}"}, "ResponseMetadata": {}},
                 model.name,
             )
+
+
+class FailingItems:
+    """Makes calls of ``operation`` fail when their parameters mention one of ``needles``.
+
+    Unlike :class:`FaultInjector` (by call number), the failure follows the item, whatever
+    order parallel calls arrive in.
+    """
+
+    def __init__(self, client: Any, operation: str, needles: tuple[str, ...]) -> None:
+        self._needles = needles
+        self._event = f"before-parameter-build.{client.meta.service_model.service_name}.{operation}"
+        self._client = client
+        self.failed = 0
+        client.meta.events.register(self._event, self._before)
+
+    def _before(self, params: Any, model: Any, **_: Any) -> None:
+        text = json.dumps(params, sort_keys=True, default=str)
+        if any(needle in text for needle in self._needles):
+            self.failed += 1
+            raise ClientError(
+                {"Error": {"Code": "InternalServerError", "Message": "injected"}},
+                model.name,
+            )
+
+    def clear(self) -> None:
+        """Stop failing."""
+        self._client.meta.events.unregister(self._event, self._before)
 
 
 @dataclass

@@ -11,11 +11,12 @@ from botocore.exceptions import ClientError
 
 from migration.errors import PartialRollbackError, UnknownApplicationError
 from migration.events import parse_event
-from migration.rollback import COMPLETED, PENDING, RollbackLedger
+from migration.ledger import COMPLETED, PENDING, LedgerRecord, RollbackLedger
 from migration.tracking import HEAD_TIMESTAMP, Phase, TrackingStore, app_id
 from tests.runtime.conftest import (
     Aws,
     CallRecorder,
+    FailingItems,
     FaultInjector,
     eventbridge_alarm_event,
     sns_alarm_event,
@@ -208,6 +209,12 @@ def test_alarm_mapping_targets_only_its_applications(aws: Aws) -> None:
     assert_all_on_premises(aws)
 
 
+def ledger_record(aws: Aws, key: str) -> LedgerRecord:
+    record = RollbackLedger(aws.dynamodb, aws.table).get(key)
+    assert record is not None
+    return record
+
+
 def ledger_item(aws: Aws, key: str) -> dict[str, Any]:
     item = aws.dynamodb.get_item(
         TableName=aws.table,
@@ -234,12 +241,12 @@ def test_partial_dns_failure_then_retry_finishes_the_job(aws: Aws) -> None:
     assert all(weights[a] == {"aws": 0, "on-premises": 100} for a in error.done)
     assert all(weights[a] == {"aws": 50, "on-premises": 50} for a in error.pending)
     assert sorted(rolled_back_items(aws)) == sorted(error.done)  # a true record only
-    ledger = ledger_item(aws, error.event_key)
-    assert ledger["status"] == {"S": PENDING}
-    assert sorted(v["S"] for v in ledger["done"]["L"]) == sorted(error.done)
-    assert sorted(v["S"] for v in ledger["pending"]["L"]) == sorted(error.pending)
-    assert len(ledger["batches"]["L"]) == 2
-    assert "InvalidChangeBatch" in ledger["lastError"]["S"]
+    record = ledger_record(aws, error.event_key)
+    assert record.status == PENDING
+    assert record.done == tuple(sorted(error.done))
+    assert record.pending == tuple(sorted(error.pending))
+    assert len(record.batches) == 2
+    assert "InvalidChangeBatch" in (record.last_error or "")
     assert aws.inbox.count() == 0
 
     # The platform retries the same event.
@@ -254,9 +261,9 @@ def test_partial_dns_failure_then_retry_finishes_the_job(aws: Aws) -> None:
     items = rolled_back_items(aws)
     assert sorted(items) == sorted(apps) and all(len(v) == 1 for v in items.values())
     assert aws.inbox.count() == 1
-    ledger = ledger_item(aws, error.event_key)
-    assert ledger["status"] == {"S": COMPLETED} and ledger["pending"] == {"L": []}
-    assert "lastError" not in ledger
+    record = ledger_record(aws, error.event_key)
+    assert record.status == COMPLETED and record.pending == ()
+    assert record.last_error is None and record.attempts == 2
     # Earlier change ids are remembered for the applications of the first attempt.
     assert all(r.change_id for r in result.rolled_back)
 
@@ -266,19 +273,19 @@ def test_partial_dns_failure_then_retry_finishes_the_job(aws: Aws) -> None:
 
 def test_partial_tracking_failure_then_retry(aws: Aws) -> None:
     aws.seed({f"app{i}": (10, 90) for i in range(5)})
-    # The third and fourth TransactWriteItems fail (no botocore retry at this hook).
-    aws.dynamodb_faults.fail(
-        "TransactWriteItems", lambda n: "InternalServerError" if n in (3, 4) else None
-    )
+    # The transactions of app2 and app3 fail (no botocore retry at this hook); the tracking
+    # writes run in parallel, so the others are written all the same.
+    broken = FailingItems(aws.dynamodb, "TransactWriteItems", ('"app#app2"', '"app#app3"'))
     event = parse_event({"applications": "all", "reason": "x", "idempotencyKey": "k"})
     with pytest.raises(PartialRollbackError) as caught:
         aws.service().handle(event)
     assert caught.value.pending == ("app2", "app3")
+    assert broken.failed == 2
     assert_all_on_premises(aws)  # DNS first: every application is already safe
     assert sorted(rolled_back_items(aws)) == ["app0", "app1", "app4"]
     assert aws.inbox.count() == 0
 
-    aws.dynamodb_faults.clear()
+    broken.clear()
     aws.route53_calls.reset()
     result = aws.service().handle(event)
     assert result.status == "rolled_back" and len(result.rolled_back) == 5
@@ -297,9 +304,9 @@ def test_sns_failure_is_retried_without_repeating_work(aws: Aws) -> None:
     with pytest.raises(ClientError, match="InternalError"):
         aws.service().handle(event)
     assert aws.inbox.count() == 0
-    ledger = ledger_item(aws, event.idempotency_key)
-    assert ledger["status"] == {"S": PENDING} and ledger["done"] == {"L": [{"S": "orders"}]}
-    assert ledger["lastError"]["S"].startswith("notification not sent")
+    record = ledger_record(aws, event.idempotency_key)
+    assert record.status == PENDING and record.done == ("orders",)
+    assert (record.last_error or "").startswith("notification not sent")
     aws.route53_calls.reset()
     result = aws.service().handle(event)
     assert result.status == "rolled_back" and result.notification_id

@@ -22,8 +22,9 @@ from botocore.config import Config
 
 from migration.errors import IncompleteRecordPairsError, MigrationError
 from migration.events import AlarmEvent, parse_event
+from migration.ledger import RollbackLedger
 from migration.notify import Notifier
-from migration.rollback import RollbackLedger, RollbackService
+from migration.rollback import RollbackService
 from migration.settings import Settings
 from migration.tracking import TrackingStore
 from migration.traffic import ROUTE53_CLIENT_CONFIG, TrafficShifter

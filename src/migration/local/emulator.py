@@ -34,11 +34,13 @@ class Emulator:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from migration.local import route53_fidelity
+        from migration.local import dynamodb_fidelity, route53_fidelity
 
         # Route 53 DELETE must match the current record set, as in AWS: the cutover
         # controller's conditional moves depend on it (see the module; idempotent).
         route53_fidelity.install()
+        # The rollback writes DynamoDB from several threads: requests must be atomic.
+        dynamodb_fidelity.install()
         # The server shares this process's moto configuration: restored by stop().
         self._saved_config = copy.deepcopy(default_user_config)
         server = ThreadedMotoServer(ip_address=self._host, port=0, verbose=False)
