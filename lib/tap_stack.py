@@ -34,6 +34,7 @@ from lib.server_replication import ServerReplication
 from lib.tracking import Tracking
 from lib.traffic import Traffic
 from lib.validation import Validation
+from migration import alarm_names
 from migration.plan import BUILTIN_ALARMS, Plan
 
 # CloudWatch Logs retention, by the number of days ``MigrationConfig.log_retention_days`` accepts.
@@ -328,8 +329,8 @@ class TapStack(Stack):
                 name: task.replication_task_identifier for name, task in replication.tasks.items()
             },
             "alarms": {
-                "vpn-tunnel-down": self.alarms["VpnTunnelDown"].alarm_name,
-                "vpn-both-tunnels-down": self.alarms["VpnBothTunnelsDown"].alarm_name,
+                alarm_names.VPN_TUNNEL_DOWN: self.alarms["VpnTunnelDown"].alarm_name,
+                alarm_names.VPN_BOTH_TUNNELS_DOWN: self.alarms["VpnBothTunnelsDown"].alarm_name,
                 "rollback-errors": self.alarms["RollbackErrors"].alarm_name,
                 "rollback-dead-letters": self.alarms["RollbackDeadLetters"].alarm_name,
             },

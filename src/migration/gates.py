@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from migration import alarm_names
 from migration.tracking import utc_now
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 DEFAULT_TASK_SUFFIX = "cdc"
-CDC_LATENCY_ALARM = "dms-cdc-latency"
+CDC_LATENCY_ALARM = alarm_names.CDC_LATENCY
 """The built-in plan alarm that stands for the CDC latency alarms of an application's databases."""
 CDC_LATENCY_METRIC = "CDCLatencySource"
 DMS_NAMESPACE = "AWS/DMS"

@@ -35,7 +35,7 @@ from typing import Any
 
 import typer
 
-from migration import operations
+from migration import alarm_names, operations
 from migration.cli import create_app
 from migration.local.demo_database import DatabaseScene, choose_database
 from migration.local.deploy import LocalDeployError, deploy_local
@@ -317,7 +317,7 @@ def check_story(
     return problems
 
 
-BUILTIN_ALARMS = {"vpn-tunnel-down", "vpn-both-tunnels-down", "dms-cdc-latency"}
+BUILTIN_ALARMS = alarm_names.BUILTIN_ALARMS
 
 
 @dataclass

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Literal
 
+from migration import alarm_names
+
 AWS_VPC_CIDR: Final = "10.0.0.0/16"
 """CIDR of the VPC the stack creates; on-premises CIDRs must not overlap it."""
 
@@ -23,13 +25,7 @@ PORT_MIN: Final = 1
 PORT_MAX: Final = 65_535
 """TCP ports a database endpoint may listen on."""
 
-BUILTIN_ALARMS: Final[frozenset[str]] = frozenset(
-    {
-        "vpn-tunnel-down",  # one of the two VPN tunnels is down
-        "vpn-both-tunnels-down",  # the site is unreachable
-        "dms-cdc-latency",  # a DMS task's CDC latency is above its database's threshold
-    }
-)
+BUILTIN_ALARMS = alarm_names.BUILTIN_ALARMS
 """Alarms the stack creates; applications may gate on them without declaring them."""
 
 DEFAULT_DNS_ZONE: Final = "migration.internal"
