@@ -279,15 +279,12 @@ class TrackingStore:
         ]
 
     def _query(self, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every item of a query, page after page (the client's paginator)."""
         if self._page_size is not None:
             params["Limit"] = self._page_size
-        while True:
-            page = self._client.query(TableName=self._table, **params)
+        for page in self._client.get_paginator("query").paginate(TableName=self._table, **params):
             for item in page.get("Items", []):
                 yield from_item(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # -- writes -----------------------------------------------------------------------
 
