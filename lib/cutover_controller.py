@@ -33,7 +33,7 @@ from constructs import Construct
 
 from lib.config import ConfigError
 from lib.nag import acknowledge
-from lib.rollback import RUNTIME_EXCLUDES, RUNTIME_SOURCE
+from lib.rollback import RUNTIME_EXCLUDES, RUNTIME_SOURCE, grant_zone_table_and_topic
 
 HANDLER = "migration.handlers.controller.handler"
 TICK = Duration.minutes(1)
@@ -163,7 +163,9 @@ class CutoverController(Construct):
             rollback_function=rollback_function,
             reserve_concurrency=reserve_concurrency,
         )
-        self._grant_route53_table_and_topic(hosted_zone, table, key, topic)
+        grant_zone_table_and_topic(
+            self.role, key=key, table=table, topic=topic, hosted_zone=hosted_zone
+        )
         self._grant_gate_reads(replication_tasks)
         self.dead_letter_queue, self.schedule = self._create_schedule(environment_suffix, key)
         self.alarms = self._create_alarms(topic)
@@ -210,41 +212,6 @@ class CutoverController(Construct):
             system_log_level_v2=lambda_.SystemLogLevel.INFO,
             tracing=lambda_.Tracing.ACTIVE,
         )
-
-    def _grant_route53_table_and_topic(
-        self,
-        hosted_zone: route53.IHostedZone,
-        table: dynamodb.Table,
-        key: kms.Key,
-        topic: sns.ITopic,
-    ) -> None:
-        # Route 53: read and change this zone only; change status ids are account-wide.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "route53:GetHostedZone",
-                    "route53:ListResourceRecordSets",
-                    "route53:ChangeResourceRecordSets",
-                ],
-                resources=[hosted_zone.hosted_zone_arn],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["route53:GetChange"],
-                resources=[f"arn:{Aws.PARTITION}:route53:::change/*"],
-            )
-        )
-        table.grant(
-            self.role,
-            "dynamodb:GetItem",
-            "dynamodb:Query",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:ConditionCheckItem",
-        )
-        key.grant(self.role, "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey")
-        topic.grant_publish(self.role)
 
     def _grant_gate_reads(self, replication_tasks: Sequence[dms.CfnReplicationTask]) -> None:
         # The gates: read-only signals. These three calls take no resource ARN.

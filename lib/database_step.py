@@ -44,7 +44,7 @@ from constructs import Construct
 
 from lib.nag import acknowledge
 from lib.replication_tasks import secret_arn
-from lib.rollback import RUNTIME_SOURCE
+from lib.rollback import RUNTIME_SOURCE, grant_zone_table_and_topic
 from migration.plan import Database
 
 HANDLER = "migration.handlers.database_step.handler"
@@ -380,32 +380,14 @@ class DatabaseStep(Construct):
                 ],
                 resources=["*"],
             ),
-            iam.PolicyStatement(
-                actions=[
-                    "route53:GetHostedZone",
-                    "route53:ListResourceRecordSets",
-                    "route53:ChangeResourceRecordSets",
-                ],
-                resources=[hosted_zone.hosted_zone_arn],
-            ),
-            iam.PolicyStatement(
-                actions=["route53:GetChange"],
-                resources=[f"arn:{Aws.PARTITION}:route53:::change/*"],
-            ),
-            *hook_statements(databases),
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
-        table.grant(
-            self.role,
-            "dynamodb:GetItem",
-            "dynamodb:Query",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:ConditionCheckItem",
+        grant_zone_table_and_topic(
+            self.role, key=key, table=table, topic=topic, hosted_zone=hosted_zone
         )
-        key.grant(self.role, "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey")
-        topic.grant_publish(self.role)
+        for statement in hook_statements(databases):
+            self.role.add_to_policy(statement)
         self._acknowledge(databases, table)
 
     def _alarms(self, topic: sns.ITopic, dashboard: cloudwatch.Dashboard) -> None:

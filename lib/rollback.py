@@ -112,7 +112,9 @@ class Rollback(Construct):
             hosted_zone=hosted_zone,
             reserved_concurrency=reserved_concurrency,
         )
-        self._grant_route53_table_and_topic(key, table, topic, hosted_zone)
+        grant_zone_table_and_topic(
+            self.role, key=key, table=table, topic=topic, hosted_zone=hosted_zone
+        )
         self._acknowledge_role_findings(table)
 
     def _create_dead_letter_queues(self, key: kms.IKey) -> tuple[sqs.Queue, sqs.Queue]:
@@ -180,44 +182,6 @@ class Rollback(Construct):
             system_log_level_v2=lambda_.SystemLogLevel.INFO,
             tracing=lambda_.Tracing.ACTIVE,
         )
-
-    def _grant_route53_table_and_topic(
-        self,
-        key: kms.IKey,
-        table: dynamodb.Table,
-        topic: sns.ITopic,
-        hosted_zone: route53.IHostedZone,
-    ) -> None:
-        # Route 53: read and change this zone only; change status ids are account-wide.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "route53:GetHostedZone",
-                    "route53:ListResourceRecordSets",
-                    "route53:ChangeResourceRecordSets",
-                ],
-                resources=[hosted_zone.hosted_zone_arn],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["route53:GetChange"],
-                # Aws.PARTITION, not stack.partition: with @aws-cdk/core:enablePartitionLiterals
-                # (cdk.json) the latter becomes "aws" and no longer matches the acknowledgement.
-                resources=[f"arn:{Aws.PARTITION}:route53:::change/*"],
-            )
-        )
-        table.grant(
-            self.role,
-            "dynamodb:GetItem",
-            "dynamodb:Query",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:ConditionCheckItem",
-        )
-        # The table is encrypted with the project key; DynamoDB needs encrypt and decrypt on it.
-        key.grant(self.role, "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey")
-        topic.grant_publish(self.role)
 
     def _acknowledge_role_findings(self, table: dynamodb.Table) -> None:
         acknowledge(
@@ -294,3 +258,45 @@ class Rollback(Construct):
                 )
             ],
         )
+
+
+def grant_zone_table_and_topic(
+    role: iam.IRole,
+    *,
+    key: kms.IKey,
+    table: dynamodb.Table,
+    topic: sns.ITopic,
+    hosted_zone: route53.IHostedZone,
+) -> None:
+    """What every runtime function needs: this zone's records, change status, the tracking
+    table (no Scan, no DeleteItem), its key, and publishing to the topic."""
+    # Route 53: read and change this zone only; change status ids are account-wide.
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "route53:GetHostedZone",
+                "route53:ListResourceRecordSets",
+                "route53:ChangeResourceRecordSets",
+            ],
+            resources=[hosted_zone.hosted_zone_arn],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["route53:GetChange"],
+            # Aws.PARTITION, not stack.partition: with @aws-cdk/core:enablePartitionLiterals
+            # (cdk.json) the latter becomes "aws" and no longer matches the acknowledgement.
+            resources=[f"arn:{Aws.PARTITION}:route53:::change/*"],
+        )
+    )
+    table.grant(
+        role,
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    )
+    # The table is encrypted with the project key; DynamoDB needs encrypt and decrypt on it.
+    key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey")
+    topic.grant_publish(role)
