@@ -8,7 +8,6 @@ once (about a second); each test gets its own database on them, and its own moto
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -130,7 +129,4 @@ __all__ = ["NameTarget", "Story"]
 def wait_running(replication: Any, timeout_s: float = 10.0) -> None:
     """Wait for an enabled replication to run and report its lag (the launcher starts the
     worker shortly after the subscription is enabled, and the walsender follows)."""
-    deadline = time.monotonic() + timeout_s
-    while not replication.running() or replication.lag_seconds() is None or replication.problems():
-        assert time.monotonic() < deadline, f"{replication.name} did not start"
-        time.sleep(0.02)
+    replication.wait_healthy(timeout_s, lag_threshold_s=float("inf"))

@@ -65,7 +65,7 @@ class DatabaseScene:
         )
         say("   replication: PostgreSQL logical replication, the local STAND-IN for its two DMS")
         say("   tasks (forward running, reverse prepared); everything else is production code")
-        _wait_healthy(self.stand_in)
+        self.stand_in.forward.wait_healthy()
         self.workload = Workload(self._resolver()).start()
         say(f"   workload: writing numbered rows through {self.db.dns_name} from now on")
 
@@ -151,7 +151,7 @@ class DatabaseScene:
             heading(
                 10, f"A day later: fail {db.name} back to on-premises with every write made on AWS"
             )
-            _wait_healthy_reverse(self.stand_in)
+            self.stand_in.reverse.wait_healthy()
             self.codes["migrate db failback"] = migrate(
                 ["db", "failback", db.name, "--yes", "--by", "demo", *common]
             )
@@ -195,19 +195,3 @@ def _write_for(workload: Workload, say: Callable[[str], None], when: str) -> Non
     before = len(workload.acknowledged)
     time.sleep(WRITE_SECONDS)
     say(f"   workload: {len(workload.acknowledged) - before} rows acknowledged {when}")
-
-
-def _wait_healthy(stand_in: StandIn, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while stand_in.forward.health(60.0):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"forward replication not healthy: {stand_in.forward.health(60)}")
-        time.sleep(0.05)
-
-
-def _wait_healthy_reverse(stand_in: StandIn, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while stand_in.reverse.health(60.0):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"reverse replication not healthy: {stand_in.reverse.health(60)}")
-        time.sleep(0.05)

@@ -121,6 +121,19 @@ class LogicalReplication:
             problems.append(f"replication {self.name}: lag {lag:.1f} s over {lag_threshold_s:g} s")
         return problems
 
+    def wait_healthy(self, timeout_s: float = 30.0, lag_threshold_s: float = 60.0) -> None:
+        """Wait until :meth:`health` finds nothing: an enabled subscription's worker starts
+        shortly after, its walsender reports the lag a moment later, and an initial copy
+        takes its time. Raises DatabaseAccessError naming what is still wrong."""
+        deadline = self._monotonic() + timeout_s
+        while problems := self.health(lag_threshold_s):
+            if self._monotonic() >= deadline:
+                raise DatabaseAccessError(
+                    self.subscriber.where,
+                    f"not healthy after {timeout_s:g} s: {'; '.join(problems)}",
+                )
+            self._sleep(0.02)
+
     def stop(self) -> None:
         if self._enabled():
             self.subscriber.query(f"ALTER SUBSCRIPTION {identifier(self.name)} DISABLE")
