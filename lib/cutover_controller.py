@@ -163,9 +163,7 @@ class CutoverController(Construct):
             rollback_function=rollback_function,
             reserve_concurrency=reserve_concurrency,
         )
-        grant_zone_table_and_topic(
-            self.role, key=key, table=table, topic=topic, hosted_zone=hosted_zone
-        )
+        grant_zone_table_and_topic(self.role, key, table, topic, hosted_zone)
         self._grant_gate_reads(replication_tasks)
         self.dead_letter_queue, self.schedule = self._create_schedule(environment_suffix, key)
         self.alarms = self._create_alarms(topic)

@@ -383,9 +383,7 @@ class DatabaseStep(Construct):
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
-        grant_zone_table_and_topic(
-            self.role, key=key, table=table, topic=topic, hosted_zone=hosted_zone
-        )
+        grant_zone_table_and_topic(self.role, key, table, topic, hosted_zone)
         for statement in hook_statements(databases):
             self.role.add_to_policy(statement)
         self._acknowledge(databases, table)

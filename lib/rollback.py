@@ -112,9 +112,7 @@ class Rollback(Construct):
             hosted_zone=hosted_zone,
             reserved_concurrency=reserved_concurrency,
         )
-        grant_zone_table_and_topic(
-            self.role, key=key, table=table, topic=topic, hosted_zone=hosted_zone
-        )
+        grant_zone_table_and_topic(self.role, key, table, topic, hosted_zone)
         self._acknowledge_role_findings(table)
 
     def _create_dead_letter_queues(self, key: kms.IKey) -> tuple[sqs.Queue, sqs.Queue]:
@@ -262,7 +260,6 @@ class Rollback(Construct):
 
 def grant_zone_table_and_topic(
     role: iam.IRole,
-    *,
     key: kms.IKey,
     table: dynamodb.Table,
     topic: sns.ITopic,
