@@ -1,0 +1,235 @@
+"""The plan registry: the registered plan, as data in the tracking table.
+
+``migrate plan apply`` registers the plan here; the rollback function, the cutover controller
+and ``migrate status`` read it from here. Nothing that grows with the plan lives in a stack or
+in a Lambda environment (see docs/plan-registry.md).
+
+One partition of the tracking table, ``serverId = "plan"``:
+
+* ``timestamp = "meta"``: the digest of the registered plan, when and by whom it was applied,
+  the waves in plan order with their number of applications and databases;
+* ``timestamp = "app#<name>"``: one item per application: wave, record name and type, the two
+  addresses, the databases it uses and the alarms it lists;
+* ``timestamp = "db#<name>"``: one item per database: wave, writer name, engine and the name of
+  its CDC latency alarm (from the deployment's outputs when the plan was applied).
+
+Every item is small (a few hundred bytes; an application listing many alarms a few KB), so a
+plan of any size fits: 10,000 applications are about 3 MB, read in a few 1 MB query pages.
+No registry item has a ``migrationPhase``: the registry stays out of the phase index.
+
+Only the standard library and boto3 are imported: this module ships to Lambda.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from migration.tracking import from_item, to_item
+
+REGISTRY_ID = "plan"
+META_KEY = "meta"
+APP_PREFIX = "app#"
+DB_PREFIX = "db#"
+REGISTRY_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RegisteredApplication:
+    """What the runtime needs of one application (no step or bake settings: those travel
+    with the wave definition stored when its cutover starts)."""
+
+    name: str
+    wave: str
+    dns_name: str
+    record_type: str
+    on_premises_address: str
+    aws_address: str
+    databases: tuple[str, ...] = ()
+    alarms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegisteredDatabase:
+    """What the runtime needs of one database to route its alarm and find its writer name."""
+
+    name: str
+    wave: str
+    dns_name: str
+    engine: str
+    cdc_latency_alarm: str = ""
+
+
+@dataclass(frozen=True)
+class WaveSummary:
+    """One wave of the registered plan: its name and size."""
+
+    name: str
+    applications: int
+    databases: int
+
+
+@dataclass(frozen=True)
+class RegisteredPlan:
+    """The registered plan: applications and databases by name, waves in plan order."""
+
+    waves: tuple[WaveSummary, ...] = ()
+    applications: Mapping[str, RegisteredApplication] = field(default_factory=dict)
+    databases: Mapping[str, RegisteredDatabase] = field(default_factory=dict)
+    digest: str = ""
+    applied_at: str = ""
+    applied_by: str = ""
+
+    def alarm_applications(self, builtin_alarms: Iterable[str] = ()) -> dict[str, tuple[str, ...]]:
+        """Alarm name -> the applications it rolls back (sorted).
+
+        A database's CDC latency alarm targets the applications using the database; a plan
+        alarm the applications listing it. Names in ``builtin_alarms`` (the stack's own
+        alarms, e.g. both VPN tunnels down, which roll back everything) are left out.
+        """
+        builtin = set(builtin_alarms)
+        targets: dict[str, set[str]] = {}
+        for app in self.applications.values():
+            for name in app.alarms:
+                if name not in builtin:
+                    targets.setdefault(name, set()).add(app.name)
+            for database in app.databases:
+                alarm = self.databases.get(database, None)
+                if alarm is not None and alarm.cdc_latency_alarm:
+                    targets.setdefault(alarm.cdc_latency_alarm, set()).add(app.name)
+        return {alarm: tuple(sorted(apps)) for alarm, apps in sorted(targets.items())}
+
+    def application_records(self, zone_name: str) -> dict[str, str]:
+        """Application -> record name, for the names that do not follow ``<app>.<zone>``."""
+        zone = zone_name.rstrip(".").lower()
+        return {
+            app.name: app.dns_name
+            for app in self.applications.values()
+            if app.dns_name.rstrip(".").lower() != f"{app.name}.{zone}"
+        }
+
+    def wave_of(self, application: str) -> str | None:
+        """The wave of ``application``; None when it is not registered."""
+        app = self.applications.get(application)
+        return app.wave if app else None
+
+
+def application_item(app: RegisteredApplication) -> dict[str, Any]:
+    """The registry item of ``app`` (plain attributes)."""
+    return {
+        "serverId": REGISTRY_ID,
+        "timestamp": f"{APP_PREFIX}{app.name}",
+        "kind": "application",
+        **_camel(asdict(app)),
+    }
+
+
+def database_item(database: RegisteredDatabase) -> dict[str, Any]:
+    """The registry item of ``database`` (plain attributes)."""
+    return {
+        "serverId": REGISTRY_ID,
+        "timestamp": f"{DB_PREFIX}{database.name}",
+        "kind": "database",
+        **_camel(asdict(database)),
+    }
+
+
+def plan_digest(
+    applications: Iterable[RegisteredApplication],
+    databases: Iterable[RegisteredDatabase],
+    waves: Iterable[WaveSummary],
+) -> str:
+    """SHA-256 of the registered content in canonical JSON (same plan, same digest)."""
+    document = {
+        "format": REGISTRY_FORMAT,
+        "waves": [asdict(w) for w in waves],
+        "applications": sorted((asdict(a) for a in applications), key=lambda a: a["name"]),
+        "databases": sorted((asdict(d) for d in databases), key=lambda d: d["name"]),
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=list)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _camel(values: Mapping[str, Any]) -> dict[str, Any]:
+    def camel(name: str) -> str:
+        first, *rest = name.split("_")
+        return first + "".join(part.title() for part in rest)
+
+    return {camel(key): value for key, value in values.items()}
+
+
+def _snake(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    def camel(name: str) -> str:
+        first, *rest = name.split("_")
+        return first + "".join(part.title() for part in rest)
+
+    return {name: values[camel(name)] for name in names if camel(name) in values}
+
+
+_APP_FIELDS = tuple(RegisteredApplication.__dataclass_fields__)
+_DB_FIELDS = tuple(RegisteredDatabase.__dataclass_fields__)
+
+
+def parse_application(item: Mapping[str, Any]) -> RegisteredApplication:
+    """An application item back to its dataclass."""
+    values = _snake(item, _APP_FIELDS)
+    values["databases"] = tuple(values.get("databases") or ())
+    values["alarms"] = tuple(values.get("alarms") or ())
+    return RegisteredApplication(**values)
+
+
+def parse_database(item: Mapping[str, Any]) -> RegisteredDatabase:
+    """A database item back to its dataclass."""
+    return RegisteredDatabase(**_snake(item, _DB_FIELDS))
+
+
+class Registry:
+    """Reads and writes the registered plan in the tracking table (client injected)."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._client = dynamodb_client
+        self._table = table_name
+
+    def load(self) -> RegisteredPlan | None:
+        """The registered plan (one paginated query of its partition); None if none was."""
+        meta: dict[str, Any] | None = None
+        applications: dict[str, RegisteredApplication] = {}
+        databases: dict[str, RegisteredDatabase] = {}
+        for item in self._items():
+            key = str(item["timestamp"])
+            if key == META_KEY:
+                meta = item
+            elif key.startswith(APP_PREFIX):
+                app = parse_application(item)
+                applications[app.name] = app
+            elif key.startswith(DB_PREFIX):
+                database = parse_database(item)
+                databases[database.name] = database
+        if meta is None:
+            return None
+        return RegisteredPlan(
+            waves=tuple(
+                WaveSummary(str(w["name"]), int(w["applications"]), int(w["databases"]))
+                for w in meta.get("waves", [])
+            ),
+            applications=applications,
+            databases=databases,
+            digest=str(meta.get("digest", "")),
+            applied_at=str(meta.get("appliedAt", "")),
+            applied_by=str(meta.get("appliedBy", "")),
+        )
+
+    def _items(self) -> Iterator[dict[str, Any]]:
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": "serverId"},
+            ExpressionAttributeValues=to_item({":pk": REGISTRY_ID}),
+            ConsistentRead=True,
+        ):
+            for item in page.get("Items", []):
+                yield from_item(item)
