@@ -15,7 +15,13 @@ from constructs import Construct
 
 from lib.monitoring import ReplicationTaskMonitor
 from lib.nag import acknowledge
-from migration.database.names import Direction, reverse_task_identifier, slot_name
+from migration.database.names import (
+    Direction,
+    cdc_latency_alarm_name,
+    reverse_task_identifier,
+    slot_name,
+    task_identifier,
+)
 from migration.plan import Database, Endpoint
 
 # Property of CfnEndpoint carrying the Secrets Manager reference, and its struct, per plan
@@ -137,7 +143,7 @@ class ReplicationTasks(Construct):
                 (database.source, database.target),
                 key,
                 replication_instance,
-                f"{database.name}-{environment_suffix}",
+                task_identifier(database.name, environment_suffix),
             )
             reverse = self._task(
                 group,
@@ -150,8 +156,12 @@ class ReplicationTasks(Construct):
             )
             self.tasks[database.name] = forward
             self.reverse_tasks[database.name] = reverse
-            self.monitors.append(_monitor(forward, database, FORWARD_LATENCY_METRIC))
-            self.reverse_monitors.append(_monitor(reverse, database, REVERSE_LATENCY_METRIC))
+            self.monitors.append(
+                _monitor(forward, database, environment_suffix, FORWARD_LATENCY_METRIC)
+            )
+            self.reverse_monitors.append(
+                _monitor(reverse, database, environment_suffix, REVERSE_LATENCY_METRIC)
+            )
 
     def _create_access_role(self, databases: Sequence[Database], environment_suffix: str) -> None:
         region = Stack.of(self).region
@@ -248,10 +258,14 @@ class ReplicationTasks(Construct):
 
 
 def _monitor(
-    task: dms.CfnReplicationTask, database: Database, metric_name: str
+    task: dms.CfnReplicationTask, database: Database, environment_suffix: str, metric_name: str
 ) -> ReplicationTaskMonitor:
+    direction: Direction = "forward" if metric_name == FORWARD_LATENCY_METRIC else "reverse"
     return ReplicationTaskMonitor(
         task_identifier=str(task.replication_task_identifier),
+        # A name the runtime derives from the database (migration.database.names), so no
+        # per-database map of alarm names reaches a Lambda environment or a stack output.
+        alarm_name=cdc_latency_alarm_name(database.name, environment_suffix, direction),
         cdc_latency_threshold_seconds=database.cdc_latency_threshold_seconds,
         # arn:<partition>:dms:<region>:<account>:task:<resource id>
         metric_task_id=Fn.select(6, Fn.split(":", task.ref)),

@@ -20,7 +20,12 @@ from lib.replication_tasks import (
     secret_arn,
     table_mappings,
 )
-from migration.database.names import reverse_task_identifier, slot_name
+from migration.database.names import (
+    cdc_latency_alarm_name,
+    reverse_task_identifier,
+    slot_name,
+    task_identifier,
+)
 from migration.plan import Database
 
 KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555"
@@ -386,6 +391,18 @@ def test_reverse_monitors_watch_target_latency_and_do_not_roll_back(built: Built
         assert stack.resolve(monitor.metric_task_id) == {
             "Fn::Select": [6, {"Fn::Split": [":", {"Ref": stack.get_logical_id(task)}]}]
         }
+
+
+def test_monitors_name_their_alarms_as_the_runtime_derives_them(built: Built) -> None:
+    assert [m.alarm_name for m in built.tasks.monitors] == [
+        cdc_latency_alarm_name(d.name, "test") for d in DATABASES
+    ]
+    assert [m.alarm_name for m in built.tasks.reverse_monitors] == [
+        cdc_latency_alarm_name(d.name, "test", "reverse") for d in DATABASES
+    ]
+    assert [str(t.replication_task_identifier) for t in built.tasks.tasks.values()] == [
+        task_identifier(d.name, "test") for d in DATABASES
+    ]
 
 
 def test_alarms_are_found_by_task_identifier(built: Built) -> None:
