@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Aws, Fn, Stack
+from aws_cdk import Aws, CfnTag, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dms as dms
 from aws_cdk import aws_iam as iam
@@ -73,6 +73,42 @@ FORWARD_LATENCY_METRIC = "CDCLatencySource"
 REVERSE_LATENCY_METRIC = "CDCLatencyTarget"
 
 
+# Every task carries this tag (value: the environment suffix). The roles that read, start or
+# stop the tasks are granted on this account's tasks in this region carrying it (DMS authorises
+# DescribeTableStatistics, Start- and StopReplicationTask on the task and evaluates
+# aws:ResourceTag/<key> for them), so no policy lists a task per planned database: IAM caps a
+# role's inline policies at 10,240 characters.
+TASK_TAG_KEY = "migration:replication-tasks"
+# A task's ARN ends in an identifier DMS assigns at creation (not the task's name).
+TASK_ARNS = f"arn:{Aws.PARTITION}:dms:{Aws.REGION}:{Aws.ACCOUNT_ID}:task:*"
+TASKS_FINDING = (
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:dms:<AWS::Region>:<AWS::AccountId>:task:*]"
+)
+TASKS_REASON = (
+    "Per-task DMS actions on this stack's replication tasks only: the statement's condition "
+    f"requires the task tag {TASK_TAG_KEY} with this deployment's value, which the stack sets on "
+    "each task it creates; a task ARN ends in an identifier DMS assigns at creation, so the "
+    "tasks cannot be named in advance, and one statement keeps the policy the same size "
+    "whatever the number of planned databases. The role holds no DMS tagging permission."
+)
+
+
+def tasks_statement(
+    actions: Sequence[str], tasks: Sequence[dms.CfnReplicationTask]
+) -> iam.PolicyStatement:
+    """``actions`` on ``tasks``, in one statement whatever their number: an ARN pattern and
+    the tasks' tag (:data:`TASK_TAG_KEY`), read from the tasks themselves."""
+    values = {task.tags.tag_values().get(TASK_TAG_KEY) for task in tasks}
+    if len(values) != 1 or None in values:
+        raise ValueError(f"tasks_statement: the tasks must share one {TASK_TAG_KEY} tag value")
+    (value,) = values
+    return iam.PolicyStatement(
+        actions=list(actions),
+        resources=[TASK_ARNS],
+        conditions={"StringEquals": {f"aws:ResourceTag/{TASK_TAG_KEY}": value}},
+    )
+
+
 def secret_arn(secret: str) -> str:
     """The IAM resource of a secret given by ARN or by name (Secrets Manager adds 6 characters)."""
     if secret.startswith("arn:"):
@@ -114,6 +150,8 @@ class ReplicationTasks(Construct):
     prepared, not started, by construction; the runtime starts it from the target's change
     position recorded at the cutover. PostgreSQL source endpoints name their logical replication
     slot (``migration.database.names.slot_name``) so the runtime can prove a drain from it.
+    Every task carries the tag ``TASK_TAG_KEY`` = the environment suffix, on which the roles
+    that drive the tasks are granted (:func:`tasks_statement`).
     """
 
     def __init__(
@@ -127,6 +165,7 @@ class ReplicationTasks(Construct):
         environment_suffix: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._tag = CfnTag(key=TASK_TAG_KEY, value=environment_suffix)
         self.monitors: list[ReplicationTaskMonitor] = []
         self.reverse_monitors: list[ReplicationTaskMonitor] = []
         self.tasks: dict[str, dms.CfnReplicationTask] = {}
@@ -216,6 +255,7 @@ class ReplicationTasks(Construct):
             target_endpoint_arn=target.ref,
             table_mappings=table_mappings(database),
             replication_task_settings=json.dumps(settings, sort_keys=True),
+            tags=[self._tag],
         )
 
     def alarms(self, alarms: Mapping[str, cloudwatch.Alarm]) -> dict[str, cloudwatch.Alarm]:

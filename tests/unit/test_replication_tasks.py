@@ -16,9 +16,11 @@ from cdk_nag import AwsSolutionsChecks
 from lib.replication_tasks import (
     REVERSE_TASK_SETTINGS,
     TASK_SETTINGS,
+    TASK_TAG_KEY,
     ReplicationTasks,
     secret_arn,
     table_mappings,
+    tasks_statement,
 )
 from migration.database.names import (
     cdc_latency_alarm_name,
@@ -133,6 +135,41 @@ def test_secret_arn_of_a_name_matches_the_random_suffix() -> None:
             ],
         ]
     }
+
+
+def test_every_task_carries_the_grant_tag(built: Built) -> None:
+    tasks = built.template.find_resources("AWS::DMS::ReplicationTask")
+    assert len(tasks) == 2 * len(DATABASES)
+    for task in tasks.values():
+        assert task["Properties"]["Tags"] == [{"Key": TASK_TAG_KEY, "Value": "test"}]
+
+
+def test_tasks_statement_grants_on_the_tag_of_the_tasks(built: Built) -> None:
+    tasks = [*built.tasks.tasks.values(), *built.tasks.reverse_tasks.values()]
+    statement = built.stack.resolve(tasks_statement(["dms:StopReplicationTask"], tasks).to_json())
+    assert statement["Action"] == "dms:StopReplicationTask"
+    assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{TASK_TAG_KEY}": "test"}}
+    assert statement["Resource"]["Fn::Join"][1][-1] == ":task:*"
+    # The same statement for one task or all of them: its size does not grow with the plan.
+    one = built.stack.resolve(tasks_statement(["dms:StopReplicationTask"], tasks[:1]).to_json())
+    assert one == statement
+
+
+def test_tasks_statement_refuses_tasks_without_one_shared_tag() -> None:
+    stack = cdk.Stack(cdk.App(), "Untagged")
+
+    def task(name: str, tags: list[cdk.CfnTag] | None) -> dms.CfnReplicationTask:
+        return dms.CfnReplicationTask(
+            stack, name, migration_type="cdc", replication_instance_arn="i",
+            source_endpoint_arn="s", target_endpoint_arn="t", table_mappings="{}", tags=tags,
+        )  # fmt: skip
+
+    untagged = task("Untagged", None)
+    dev = task("Dev", [cdk.CfnTag(key=TASK_TAG_KEY, value="dev")])
+    qa = task("Qa", [cdk.CfnTag(key=TASK_TAG_KEY, value="qa")])
+    for tasks in ([untagged], [dev, qa], []):
+        with pytest.raises(ValueError, match=f"share one {TASK_TAG_KEY} tag value"):
+            tasks_statement(["dms:StopReplicationTask"], tasks)
 
 
 def test_table_mappings_are_selection_rules_in_plan_order() -> None:
