@@ -43,7 +43,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from lib.nag import acknowledge
-from lib.replication_tasks import TASKS_FINDING, TASKS_REASON, secret_arn, tasks_statement
+from lib.replication_tasks import (
+    TASKS_FINDING,
+    TASKS_REASON,
+    grant_secret_reads,
+    tasks_statement,
+)
 from lib.rollback import RUNTIME_SOURCE, grant_zone_table_and_topic
 from migration.plan import Database
 
@@ -356,12 +361,8 @@ class DatabaseStep(Construct):
         hosted_zone: route53.IHostedZone,
         replication_tasks: Sequence[dms.CfnReplicationTask],
     ) -> None:
-        secrets = sorted({e.secret for d in databases for e in (d.source, d.target)})
+        grant_secret_reads(self.role, (e.secret for d in databases for e in (d.source, d.target)))
         statements = [
-            iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[secret_arn(s) for s in secrets],
-            ),
             # This stack's forward and reverse tasks, by their tag: one statement whatever the
             # number of databases.
             tasks_statement(

@@ -4,7 +4,7 @@ and a prepared CDC-only reverse task AWS -> on-premises, each with its own DMS e
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from aws_cdk import Aws, CfnTag, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -118,6 +118,62 @@ def secret_arn(secret: str) -> str:
     )
 
 
+_LOCAL_SECRETS = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:"
+_LOCAL_FINDING = "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
+
+
+def _common_folder(names: Sequence[str]) -> str:
+    """The folder every name is in (``migration/`` for ``migration/orders-db/source`` and
+    ``migration/shop-db/target``), "" when they share none."""
+    common = names[0].split("/")[:-1]
+    for name in names[1:]:
+        folder = name.split("/")[:-1]
+        same = [a == b for a, b in zip(common, folder, strict=False)]
+        common = common[: same.index(False) if False in same else len(same)]
+    return "".join(f"{part}/" for part in common)
+
+
+def _secret_groups(secrets: Iterable[str]) -> dict[str, list[str]]:
+    """Secret names by the ARN prefix of their account and region ("" for this stack's)."""
+    groups: dict[str, list[str]] = {}
+    for secret in sorted(set(secrets)):
+        base, _, name = (
+            secret.rpartition(":secret:") if secret.startswith("arn:") else ("", "", secret)
+        )
+        groups.setdefault(f"{base}:secret:" if base else "", []).append(name)
+    return groups
+
+
+def grant_secret_reads(role: iam.IRole, secrets: Iterable[str]) -> None:
+    """Let ``role`` read ``secrets`` (names or ARNs): per account and region, several secrets
+    under one folder are granted as that folder's pattern (``secret:migration/*``), so the
+    policy is the same size whatever the number of databases (IAM caps a role's inline
+    policies at 10,240 characters); a secret alone, or secrets without a common folder, are
+    listed one by one (a name with the ``-??????`` Secrets Manager appends)."""
+    resources: list[str] = []
+    for base, names in _secret_groups(secrets).items():
+        folder = _common_folder(names) if len(names) > 1 else ""
+        if folder:
+            resources.append(f"{base or _LOCAL_SECRETS}{folder}*")
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{base or _LOCAL_FINDING}{folder}*]",
+                f"The plan's database secrets{' in ' + base if base else ''} are all under "
+                f"{folder}: one pattern keeps the policy the same size whatever the number of "
+                "databases (IAM caps a role's inline policies at 10,240 characters) and matches "
+                "the six random characters Secrets Manager appends to each name. Read-only; keep "
+                f"other deployments' secrets out of {folder}.",
+            )
+        else:
+            resources += [f"{base}{name}" if base else secret_arn(name) for name in names]
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            resources=resources,
+        )
+    )
+
+
 def table_mappings(database: Database) -> str:
     """DMS selection rules for the plan's table selection, in plan order."""
     rules = [
@@ -211,22 +267,9 @@ class ReplicationTasks(Construct):
             assumed_by=iam.ServicePrincipal(f"dms.{region}.amazonaws.com"),
             description=f"DMS reads the plan's database secrets ({environment_suffix})",
         )
-        secrets = sorted({e.secret for d in databases for e in (d.source, d.target)})
-        self.access_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[secret_arn(s) for s in secrets],
-            )
+        grant_secret_reads(
+            self.access_role, (e.secret for d in databases for e in (d.source, d.target))
         )
-        for secret in secrets:
-            if not secret.startswith("arn:"):
-                acknowledge(
-                    self.access_role,
-                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:"
-                    f"<AWS::Region>:<AWS::AccountId>:secret:{secret}-??????]",
-                    f"Secret {secret} is named in the plan; Secrets Manager appends six random "
-                    "characters to a secret's ARN, which only this wildcard can match.",
-                )
 
     def _task(
         self,

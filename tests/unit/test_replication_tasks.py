@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_dms as dms
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Capture, Match, Template
 from cdk_nag import AwsSolutionsChecks
@@ -18,6 +19,7 @@ from lib.replication_tasks import (
     TASK_SETTINGS,
     TASK_TAG_KEY,
     ReplicationTasks,
+    grant_secret_reads,
     secret_arn,
     table_mappings,
     tasks_statement,
@@ -286,10 +288,86 @@ def test_access_role_reads_exactly_the_plan_secrets(built: Built) -> None:
     (policy,) = built.template.find_resources("AWS::IAM::Policy").values()
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    # Seven names under migration/ (one pattern) and one ARN (listed as given).
     secrets = sorted({e.secret for d in DATABASES for e in (d.source, d.target)})
     assert len(secrets) == 8
-    assert statement["Resource"] == [built.stack.resolve(secret_arn(s)) for s in secrets]
-    assert TARGET_SECRET_ARN in statement["Resource"]
+    assert statement["Resource"] == [TARGET_SECRET_ARN, _local_secrets("migration/*")]
+
+
+def _local_secrets(tail: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":secretsmanager:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":secret:{tail}",
+            ],
+        ]
+    }
+
+
+OTHER = "arn:aws:secretsmanager:eu-west-1:222222222222:secret:"
+
+
+@pytest.mark.parametrize(
+    ("secrets", "resources", "patterns"),
+    [
+        # One secret: exactly it (with the six characters Secrets Manager appends).
+        (["migration/orders-db/source"], [_local_secrets("migration/orders-db/source-??????")], []),
+        # One database: its folder.
+        (
+            ["migration/orders-db/source", "migration/orders-db/target"],
+            [_local_secrets("migration/orders-db/*")],
+            ["migration/orders-db/*"],
+        ),
+        # Names without a common folder: one by one.
+        (
+            ["orders-source", "shop/target"],
+            [_local_secrets("orders-source-??????"), _local_secrets("shop/target-??????")],
+            [],
+        ),
+        # ARNs: by account and region, the same rule; names of this account apart.
+        (
+            [f"{OTHER}ops/a/x-AbCdEf", f"{OTHER}ops/b/y-GhIjKl", "ops/c/z", f"{OTHER}z-MnOpQr"],
+            [
+                f"{OTHER}ops/a/x-AbCdEf",
+                f"{OTHER}ops/b/y-GhIjKl",
+                f"{OTHER}z-MnOpQr",
+                _local_secrets("ops/c/z-??????"),
+            ],
+            [],
+        ),
+        (
+            [f"{OTHER}ops/a/x-AbCdEf", f"{OTHER}ops/b/y-GhIjKl"],
+            [f"{OTHER}ops/*"],
+            [f"{OTHER}ops/*"],
+        ),
+    ],
+)
+def test_secret_reads_are_one_pattern_per_common_folder(
+    tmp_path: Path, secrets: list[str], resources: list[Any], patterns: list[str]
+) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Secrets")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("dms.amazonaws.com"))
+    grant_secret_reads(role, secrets)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()  # raises on an unacknowledged finding
+    (statement,) = stack.resolve(role.node.find_child("DefaultPolicy").document.to_json())[
+        "Statement"
+    ]
+    assert statement["Resource"] == (resources[0] if len(resources) == 1 else resources)
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    suppressed = [v["ruleName"] for p in report["pluginReports"] for v in p["suppressedViolations"]]
+    local = "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
+    assert suppressed == [
+        f"AwsSolutions-IAM5[Resource::{p if p.startswith('arn:') else local + p}]" for p in patterns
+    ]
 
 
 def test_cdk_nag_finds_nothing_unacknowledged(built: Built) -> None:
