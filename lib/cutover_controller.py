@@ -33,6 +33,7 @@ from constructs import Construct
 
 from lib.config import ConfigError
 from lib.nag import acknowledge
+from lib.replication_tasks import TASKS_FINDING, TASKS_REASON, tasks_statement
 from lib.rollback import RUNTIME_EXCLUDES, RUNTIME_SOURCE, grant_zone_table_and_topic
 
 HANDLER = "migration.handlers.controller.handler"
@@ -215,13 +216,12 @@ class CutoverController(Construct):
             )
         )
         if replication_tasks:
-            # DescribeTableStatistics is authorised per replication task: this stack's tasks.
+            # DescribeTableStatistics is authorised per replication task: this stack's tasks,
+            # by their tag (one statement whatever the number of databases).
             self.role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["dms:DescribeTableStatistics"],
-                    resources=[task.ref for task in replication_tasks],
-                )
+                tasks_statement(["dms:DescribeTableStatistics"], replication_tasks)
             )
+            acknowledge(self.role, TASKS_FINDING, TASKS_REASON)
         # DescribeAlarms is authorised per alarm; the plan's alarms are named outside this
         # stack (application teams own them): this account's alarms in this region.
         self.role.add_to_policy(

@@ -27,6 +27,7 @@ class ReplicationTaskMonitor:
     id (the last part of its ARN), not its name. Defaults to the name where they coincide.
     ``metric_name`` is the DMS latency metric the alarm watches; ``triggers_rollback`` says
     whether its ALARM rolls application traffic back (the forward replication's does).
+    ``alarm_name`` names the alarm (CloudFormation generates one when it is ``None``).
     """
 
     task_identifier: str
@@ -34,6 +35,7 @@ class ReplicationTaskMonitor:
     metric_task_id: str | None = None
     metric_name: str = "CDCLatencySource"
     triggers_rollback: bool = True
+    alarm_name: str | None = None
 
     @property
     def description(self) -> str:
@@ -57,6 +59,7 @@ class _AlarmSpec:
     missing_data: cloudwatch.TreatMissingData
     evaluation_periods: int = 1
     triggers_rollback: bool = False
+    alarm_name: str | None = None
 
 
 def _vpn_alarm_specs(vpn_connection: ec2.CfnVPNConnection) -> list[_AlarmSpec]:
@@ -166,6 +169,7 @@ def _task_latency_alarm_specs(
                 cloudwatch.TreatMissingData.MISSING,
                 evaluation_periods=evaluation_periods,
                 triggers_rollback=task.triggers_rollback,
+                alarm_name=task.alarm_name,
             )
         )
     return specs, graph_metrics
@@ -239,6 +243,7 @@ class Monitoring(Construct):
             alarm = cloudwatch.Alarm(
                 self,
                 spec.construct_id,
+                alarm_name=spec.alarm_name,
                 alarm_description=spec.description,
                 metric=spec.metric,
                 threshold=spec.threshold,

@@ -4,9 +4,9 @@ and a prepared CDC-only reverse task AWS -> on-premises, each with its own DMS e
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from aws_cdk import Aws, Fn, Stack
+from aws_cdk import Aws, CfnTag, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dms as dms
 from aws_cdk import aws_iam as iam
@@ -15,7 +15,13 @@ from constructs import Construct
 
 from lib.monitoring import ReplicationTaskMonitor
 from lib.nag import acknowledge
-from migration.database.names import Direction, reverse_task_identifier, slot_name
+from migration.database.names import (
+    Direction,
+    cdc_latency_alarm_name,
+    reverse_task_identifier,
+    slot_name,
+    task_identifier,
+)
 from migration.plan import Database, Endpoint
 
 # Property of CfnEndpoint carrying the Secrets Manager reference, and its struct, per plan
@@ -67,12 +73,104 @@ FORWARD_LATENCY_METRIC = "CDCLatencySource"
 REVERSE_LATENCY_METRIC = "CDCLatencyTarget"
 
 
+# Every task carries this tag (value: the environment suffix). The roles that read, start or
+# stop the tasks are granted on this account's tasks in this region carrying it (DMS authorises
+# DescribeTableStatistics, Start- and StopReplicationTask on the task and evaluates
+# aws:ResourceTag/<key> for them), so no policy lists a task per planned database: IAM caps a
+# role's inline policies at 10,240 characters.
+TASK_TAG_KEY = "migration:replication-tasks"
+# A task's ARN ends in an identifier DMS assigns at creation (not the task's name).
+TASK_ARNS = f"arn:{Aws.PARTITION}:dms:{Aws.REGION}:{Aws.ACCOUNT_ID}:task:*"
+TASKS_FINDING = (
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:dms:<AWS::Region>:<AWS::AccountId>:task:*]"
+)
+TASKS_REASON = (
+    "Per-task DMS actions on this stack's replication tasks only: the statement's condition "
+    f"requires the task tag {TASK_TAG_KEY} with this deployment's value, which the stack sets on "
+    "each task it creates; a task ARN ends in an identifier DMS assigns at creation, so the "
+    "tasks cannot be named in advance, and one statement keeps the policy the same size "
+    "whatever the number of planned databases. The role holds no DMS tagging permission."
+)
+
+
+def tasks_statement(
+    actions: Sequence[str], tasks: Sequence[dms.CfnReplicationTask]
+) -> iam.PolicyStatement:
+    """``actions`` on ``tasks``, in one statement whatever their number: an ARN pattern and
+    the tasks' tag (:data:`TASK_TAG_KEY`), read from the tasks themselves."""
+    values = {task.tags.tag_values().get(TASK_TAG_KEY) for task in tasks}
+    if len(values) != 1 or None in values:
+        raise ValueError(f"tasks_statement: the tasks must share one {TASK_TAG_KEY} tag value")
+    (value,) = values
+    return iam.PolicyStatement(
+        actions=list(actions),
+        resources=[TASK_ARNS],
+        conditions={"StringEquals": {f"aws:ResourceTag/{TASK_TAG_KEY}": value}},
+    )
+
+
 def secret_arn(secret: str) -> str:
     """The IAM resource of a secret given by ARN or by name (Secrets Manager adds 6 characters)."""
     if secret.startswith("arn:"):
         return secret
     return (
         f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:{secret}-??????"
+    )
+
+
+_LOCAL_SECRETS = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:"
+_LOCAL_FINDING = "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
+
+
+def _common_folder(names: Sequence[str]) -> str:
+    """The folder every name is in (``migration/`` for ``migration/orders-db/source`` and
+    ``migration/shop-db/target``), "" when they share none."""
+    common = names[0].split("/")[:-1]
+    for name in names[1:]:
+        folder = name.split("/")[:-1]
+        same = [a == b for a, b in zip(common, folder, strict=False)]
+        common = common[: same.index(False) if False in same else len(same)]
+    return "".join(f"{part}/" for part in common)
+
+
+def _secret_groups(secrets: Iterable[str]) -> dict[str, list[str]]:
+    """Secret names by the ARN prefix of their account and region ("" for this stack's)."""
+    groups: dict[str, list[str]] = {}
+    for secret in sorted(set(secrets)):
+        base, _, name = (
+            secret.rpartition(":secret:") if secret.startswith("arn:") else ("", "", secret)
+        )
+        groups.setdefault(f"{base}:secret:" if base else "", []).append(name)
+    return groups
+
+
+def grant_secret_reads(role: iam.IRole, secrets: Iterable[str]) -> None:
+    """Let ``role`` read ``secrets`` (names or ARNs): per account and region, several secrets
+    under one folder are granted as that folder's pattern (``secret:migration/*``), so the
+    policy is the same size whatever the number of databases (IAM caps a role's inline
+    policies at 10,240 characters); a secret alone, or secrets without a common folder, are
+    listed one by one (a name with the ``-??????`` Secrets Manager appends)."""
+    resources: list[str] = []
+    for base, names in _secret_groups(secrets).items():
+        folder = _common_folder(names) if len(names) > 1 else ""
+        if folder:
+            resources.append(f"{base or _LOCAL_SECRETS}{folder}*")
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{base or _LOCAL_FINDING}{folder}*]",
+                f"The plan's database secrets{' in ' + base if base else ''} are all under "
+                f"{folder}: one pattern keeps the policy the same size whatever the number of "
+                "databases (IAM caps a role's inline policies at 10,240 characters) and matches "
+                "the six random characters Secrets Manager appends to each name. Read-only; keep "
+                f"other deployments' secrets out of {folder}.",
+            )
+        else:
+            resources += [f"{base}{name}" if base else secret_arn(name) for name in names]
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            resources=resources,
+        )
     )
 
 
@@ -108,6 +206,8 @@ class ReplicationTasks(Construct):
     prepared, not started, by construction; the runtime starts it from the target's change
     position recorded at the cutover. PostgreSQL source endpoints name their logical replication
     slot (``migration.database.names.slot_name``) so the runtime can prove a drain from it.
+    Every task carries the tag ``TASK_TAG_KEY`` = the environment suffix, on which the roles
+    that drive the tasks are granted (:func:`tasks_statement`).
     """
 
     def __init__(
@@ -121,6 +221,7 @@ class ReplicationTasks(Construct):
         environment_suffix: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._tag = CfnTag(key=TASK_TAG_KEY, value=environment_suffix)
         self.monitors: list[ReplicationTaskMonitor] = []
         self.reverse_monitors: list[ReplicationTaskMonitor] = []
         self.tasks: dict[str, dms.CfnReplicationTask] = {}
@@ -137,7 +238,7 @@ class ReplicationTasks(Construct):
                 (database.source, database.target),
                 key,
                 replication_instance,
-                f"{database.name}-{environment_suffix}",
+                task_identifier(database.name, environment_suffix),
             )
             reverse = self._task(
                 group,
@@ -150,8 +251,12 @@ class ReplicationTasks(Construct):
             )
             self.tasks[database.name] = forward
             self.reverse_tasks[database.name] = reverse
-            self.monitors.append(_monitor(forward, database, FORWARD_LATENCY_METRIC))
-            self.reverse_monitors.append(_monitor(reverse, database, REVERSE_LATENCY_METRIC))
+            self.monitors.append(
+                _monitor(forward, database, environment_suffix, FORWARD_LATENCY_METRIC)
+            )
+            self.reverse_monitors.append(
+                _monitor(reverse, database, environment_suffix, REVERSE_LATENCY_METRIC)
+            )
 
     def _create_access_role(self, databases: Sequence[Database], environment_suffix: str) -> None:
         region = Stack.of(self).region
@@ -162,22 +267,9 @@ class ReplicationTasks(Construct):
             assumed_by=iam.ServicePrincipal(f"dms.{region}.amazonaws.com"),
             description=f"DMS reads the plan's database secrets ({environment_suffix})",
         )
-        secrets = sorted({e.secret for d in databases for e in (d.source, d.target)})
-        self.access_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[secret_arn(s) for s in secrets],
-            )
+        grant_secret_reads(
+            self.access_role, (e.secret for d in databases for e in (d.source, d.target))
         )
-        for secret in secrets:
-            if not secret.startswith("arn:"):
-                acknowledge(
-                    self.access_role,
-                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:"
-                    f"<AWS::Region>:<AWS::AccountId>:secret:{secret}-??????]",
-                    f"Secret {secret} is named in the plan; Secrets Manager appends six random "
-                    "characters to a secret's ARN, which only this wildcard can match.",
-                )
 
     def _task(
         self,
@@ -206,6 +298,7 @@ class ReplicationTasks(Construct):
             target_endpoint_arn=target.ref,
             table_mappings=table_mappings(database),
             replication_task_settings=json.dumps(settings, sort_keys=True),
+            tags=[self._tag],
         )
 
     def alarms(self, alarms: Mapping[str, cloudwatch.Alarm]) -> dict[str, cloudwatch.Alarm]:
@@ -248,10 +341,14 @@ class ReplicationTasks(Construct):
 
 
 def _monitor(
-    task: dms.CfnReplicationTask, database: Database, metric_name: str
+    task: dms.CfnReplicationTask, database: Database, environment_suffix: str, metric_name: str
 ) -> ReplicationTaskMonitor:
+    direction: Direction = "forward" if metric_name == FORWARD_LATENCY_METRIC else "reverse"
     return ReplicationTaskMonitor(
         task_identifier=str(task.replication_task_identifier),
+        # A name the runtime derives from the database (migration.database.names), so no
+        # per-database map of alarm names reaches a Lambda environment or a stack output.
+        alarm_name=cdc_latency_alarm_name(database.name, environment_suffix, direction),
         cdc_latency_threshold_seconds=database.cdc_latency_threshold_seconds,
         # arn:<partition>:dms:<region>:<account>:task:<resource id>
         metric_task_id=Fn.select(6, Fn.split(":", task.ref)),

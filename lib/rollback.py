@@ -37,9 +37,12 @@ RUNTIME_EXCLUDES = [
     # Registering a plan is the operator's (migrate plan apply); the functions read the
     # registry (migration/registry.py ships).
     "migration/registration.py",
-    # The database cutover runs on the operator side for now (migrate db): in a function it
-    # would need pg8000 bundled and the function in the VPC (docs/database-cutover.md).
-    "migration/database",
+    # The database cutover runs in its own function (lib/database_step.py: pg8000 in a layer,
+    # in the VPC) and on the operator side (migrate db). Only the names the stack gives per
+    # database ship here: the controller derives task and alarm names from them.
+    "migration/database/*",
+    "!migration/database/__init__.py",
+    "!migration/database/names.py",
     "migration/handlers/database_step.py",
     # Local emulator tooling (deploy into moto's server for demos and integration tests).
     "migration/local",

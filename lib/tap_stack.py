@@ -102,7 +102,7 @@ class TapStack(Stack):
         replication = self._create_cutover_targets(config, plan)
         rollback, monitoring = self._create_safety_net(config, database, replication, retention)
         self._wire_rollback_triggers(plan, monitoring.rollback_alarms, replication, rollback)
-        self.cutover_settings = self._cutover_settings(database, replication)
+        self.cutover_settings = self._cutover_settings(database)
         controller = CutoverController(
             self,
             "CutoverController",
@@ -274,37 +274,20 @@ class TapStack(Stack):
         )
         self.database_step.allow_invocation_by(controller.function)
 
-    def _cutover_settings(
-        self, database: DatabaseMigration, replication: ReplicationTasks
-    ) -> dict[str, Any]:
-        """Names the runtime looks up (the ``CutoverSettings`` output and the controller's
-        environment): DMS instance and tasks, alarms, and the databases' names."""
+    def _cutover_settings(self, database: DatabaseMigration) -> dict[str, Any]:
+        """Names the runtime looks up (the ``CutoverSettings`` output and the controller's and
+        database step's environment): the DMS instance, the stack's alarms, and the suffix the
+        per-database task and alarm names derive from (``migration.database.names``): the
+        same size whatever the number of planned databases."""
         return {
             "environmentSuffix": self.environment_suffix,
             "replicationInstanceIdentifier": database.replication_instance_identifier,
-            "replicationTasks": {
-                name: task.replication_task_identifier for name, task in replication.tasks.items()
-            },
             "alarms": {
                 alarm_names.VPN_TUNNEL_DOWN: self.alarms["VpnTunnelDown"].alarm_name,
                 alarm_names.VPN_BOTH_TUNNELS_DOWN: self.alarms["VpnBothTunnelsDown"].alarm_name,
                 "rollback-errors": self.alarms["RollbackErrors"].alarm_name,
                 "rollback-dead-letters": self.alarms["RollbackDeadLetters"].alarm_name,
             },
-            "cdcLatencyAlarms": {
-                name: alarm.alarm_name for name, alarm in replication.alarms(self.alarms).items()
-            },
-            # The database cutover and failback (optional for the runtime: older outputs lack
-            # them).
-            "reverseReplicationTasks": {
-                name: task.replication_task_identifier
-                for name, task in replication.reverse_tasks.items()
-            },
-            "reverseCdcLatencyAlarms": {
-                name: alarm.alarm_name
-                for name, alarm in replication.reverse_alarms(self.alarms).items()
-            },
-            "databaseNames": dict(self.database_names),
         }
 
     def _rollback_alarms(

@@ -13,12 +13,12 @@ Clients are injected (boto3 or any object with the same methods), and so is the 
 * VPN: every VPN connection (or the given ones) has two tunnels, both ``UP``.
 * Alarms: every alarm of the application exists and is ``OK``. Built-in alarm names
   (``plan.BUILTIN_ALARMS``) map to real alarm names through ``alarm_names``. With
-  ``cdc_latency_alarms`` (database -> alarm name, as the stack outputs it), an application
-  listing ``dms-cdc-latency`` is gated on the CDC latency alarm of each of its databases;
-  a database without an alarm there fails the gate.
+  ``cdc_latency_alarms`` (database -> alarm name: ``CutoverSettings.cdc_latency_alarms_of``),
+  an application listing ``dms-cdc-latency`` is gated on the CDC latency alarm of each of
+  its databases; a database without an alarm there fails the gate.
 
-Task identifiers come from ``task_identifiers`` (database -> task id, as the stack outputs
-it) and default to ``<db>-<task_suffix>``.
+Task identifiers come from ``task_identifiers`` (database -> task id, as older stacks
+output them) and default to ``migration.database.names.task_identifier(db, task_suffix)``.
 
 A client error is turned into a failed gate with the error in the detail: an unreadable
 signal never lets a cutover through.
@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from migration import alarm_names
+from migration.database import names as database_names
 from migration.tracking import utc_now
 
 __all__ = [
@@ -153,7 +154,7 @@ class Gates:
 
     def task_identifier(self, database: str) -> str:
         """Replication task identifier of ``database`` (the mapping, else ``<db>-<suffix>``)."""
-        return self._tasks.get(database) or f"{database}-{self._suffix}"
+        return self._tasks.get(database) or database_names.task_identifier(database, self._suffix)
 
     def real_alarm_name(self, alarm: str) -> str:
         """The CloudWatch name of a plan alarm (built-in names through ``alarm_names``)."""

@@ -123,8 +123,7 @@ def make_replications(
     make = dms_replications(
         runtime.clients.client("dms"),
         lambda tasks: runtime.gates(task_identifiers=tasks),
-        environment_suffix=settings.environment_suffix,
-        reverse_tasks=dict(settings.reverse_replication_tasks),
+        reverse_task=settings.reverse_task_identifier,
         sleep=runtime.timing.sleep,
         monotonic=runtime.timing.monotonic,
     )
@@ -145,7 +144,7 @@ class Runtime:
 
     @property
     def application_records(self) -> dict[str, str]:
-        """Application -> record name, from the plan (the Lambda's APPLICATION_RECORDS)."""
+        """Application -> record name, from the plan file (the functions read the registry)."""
         return {app.name: app.dns_name for app in self.plan.applications}
 
     def settings(self) -> Settings:
@@ -186,7 +185,7 @@ class Runtime:
             cloudwatch=self.clients.client("cloudwatch"),
             ec2=self.clients.client("ec2"),
             alarm_names=settings.alarms,
-            cdc_latency_alarms=settings.cdc_latency_alarms,
+            cdc_latency_alarms=settings.cdc_latency_alarms_of(d.name for d in self.plan.databases),
             vpn_connection_ids=[self.outputs.vpn_connection_id],
             task_identifiers=(
                 settings.replication_tasks if task_identifiers is None else task_identifiers

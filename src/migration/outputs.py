@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migration.database import names
 from migration.errors import OutputsError
 
 DEFAULT_OUTPUTS_PATH = Path("cfn-outputs") / "flat-outputs.json"
@@ -38,17 +39,50 @@ SETTINGS_OUTPUT = "CutoverSettings"
 
 @dataclass(frozen=True)
 class CutoverSettings:
-    """Names the stack generated or fixed, which the cutover engine and gates look up."""
+    """Names the stack generated or fixed, which the cutover engine and gates look up.
+
+    Per-database names are derived (:mod:`migration.database.names`), so the stack's output
+    and the functions' environment stay the same size whatever the number of databases.
+    Stacks deployed before that listed them per database (``replicationTasks``,
+    ``cdcLatencyAlarms``, ``reverseReplicationTasks``, ``reverseCdcLatencyAlarms``, empty
+    here for newer ones); a database's entry there wins over the derived name.
+    """
 
     environment_suffix: str
     replication_instance_identifier: str
-    replication_tasks: Mapping[str, str]
     alarms: Mapping[str, str]
-    cdc_latency_alarms: Mapping[str, str]
-    # Database cutover and failback; empty in outputs of stacks that predate them.
+    replication_tasks: Mapping[str, str] = field(default_factory=dict)
+    cdc_latency_alarms: Mapping[str, str] = field(default_factory=dict)
     reverse_replication_tasks: Mapping[str, str] = field(default_factory=dict)
     reverse_cdc_latency_alarms: Mapping[str, str] = field(default_factory=dict)
-    database_names: Mapping[str, str] = field(default_factory=dict)
+
+    def task_identifier(self, database: str) -> str:
+        """The forward (on-premises -> AWS) DMS task of ``database``."""
+        return self.replication_tasks.get(database) or names.task_identifier(
+            database, self.environment_suffix
+        )
+
+    def reverse_task_identifier(self, database: str) -> str:
+        """The reverse (AWS -> on-premises) DMS task of ``database``."""
+        return self.reverse_replication_tasks.get(database) or names.reverse_task_identifier(
+            database, self.environment_suffix
+        )
+
+    def cdc_latency_alarm(self, database: str) -> str:
+        """The CDC latency alarm of ``database``'s forward task."""
+        return self.cdc_latency_alarms.get(database) or names.cdc_latency_alarm_name(
+            database, self.environment_suffix
+        )
+
+    def reverse_cdc_latency_alarm(self, database: str) -> str:
+        """The CDC latency alarm of ``database``'s reverse task."""
+        return self.reverse_cdc_latency_alarms.get(database) or names.cdc_latency_alarm_name(
+            database, self.environment_suffix, "reverse"
+        )
+
+    def cdc_latency_alarms_of(self, databases: Iterable[str]) -> dict[str, str]:
+        """Database -> forward CDC latency alarm, for ``databases`` (the plan's or a wave's)."""
+        return {database: self.cdc_latency_alarm(database) for database in databases}
 
 
 @dataclass(frozen=True)
@@ -112,7 +146,7 @@ def parse_cutover_settings(raw: str, source: str) -> CutoverSettings:
             raise OutputsError(source, f"{SETTINGS_OUTPUT}.{key}: expected a non-empty string")
         return value
 
-    def names(key: str) -> dict[str, str]:
+    def names_of(key: str) -> dict[str, str]:
         value = data.get(key, {})
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
@@ -120,15 +154,17 @@ def parse_cutover_settings(raw: str, source: str) -> CutoverSettings:
             raise OutputsError(source, f"{SETTINGS_OUTPUT}.{key}: expected an object of names")
         return dict(value)
 
+    # The per-database maps only in outputs of older stacks (and their controller's
+    # environment); a database's name in the private zone comes from the plan, never from
+    # here (their "databaseNames" is ignored).
     return CutoverSettings(
         environment_suffix=text("environmentSuffix"),
         replication_instance_identifier=text("replicationInstanceIdentifier"),
-        replication_tasks=names("replicationTasks"),
-        alarms=names("alarms"),
-        cdc_latency_alarms=names("cdcLatencyAlarms"),
-        reverse_replication_tasks=names("reverseReplicationTasks"),
-        reverse_cdc_latency_alarms=names("reverseCdcLatencyAlarms"),
-        database_names=names("databaseNames"),
+        alarms=names_of("alarms"),
+        replication_tasks=names_of("replicationTasks"),
+        cdc_latency_alarms=names_of("cdcLatencyAlarms"),
+        reverse_replication_tasks=names_of("reverseReplicationTasks"),
+        reverse_cdc_latency_alarms=names_of("reverseCdcLatencyAlarms"),
     )
 
 

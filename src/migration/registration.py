@@ -361,7 +361,9 @@ def apply_plan(
 ) -> PlanDiff:
     """Diff and apply in one go (the demo and the tests); raises RegistrationRefused."""
     registration = registration_for(client, outputs)
-    desired = desired_registration(plan, outputs.settings.cdc_latency_alarms)
+    desired = desired_registration(
+        plan, outputs.settings.cdc_latency_alarms_of(d.name for d in plan.databases)
+    )
     diff = registration.diff(desired)
     if diff.refusals:
         raise RegistrationRefused(diff.refusals)

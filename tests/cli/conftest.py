@@ -32,6 +32,7 @@ from typer.testing import CliRunner
 
 from migration import operations
 from migration.cli import app as cli_app
+from migration.database.names import cdc_latency_alarm_name, task_identifier
 from migration.operations import Boto3Clients, Timing
 from migration.plan import PLAN_ENV_VAR, Plan, load_plan
 from migration.tracking import Phase, app_id
@@ -61,7 +62,7 @@ logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request ot
 
 
 def cdc_alarm(database: str) -> str:
-    return f"migration-cdc-latency-{database}-{SUFFIX}"
+    return cdc_latency_alarm_name(database, SUFFIX)
 
 
 @pytest.fixture(scope="session")
@@ -175,12 +176,11 @@ class MotoStack:
         self.vpn_id = ec2.create_vpn_connection(
             Type="ipsec.1", CustomerGatewayId=gateway, VpnGatewayId=vgw
         )["VpnConnection"]["VpnConnectionId"]
+        # As the stack outputs it: no per-database map, the names derive from the suffix.
         self.settings = {
             "environmentSuffix": SUFFIX,
             "replicationInstanceIdentifier": INSTANCE,
-            "replicationTasks": {db: task for db, (task, _) in self.tasks.items()},
             "alarms": ALARMS,
-            "cdcLatencyAlarms": {db.name: cdc_alarm(db.name) for db in self.plan.databases},
         }
         self.outputs = {
             "VpcId": "vpc-0123456789abcdef0",
@@ -228,7 +228,7 @@ class MotoStack:
     def _tasks(self) -> dict[str, tuple[str, str]]:
         tasks = {}
         for db in self.plan.databases:
-            identifier = f"{db.name}-{SUFFIX}"
+            identifier = task_identifier(db.name, SUFFIX)
             arn = self.dms.create_replication_task(
                 ReplicationTaskIdentifier=identifier,
                 SourceEndpointArn="arn:aws:dms:us-east-1:123456789012:endpoint:SRC",

@@ -15,11 +15,15 @@ from tests.cli.conftest import EXAMPLE
 
 
 class Recording:
-    """A client answering describe_alarms with every asked alarm in a given state."""
+    """A client answering describe_alarms with every asked alarm in a given state (but the
+    ``missing`` ones)."""
 
-    def __init__(self, states: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, states: dict[str, str] | None = None, missing: frozenset[str] = frozenset()
+    ) -> None:
         self.asked: list[str] = []
         self.states = states or {}
+        self.missing = missing
 
     def describe_alarms(self, **kwargs: Any) -> dict[str, Any]:
         self.asked += kwargs["AlarmNames"]
@@ -27,6 +31,7 @@ class Recording:
             "MetricAlarms": [
                 {"AlarmName": n, "StateValue": self.states.get(n, "OK")}
                 for n in kwargs["AlarmNames"]
+                if n not in self.missing
             ]
         }
 
@@ -86,12 +91,30 @@ def test_cdc_latency_alarm_expands_to_the_alarms_of_the_databases() -> None:
     assert sorted(cloudwatch.asked) == sorted(wanted)
 
 
-def test_database_without_a_cdc_alarm_fails_the_gate() -> None:
+# What the stack outputs now: no per-database map; the names derive from the suffix (issue 10).
+CURRENT = {k: v for k, v in SETTINGS.items() if k not in ("replicationTasks", "cdcLatencyAlarms")}
+
+
+def test_without_the_maps_the_cdc_alarms_are_the_derived_names() -> None:
+    cloudwatch = Recording()
+    gates = runtime(cloudwatch, CURRENT).gates()
+    wanted, problems = gates.alarms_of(PLAN.application("orders-api"))
+    assert wanted["migration-prod-orders-db-cdc-latency"] == "dms-cdc-latency of orders-db"
+    assert problems == []
+    assert gates.alarm_gate(PLAN.application("orders-api")).ok
+    assert gates.task_identifier("orders-db") == "orders-db-prod"
+
+
+def test_a_database_whose_cdc_alarm_does_not_exist_fails_the_gate() -> None:
+    # An outputs map without the database: its derived alarm is looked up, and missing.
     settings = dict(SETTINGS, cdcLatencyAlarms={})
-    gates = runtime(Recording(), settings).gates()
-    result = gates.alarm_gate(PLAN.application("orders-api"))
+    cloudwatch = Recording(missing=frozenset({"migration-prod-orders-db-cdc-latency"}))
+    result = runtime(cloudwatch, settings).gates().alarm_gate(PLAN.application("orders-api"))
     assert not result.ok
-    assert result.detail == "no dms-cdc-latency alarm known for database orders-db"
+    assert result.detail == (
+        "alarm migration-prod-orders-db-cdc-latency (plan alarm dms-cdc-latency of orders-db)"
+        " does not exist"
+    )
 
 
 def test_alarm_in_alarm_state_names_the_plan_alarm() -> None:

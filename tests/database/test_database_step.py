@@ -19,9 +19,7 @@ from tests.runtime.conftest import TABLE_NAME
 SETTINGS = {
     "environmentSuffix": "test",
     "replicationInstanceIdentifier": "instance-test",
-    "replicationTasks": {},
     "alarms": {},
-    "cdcLatencyAlarms": {},
 }
 
 

@@ -66,9 +66,7 @@ def _outputs(story: Story, tmp_path: Path) -> Path:
     settings = {
         "environmentSuffix": "test",
         "replicationInstanceIdentifier": "instance-test",
-        "replicationTasks": {},
         "alarms": {},
-        "cdcLatencyAlarms": {},
     }
     values = {
         "VpcId": "vpc-1", "DmsReplicationInstanceArn": "arn:aws:dms:us-east-1:1:rep:x",

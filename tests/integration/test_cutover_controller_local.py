@@ -99,7 +99,7 @@ def cutover_night(local: Target, plan: Plan, clean_table: None) -> Iterator[Fake
             Filters=[
                 {
                     "Name": "replication-task-id",
-                    "Values": [settings.replication_tasks[database.name]],
+                    "Values": [settings.task_identifier(database.name)],
                 }
             ]
         )["ReplicationTasks"]
@@ -145,7 +145,8 @@ def cutover_night(local: Target, plan: Plan, clean_table: None) -> Iterator[Fake
             Threshold=1.0,
             ComparisonOperator="GreaterThanThreshold",
         )
-    stack_alarms = [*settings.alarms.values(), *settings.cdc_latency_alarms.values()]
+    cdc_alarms = settings.cdc_latency_alarms_of(d.name for d in plan.databases)
+    stack_alarms = [*settings.alarms.values(), *cdc_alarms.values()]
     for name in [*stack_alarms, *plan_alarms]:
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="cutover night")
     shifter = TrafficShifter(

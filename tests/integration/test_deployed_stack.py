@@ -27,6 +27,11 @@ def test_outputs_file_has_every_seed_output(target: Target) -> None:
     assert set(settings.cdc_latency_alarms) == set(settings.replication_tasks)
 
 
+def _deployed_plan() -> Plan:
+    """The plan the stack was synthesized from: ``$MIGRATION_PLAN`` or the example."""
+    return load_plan(ROOT / os.environ.get(PLAN_ENV_VAR, DEFAULT_PLAN_PATH))
+
+
 def test_every_output_resolves_to_a_live_resource(target: Target) -> None:
     out, client = target.outputs, target.client
     assert client("ec2").describe_vpcs(VpcIds=[out["VpcId"]])["Vpcs"]
@@ -55,10 +60,13 @@ def test_every_output_resolves_to_a_live_resource(target: Target) -> None:
         controller = client("lambda").get_function(FunctionName=out["CutoverControllerArn"])
         assert controller["Configuration"]["Handler"] == "migration.handlers.controller.handler"
     assert client("cloudwatch").get_dashboard(DashboardName=out["DashboardName"])["DashboardBody"]
-    alarm_names = [*out.settings.alarms.values(), *out.settings.cdc_latency_alarms.values()]
+    # Per database, the names the runtime derives (or an older stack's outputs list).
+    databases = [d.name for d in _deployed_plan().databases]
+    cdc_alarms = out.settings.cdc_latency_alarms_of(databases)
+    alarm_names = [*out.settings.alarms.values(), *cdc_alarms.values()]
     alarms = client("cloudwatch").describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
     assert sorted(a["AlarmName"] for a in alarms) == sorted(alarm_names)
-    for task_id in out.settings.replication_tasks.values():
+    for task_id in map(out.settings.task_identifier, databases):
         tasks = client("dms").describe_replication_tasks(
             Filters=[{"Name": "replication-task-id", "Values": [task_id]}]
         )["ReplicationTasks"]
@@ -223,7 +231,8 @@ def test_weighted_shift_then_rollback_through_the_function(
 
 def test_dms_task_can_be_started_and_stopped(target: Target) -> None:
     dms = target.client("dms")
-    task_id = sorted(target.outputs.settings.replication_tasks.values())[0]
+    settings = target.outputs.settings
+    task_id = sorted(settings.task_identifier(d.name) for d in _deployed_plan().databases)[0]
 
     def task() -> dict[str, Any]:
         tasks = dms.describe_replication_tasks(
@@ -241,11 +250,6 @@ def test_dms_task_can_be_started_and_stopped(target: Target) -> None:
 
 
 # --------------------------------------------------------------------------- database cutover
-
-
-def _deployed_plan() -> Plan:
-    """The plan the stack was synthesized from: ``$MIGRATION_PLAN`` or the example."""
-    return load_plan(ROOT / os.environ.get(PLAN_ENV_VAR, DEFAULT_PLAN_PATH))
 
 
 def test_resolver_inbound_addresses_are_the_inbound_endpoints(target: Target) -> None:
@@ -267,11 +271,9 @@ def test_each_database_name_points_at_its_writer(target: Target) -> None:
     """Each planned database's name is one plain record: at the on-premises source (locally
     always; in an account, at the AWS target once that database has been cut over)."""
     plan = _deployed_plan()
-    names = target.outputs.settings.database_names
-    assert names == {d.name: d.dns_name for d in plan.databases}
     route53 = target.client("route53")
     for database in plan.databases:
-        fqdn = f"{names[database.name]}."
+        fqdn = f"{database.dns_name}."  # from the plan (what the wave definition stores)
         records = route53.list_resource_record_sets(
             HostedZoneId=target.outputs.hosted_zone_id, StartRecordName=fqdn, MaxItems="10"
         )["ResourceRecordSets"]
@@ -285,17 +287,21 @@ def test_each_database_name_points_at_its_writer(target: Target) -> None:
 
 def test_reverse_tasks_are_prepared_changes_only_with_their_alarms(target: Target) -> None:
     settings = target.outputs.settings
-    assert set(settings.reverse_replication_tasks) == set(settings.replication_tasks)
-    assert set(settings.reverse_cdc_latency_alarms) == set(settings.replication_tasks)
+    databases = [d.name for d in _deployed_plan().databases]
     dms = target.client("dms")
-    for database, task_id in settings.reverse_replication_tasks.items():
+    for database in databases:
         (task,) = dms.describe_replication_tasks(
-            Filters=[{"Name": "replication-task-id", "Values": [task_id]}]
+            Filters=[
+                {
+                    "Name": "replication-task-id",
+                    "Values": [settings.reverse_task_identifier(database)],
+                }
+            ]
         )["ReplicationTasks"]
         assert task["MigrationType"] == "cdc"
         forward = dms.describe_replication_tasks(
             Filters=[
-                {"Name": "replication-task-id", "Values": [settings.replication_tasks[database]]}
+                {"Name": "replication-task-id", "Values": [settings.task_identifier(database)]}
             ]
         )["ReplicationTasks"][0]
         # Its own endpoints, distinct from the forward task's.
@@ -304,7 +310,7 @@ def test_reverse_tasks_are_prepared_changes_only_with_their_alarms(target: Targe
         )
         if target.local:
             assert task["Status"] != "running"  # prepared, not started
-    alarm_names = list(settings.reverse_cdc_latency_alarms.values())
+    alarm_names = [settings.reverse_cdc_latency_alarm(database) for database in databases]
     alarms = target.client("cloudwatch").describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
     assert sorted(a["AlarmName"] for a in alarms) == sorted(alarm_names)
     assert {a["MetricName"] for a in alarms} == {"CDCLatencyTarget"}
@@ -312,7 +318,7 @@ def test_reverse_tasks_are_prepared_changes_only_with_their_alarms(target: Targe
 
 def test_database_step_function_runs_in_the_vpc_with_the_drivers_layer(target: Target) -> None:
     out, client = target.outputs, target.client
-    if not out.settings.replication_tasks:  # a plan without databases has no step function
+    if not _deployed_plan().databases:  # a plan without databases has no step function
         assert "DatabaseStepFunctionArn" not in out.values
         return
     config = client("lambda").get_function_configuration(

@@ -68,20 +68,49 @@ def test_optional_settings_maps_default_to_empty() -> None:
     assert parsed.settings.cdc_latency_alarms == {}
     assert parsed.settings.reverse_replication_tasks == {}
     assert parsed.settings.reverse_cdc_latency_alarms == {}
-    assert parsed.settings.database_names == {}
 
 
-def test_database_cutover_settings_are_read() -> None:
-    settings = {
+# What the stack outputs now: no per-database map (issue 10).
+CURRENT = {
+    "environmentSuffix": "prod",
+    "replicationInstanceIdentifier": "migration-dms-prod",
+    "alarms": {"vpn-tunnel-down": "VpnTunnelDown-prod"},
+}
+
+
+def test_per_database_names_are_derived_from_the_suffix() -> None:
+    parsed = parse_outputs(outputs(CutoverSettings=json.dumps(CURRENT)), "src").settings
+    assert parsed.task_identifier("orders-db") == "orders-db-prod"
+    assert parsed.reverse_task_identifier("orders-db") == "orders-db-reverse-prod"
+    assert parsed.cdc_latency_alarm("orders-db") == "migration-prod-orders-db-cdc-latency"
+    assert (
+        parsed.reverse_cdc_latency_alarm("orders-db")
+        == "migration-prod-orders-db-reverse-cdc-latency"
+    )
+    assert parsed.cdc_latency_alarms_of(["orders-db", "shop-db"]) == {
+        "orders-db": "migration-prod-orders-db-cdc-latency",
+        "shop-db": "migration-prod-shop-db-cdc-latency",
+    }
+
+
+def test_older_outputs_with_per_database_maps_are_read_and_win() -> None:
+    older = {
         **SETTINGS,
         "reverseReplicationTasks": {"orders-db": "orders-db-reverse-dev"},
         "reverseCdcLatencyAlarms": {"orders-db": "CdcLatency-orders-db-reverse-dev"},
         "databaseNames": {"orders-db": "orders-db.db.migration.internal"},
     }
-    parsed = parse_outputs(outputs(CutoverSettings=json.dumps(settings)), "src").settings
+    parsed = parse_outputs(outputs(CutoverSettings=json.dumps(older)), "src").settings
     assert parsed.reverse_replication_tasks == {"orders-db": "orders-db-reverse-dev"}
     assert parsed.reverse_cdc_latency_alarms == {"orders-db": "CdcLatency-orders-db-reverse-dev"}
-    assert parsed.database_names == {"orders-db": "orders-db.db.migration.internal"}
+    # The map's entry wins over the derived name; a database not in it gets the derived one.
+    assert parsed.task_identifier("orders-db") == "orders-db-dev"
+    assert parsed.cdc_latency_alarm("orders-db") == "CdcLatency-orders-db-dev"
+    assert parsed.reverse_task_identifier("orders-db") == "orders-db-reverse-dev"
+    assert parsed.reverse_cdc_latency_alarm("orders-db") == "CdcLatency-orders-db-reverse-dev"
+    assert parsed.cdc_latency_alarm("shop-db") == "migration-dev-shop-db-cdc-latency"
+    # A database's name in the zone comes from the plan (DatabaseSpec.dns_name), not from here.
+    assert not hasattr(parsed, "database_names")
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -158,10 +187,6 @@ def test_missing_outputs_are_all_named() -> None:
         (
             json.dumps({**SETTINGS, "reverseCdcLatencyAlarms": {"orders-db": None}}),
             "CutoverSettings.reverseCdcLatencyAlarms: expected an object of names",
-        ),
-        (
-            json.dumps({**SETTINGS, "databaseNames": {"orders-db": ""}}),
-            "CutoverSettings.databaseNames: expected an object of names",
         ),
     ],
 )

@@ -18,6 +18,7 @@ from lib.cutover_controller import (
     CutoverController,
     _json_size,
 )
+from lib.replication_tasks import TASK_TAG_KEY
 from lib.tap_stack import TapStack
 
 FUNCTION_ID = "CutoverControllerFunction3CFA05CA"
@@ -247,17 +248,35 @@ def test_gate_reads_without_resource_level_permissions_are_the_only_star(
     ]
 
 
+TASK_ARNS = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":dms:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":task:*",
+        ],
+    ]
+}
+
+
 def test_table_statistics_of_this_stacks_replication_tasks_only(
     template: Template, site_template: Template
 ) -> None:
     statement = _statement_for(template, "dms:DescribeTableStatistics")
     assert _actions(statement) == ["dms:DescribeTableStatistics"]
-    tasks = template.find_resources(
-        "AWS::DMS::ReplicationTask", {"Properties": {"MigrationType": "full-load-and-cdc"}}
-    )
-    # The forward tasks (the gates read their validation); not the prepared reverse tasks.
-    assert len(tasks) == 2
-    assert sorted(r["Ref"] for r in statement["Resource"]) == sorted(tasks)
+    # The tasks carrying this stack's tag, not a list of task ARNs: the policy is the same size
+    # whatever the number of databases (tests/unit/test_plan_size.py).
+    assert statement["Resource"] == TASK_ARNS
+    assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{TASK_TAG_KEY}": "dev"}}
+    tasks = template.find_resources("AWS::DMS::ReplicationTask")
+    assert len(tasks) == 4
+    for task in tasks.values():
+        assert {"Key": TASK_TAG_KEY, "Value": "dev"} in task["Properties"]["Tags"]
     # No replication task (empty plan): no grant at all.
     assert not [
         s for s in _statements(site_template) if "dms:DescribeTableStatistics" in _actions(s)

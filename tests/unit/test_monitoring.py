@@ -17,6 +17,7 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from lib.monitoring import Monitoring, ReplicationTaskMonitor
 from lib.tap_stack import TapStack
+from migration.database.names import cdc_latency_alarm_name
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:111111111111:migration"
 TASKS = (ReplicationTaskMonitor("orders", 45), ReplicationTaskMonitor("billing", 90))
@@ -252,6 +253,22 @@ def test_stack_exposes_the_dashboard_and_alarms(stack: TapStack) -> None:
         "CdcLatency-inventory-db-reverse-dev",
     ]
     assert all(isinstance(a, cloudwatch.Alarm) for a in stack.alarms.values())
+
+
+def test_cdc_latency_alarms_have_the_names_the_runtime_derives(template: Template) -> None:
+    # The runtime computes them (migration.database.names) instead of reading a map of them.
+    for database in ("orders-db", "inventory-db"):
+        for direction, task in (
+            ("forward", f"{database}-dev"),
+            ("reverse", f"{database}-reverse-dev"),
+        ):
+            template.has_resource_properties(
+                "AWS::CloudWatch::Alarm",
+                {
+                    "AlarmName": cdc_latency_alarm_name(database, "dev", direction),
+                    "AlarmDescription": Match.string_like_regexp(f"^DMS task {task}: "),
+                },
+            )
 
 
 # --------------------------------------------------------------------------- in isolation

@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 
 from lib.nag import acknowledge
+from lib.replication_tasks import TASKS_FINDING
 from tests.unit.conftest import Synthesized
 
 MANAGED_POLICY_FINDING = (
@@ -80,6 +81,21 @@ def test_stack_acknowledgements_sit_on_the_constructs_that_raise_them(
         *((rule, "TapStackdev/CutoverController/Role") for rule in shared),
         *((rule, "TapStackdev/DatabaseStep/Role") for rule in shared),
         ("AwsSolutions-IAM5[Resource::*]", "TapStackdev/DatabaseStep/Role"),
+        # The plan's secrets, all under migration/ (lib/replication_tasks.py grant_secret_reads).
+        *(
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
+                "<AWS::AccountId>:secret:migration/*]",
+                role,
+            )
+            for role in (
+                "TapStackdev/DatabaseStep/Role",
+                "TapStackdev/ReplicationTasks/SecretsAccessRole",
+            )
+        ),
+        # Per-task DMS actions on the tasks carrying this stack's tag (lib/replication_tasks.py).
+        (TASKS_FINDING, "TapStackdev/DatabaseStep/Role"),
+        (TASKS_FINDING, "TapStackdev/CutoverController/Role"),
         # The gates' read-only calls without resource-level permissions, and alarm reads.
         ("AwsSolutions-IAM5[Resource::*]", "TapStackdev/CutoverController/Role"),
         (

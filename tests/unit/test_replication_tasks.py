@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_dms as dms
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Capture, Match, Template
 from cdk_nag import AwsSolutionsChecks
@@ -16,11 +17,19 @@ from cdk_nag import AwsSolutionsChecks
 from lib.replication_tasks import (
     REVERSE_TASK_SETTINGS,
     TASK_SETTINGS,
+    TASK_TAG_KEY,
     ReplicationTasks,
+    grant_secret_reads,
     secret_arn,
     table_mappings,
+    tasks_statement,
 )
-from migration.database.names import reverse_task_identifier, slot_name
+from migration.database.names import (
+    cdc_latency_alarm_name,
+    reverse_task_identifier,
+    slot_name,
+    task_identifier,
+)
 from migration.plan import Database
 
 KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555"
@@ -128,6 +137,41 @@ def test_secret_arn_of_a_name_matches_the_random_suffix() -> None:
             ],
         ]
     }
+
+
+def test_every_task_carries_the_grant_tag(built: Built) -> None:
+    tasks = built.template.find_resources("AWS::DMS::ReplicationTask")
+    assert len(tasks) == 2 * len(DATABASES)
+    for task in tasks.values():
+        assert task["Properties"]["Tags"] == [{"Key": TASK_TAG_KEY, "Value": "test"}]
+
+
+def test_tasks_statement_grants_on_the_tag_of_the_tasks(built: Built) -> None:
+    tasks = [*built.tasks.tasks.values(), *built.tasks.reverse_tasks.values()]
+    statement = built.stack.resolve(tasks_statement(["dms:StopReplicationTask"], tasks).to_json())
+    assert statement["Action"] == "dms:StopReplicationTask"
+    assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{TASK_TAG_KEY}": "test"}}
+    assert statement["Resource"]["Fn::Join"][1][-1] == ":task:*"
+    # The same statement for one task or all of them: its size does not grow with the plan.
+    one = built.stack.resolve(tasks_statement(["dms:StopReplicationTask"], tasks[:1]).to_json())
+    assert one == statement
+
+
+def test_tasks_statement_refuses_tasks_without_one_shared_tag() -> None:
+    stack = cdk.Stack(cdk.App(), "Untagged")
+
+    def task(name: str, tags: list[cdk.CfnTag] | None) -> dms.CfnReplicationTask:
+        return dms.CfnReplicationTask(
+            stack, name, migration_type="cdc", replication_instance_arn="i",
+            source_endpoint_arn="s", target_endpoint_arn="t", table_mappings="{}", tags=tags,
+        )  # fmt: skip
+
+    untagged = task("Untagged", None)
+    dev = task("Dev", [cdk.CfnTag(key=TASK_TAG_KEY, value="dev")])
+    qa = task("Qa", [cdk.CfnTag(key=TASK_TAG_KEY, value="qa")])
+    for tasks in ([untagged], [dev, qa], []):
+        with pytest.raises(ValueError, match=f"share one {TASK_TAG_KEY} tag value"):
+            tasks_statement(["dms:StopReplicationTask"], tasks)
 
 
 def test_table_mappings_are_selection_rules_in_plan_order() -> None:
@@ -244,10 +288,86 @@ def test_access_role_reads_exactly_the_plan_secrets(built: Built) -> None:
     (policy,) = built.template.find_resources("AWS::IAM::Policy").values()
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    # Seven names under migration/ (one pattern) and one ARN (listed as given).
     secrets = sorted({e.secret for d in DATABASES for e in (d.source, d.target)})
     assert len(secrets) == 8
-    assert statement["Resource"] == [built.stack.resolve(secret_arn(s)) for s in secrets]
-    assert TARGET_SECRET_ARN in statement["Resource"]
+    assert statement["Resource"] == [TARGET_SECRET_ARN, _local_secrets("migration/*")]
+
+
+def _local_secrets(tail: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":secretsmanager:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":secret:{tail}",
+            ],
+        ]
+    }
+
+
+OTHER = "arn:aws:secretsmanager:eu-west-1:222222222222:secret:"
+
+
+@pytest.mark.parametrize(
+    ("secrets", "resources", "patterns"),
+    [
+        # One secret: exactly it (with the six characters Secrets Manager appends).
+        (["migration/orders-db/source"], [_local_secrets("migration/orders-db/source-??????")], []),
+        # One database: its folder.
+        (
+            ["migration/orders-db/source", "migration/orders-db/target"],
+            [_local_secrets("migration/orders-db/*")],
+            ["migration/orders-db/*"],
+        ),
+        # Names without a common folder: one by one.
+        (
+            ["orders-source", "shop/target"],
+            [_local_secrets("orders-source-??????"), _local_secrets("shop/target-??????")],
+            [],
+        ),
+        # ARNs: by account and region, the same rule; names of this account apart.
+        (
+            [f"{OTHER}ops/a/x-AbCdEf", f"{OTHER}ops/b/y-GhIjKl", "ops/c/z", f"{OTHER}z-MnOpQr"],
+            [
+                f"{OTHER}ops/a/x-AbCdEf",
+                f"{OTHER}ops/b/y-GhIjKl",
+                f"{OTHER}z-MnOpQr",
+                _local_secrets("ops/c/z-??????"),
+            ],
+            [],
+        ),
+        (
+            [f"{OTHER}ops/a/x-AbCdEf", f"{OTHER}ops/b/y-GhIjKl"],
+            [f"{OTHER}ops/*"],
+            [f"{OTHER}ops/*"],
+        ),
+    ],
+)
+def test_secret_reads_are_one_pattern_per_common_folder(
+    tmp_path: Path, secrets: list[str], resources: list[Any], patterns: list[str]
+) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Secrets")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("dms.amazonaws.com"))
+    grant_secret_reads(role, secrets)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()  # raises on an unacknowledged finding
+    (statement,) = stack.resolve(role.node.find_child("DefaultPolicy").document.to_json())[
+        "Statement"
+    ]
+    assert statement["Resource"] == (resources[0] if len(resources) == 1 else resources)
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    suppressed = [v["ruleName"] for p in report["pluginReports"] for v in p["suppressedViolations"]]
+    local = "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
+    assert suppressed == [
+        f"AwsSolutions-IAM5[Resource::{p if p.startswith('arn:') else local + p}]" for p in patterns
+    ]
 
 
 def test_cdk_nag_finds_nothing_unacknowledged(built: Built) -> None:
@@ -386,6 +506,18 @@ def test_reverse_monitors_watch_target_latency_and_do_not_roll_back(built: Built
         assert stack.resolve(monitor.metric_task_id) == {
             "Fn::Select": [6, {"Fn::Split": [":", {"Ref": stack.get_logical_id(task)}]}]
         }
+
+
+def test_monitors_name_their_alarms_as_the_runtime_derives_them(built: Built) -> None:
+    assert [m.alarm_name for m in built.tasks.monitors] == [
+        cdc_latency_alarm_name(d.name, "test") for d in DATABASES
+    ]
+    assert [m.alarm_name for m in built.tasks.reverse_monitors] == [
+        cdc_latency_alarm_name(d.name, "test", "reverse") for d in DATABASES
+    ]
+    assert [str(t.replication_task_identifier) for t in built.tasks.tasks.values()] == [
+        task_identifier(d.name, "test") for d in DATABASES
+    ]
 
 
 def test_alarms_are_found_by_task_identifier(built: Built) -> None:

@@ -45,6 +45,9 @@ def test_asset_ships_the_handlers_and_not_the_operator_tools(asset_dir):
     # CLI's cutover engine and operations.
     for name in ("cli", "plan", "plan.py", "local", "operations.py", "engine.py"):
         assert not (package / name).exists(), name
+    # Of the database package, only the names the controller derives per database (the
+    # database step function has the rest: tests/unit/test_database_step_asset.py).
+    assert sorted(p.name for p in (package / "database").iterdir()) == ["__init__.py", "names.py"]
     assert not list(asset_dir.rglob("__pycache__"))
 
 

@@ -12,6 +12,7 @@ import aws_cdk as cdk
 import pytest
 
 import tap
+from lib.replication_tasks import TASK_TAG_KEY
 from lib.tap_stack import TapStack
 from tests.conftest import ROOT
 from tests.unit.conftest import CDK_JSON_CONTEXT, SITE_CONTEXT, Synthesized
@@ -116,7 +117,8 @@ def test_no_timestamp_tag(request: pytest.FixtureRequest, fixture: str) -> None:
     synthesized: Synthesized = request.getfixturevalue(fixture)
     keys = {t["Key"] for t in _tags(synthesized.template_json)}
     assert "CreatedAt" not in keys
-    assert keys <= {"Environment", "Project", "Repository", "Name"} | {
+    # TASK_TAG_KEY: the replication tasks' tag the task grants are conditioned on.
+    assert keys <= {"Environment", "Project", "Repository", "Name", TASK_TAG_KEY} | {
         k for k in keys if k.startswith("aws-cdk:")
     }
 

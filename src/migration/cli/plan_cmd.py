@@ -124,7 +124,10 @@ def apply(
     """
     runtime = common.open_or_fail(file, outputs, stack, region)
     registration = registration_for(runtime.clients.client, runtime.outputs)
-    desired = desired_registration(runtime.plan, runtime.outputs.settings.cdc_latency_alarms)
+    settings = runtime.outputs.settings
+    desired = desired_registration(
+        runtime.plan, settings.cdc_latency_alarms_of(d.name for d in runtime.plan.databases)
+    )
     with common.aws_errors():
         diff = registration.diff(desired)
     if diff.refusals:

@@ -22,7 +22,7 @@ from migration.database.freeze_hooks import (
     ManualFreeze,
     SsmAutomationFreeze,
 )
-from migration.database.names import reverse_task_identifier, slot_name
+from migration.database.names import slot_name
 from migration.database.postgres import PostgresDatabase
 from migration.database.replication import Replication
 from migration.gates import Gates
@@ -38,18 +38,16 @@ def dms_replications(
     dms: Any,
     gates_for: Callable[[dict[str, str] | None], Gates],
     *,
-    environment_suffix: str,
-    reverse_tasks: dict[str, str],
+    reverse_task: Callable[[str], str],
     sleep: Callable[[float], None],
     monotonic: Callable[[], float],
 ) -> Replications:
-    """The production replications: a database's two DMS tasks."""
+    """The production replications: a database's two DMS tasks (the reverse one's identifier
+    by database: ``CutoverSettings.reverse_task_identifier``)."""
 
     def make(spec: DatabaseSpec, source: Side, target: Side) -> tuple[Replication, Replication]:
         forward_gates = gates_for(None)
-        reverse_id = reverse_tasks.get(spec.name) or reverse_task_identifier(
-            spec.name, environment_suffix
-        )
+        reverse_id = reverse_task(spec.name)
         forward = DmsReplication(
             dms, forward_gates, database=spec.name,
             task_identifier=forward_gates.task_identifier(spec.name),

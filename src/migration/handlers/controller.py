@@ -4,7 +4,8 @@ An EventBridge schedule invokes it every minute. Thin on purpose: read settings,
 the :class:`migration.controller.Controller` from cached clients, run one tick, log and
 return the tick's report. Environment: the rollback function's (``HOSTED_ZONE_ID``,
 ``TABLE_NAME``, ``SNS_TOPIC_ARN``, ...) plus ``CUTOVER_SETTINGS``
-(the stack's CutoverSettings JSON: DMS task and alarm names), ``VPN_CONNECTION_ID`` and
+(the stack's CutoverSettings JSON: the DMS instance, the stack's alarm names and the suffix the
+per-database task and alarm names derive from), ``VPN_CONNECTION_ID`` and
 ``ROUTE53_CHANGES_PER_SECOND`` (default 4: under Route 53's five per second per account,
 leaving room for a concurrent rollback).
 """
@@ -77,7 +78,7 @@ def build_controller(
             cloudwatch=cloudwatch,
             ec2=ec2,
             alarm_names=cutover.alarms,
-            cdc_latency_alarms=cutover.cdc_latency_alarms,
+            cdc_latency_alarms=cutover.cdc_latency_alarms_of(db.name for db in spec.databases),
             vpn_connection_ids=[vpn] if vpn else None,
             task_identifiers=cutover.replication_tasks,
             task_suffix=cutover.environment_suffix,

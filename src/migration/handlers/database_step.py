@@ -12,7 +12,8 @@ stopped) and then dead-letters it (an alarm). ``freeze: manual`` is refused: nob
 terminal to confirm.
 
 Environment: ``HOSTED_ZONE_ID``, ``TABLE_NAME``, ``SNS_TOPIC_ARN`` (as the controller's),
-``CUTOVER_SETTINGS`` (the stack's CutoverSettings JSON).
+``CUTOVER_SETTINGS`` (the stack's CutoverSettings JSON: the DMS tasks' names derive from its
+suffix, :class:`migration.outputs.CutoverSettings`).
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ def run(
         )  # fmt: skip
 
     replications = replications or dms_replications(
-        client("dms"), gates_for, environment_suffix=cutover.environment_suffix,
-        reverse_tasks=dict(cutover.reverse_replication_tasks), sleep=sleep, monotonic=monotonic,
+        client("dms"), gates_for, reverse_task=cutover.reverse_task_identifier, sleep=sleep,
+        monotonic=monotonic,
     )  # fmt: skip
     service = DatabaseCutover(
         tracking, WriterName(client("route53"), settings.hosted_zone_id), actor=ACTOR,

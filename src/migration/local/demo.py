@@ -226,7 +226,7 @@ def prepare_account(
     dms = emulator.client("dms")
     cloudwatch = emulator.client("cloudwatch")
     for database in wave.databases:
-        task_id = settings.replication_tasks[database.name]
+        task_id = settings.task_identifier(database.name)
         (task,) = dms.describe_replication_tasks(
             Filters=[{"Name": "replication-task-id", "Values": [task_id]}]
         )["ReplicationTasks"]
@@ -272,7 +272,8 @@ def prepare_account(
             ComparisonOperator="GreaterThanThreshold",
         )
     say(f"   application teams' alarms created: {', '.join(plan_alarms)}")
-    stack_alarms = [*settings.alarms.values(), *settings.cdc_latency_alarms.values()]
+    cdc_alarms = settings.cdc_latency_alarms_of(d.name for d in plan.databases)
+    stack_alarms = [*settings.alarms.values(), *cdc_alarms.values()]
     for name in [*stack_alarms, *plan_alarms]:
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="demo start")
     say(f"   {len(stack_alarms) + len(plan_alarms)} alarms set to OK (moto evaluates no metrics)")

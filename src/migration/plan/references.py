@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from migration.database.names import writer_name
 from migration.plan.constants import BUILTIN_ALARMS
 from migration.plan.errors import Loc, format_path
 from migration.plan.model import Alarm, Application, Database, Site, Wave, outside
@@ -21,7 +22,7 @@ def default_dns_name(app: Application, zone: str) -> str:
 
 def default_database_name(db: Database, zone: str) -> str:
     """The one name of a database: its own, else ``<name>.db.<zone>``."""
-    return db.dns_name or f"{db.name}.db.{zone}"
+    return db.dns_name or writer_name(db.name, zone)
 
 
 def reference_problems(
