@@ -142,10 +142,9 @@ def _task_latency_alarm_specs(
     replication_instance_identifier: str,
     replication_tasks: Sequence[ReplicationTaskMonitor],
     evaluation_periods: int,
-) -> tuple[list[_AlarmSpec], list[cloudwatch.IMetric]]:
-    """Per replication task, its CDC latency alarm and the labelled metric for the graph."""
+) -> list[_AlarmSpec]:
+    """Per replication task, its CDC latency alarm."""
     specs: list[_AlarmSpec] = []
-    graph_metrics: list[cloudwatch.IMetric] = []
     for task in replication_tasks:
         metric = cloudwatch.Metric(
             namespace="AWS/DMS",
@@ -157,8 +156,6 @@ def _task_latency_alarm_specs(
             statistic="Maximum",
             period=Duration.minutes(1),
         )
-        # A label would turn the alarm into a metric-math alarm; only the graph gets one.
-        graph_metrics.append(metric.with_(label=task.task_identifier))
         specs.append(
             _AlarmSpec(
                 f"CdcLatency-{task.task_identifier}",
@@ -172,7 +169,7 @@ def _task_latency_alarm_specs(
                 alarm_name=task.alarm_name,
             )
         )
-    return specs, graph_metrics
+    return specs
 
 
 class Monitoring(Construct):
@@ -193,8 +190,6 @@ class Monitoring(Construct):
         topic: sns.ITopic,
         vpn_connection: ec2.CfnVPNConnection,
         replication_instance_identifier: str,
-        replication_tasks: Sequence[ReplicationTaskMonitor],
-        cdc_latency_evaluation_periods: int,
         rollback_function: lambda_.IFunction,
         rollback_dead_letter_queue: sqs.IQueue,
         rollback_trigger_dead_letter_queue: sqs.IQueue,
@@ -205,9 +200,6 @@ class Monitoring(Construct):
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self.rollback_alarms: list[cloudwatch.Alarm] = []
         vpn_specs = _vpn_alarm_specs(vpn_connection)
-        task_specs, task_latency_metrics = _task_latency_alarm_specs(
-            replication_instance_identifier, replication_tasks, cdc_latency_evaluation_periods
-        )
         specs = [
             *vpn_specs,
             *_rollback_alarm_specs(
@@ -216,7 +208,6 @@ class Monitoring(Construct):
                 rollback_trigger_dead_letter_queue,
                 rollback_error_threshold,
             ),
-            *task_specs,
         ]
         self._create_alarms(specs, topic)
         self.dashboard = cloudwatch.Dashboard(
@@ -226,9 +217,7 @@ class Monitoring(Construct):
             default_interval=Duration.hours(3),
         )
         self._add_replication_and_vpn_row(
-            replication_instance_identifier,
-            task_latency_metrics,
-            [spec.metric for spec in vpn_specs],
+            replication_instance_identifier, [spec.metric for spec in vpn_specs]
         )
         self._add_rollback_and_table_row(rollback_function, table)
         self.dashboard.add_widgets(
@@ -240,43 +229,27 @@ class Monitoring(Construct):
     def _create_alarms(self, specs: Sequence[_AlarmSpec], topic: sns.ITopic) -> None:
         notify = cw_actions.SnsAction(topic)
         for spec in specs:
-            alarm = cloudwatch.Alarm(
-                self,
-                spec.construct_id,
-                alarm_name=spec.alarm_name,
-                alarm_description=spec.description,
-                metric=spec.metric,
-                threshold=spec.threshold,
-                comparison_operator=spec.comparison,
-                evaluation_periods=spec.evaluation_periods,
-                treat_missing_data=spec.missing_data,
-            )
-            alarm.add_alarm_action(notify)
-            alarm.add_ok_action(notify)
+            alarm = _alarm(self, spec, notify)
             self.alarms[spec.construct_id] = alarm
             if spec.triggers_rollback:
                 self.rollback_alarms.append(alarm)
 
     def _add_replication_and_vpn_row(
-        self,
-        replication_instance_identifier: str,
-        task_latency_metrics: Sequence[cloudwatch.IMetric],
-        tunnel_metrics: Sequence[cloudwatch.IMetric],
+        self, replication_instance_identifier: str, tunnel_metrics: Sequence[cloudwatch.IMetric]
     ) -> None:
-        instance = {"ReplicationInstanceIdentifier": replication_instance_identifier}
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="DMS replication lag (CDC latency: forward source, reverse target)",
-                left=list(task_latency_metrics)
-                or [
-                    cloudwatch.Metric(
-                        namespace="AWS/DMS",
-                        metric_name="CPUUtilization",
-                        dimensions_map=instance,
-                        statistic="Average",
-                        period=FIVE_MINUTES,
-                        label="Replication instance CPU (no tasks planned)",
+                # One SEARCH finds every task of the instance, whatever the plan's size: the
+                # dashboard does not grow with the databases (their tasks live in wave stacks).
+                left=[
+                    cloudwatch.MathExpression(
+                        expression=_task_latency_search(replication_instance_identifier, metric),
+                        using_metrics={},
+                        label=metric,
+                        period=Duration.minutes(1),
                     )
+                    for metric in ("CDCLatencySource", "CDCLatencyTarget")
                 ],
                 width=12,
             ),
@@ -311,3 +284,53 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
+
+
+def _task_latency_search(replication_instance_identifier: str, metric_name: str) -> str:
+    dimensions = "{AWS/DMS,ReplicationInstanceIdentifier,ReplicationTaskIdentifier}"
+    return (
+        f'SEARCH(\'{dimensions} MetricName="{metric_name}" '
+        f"ReplicationInstanceIdentifier=\"{replication_instance_identifier}\"', 'Maximum', 60)"
+    )
+
+
+def _alarm(scope: Construct, spec: _AlarmSpec, notify: cw_actions.SnsAction) -> cloudwatch.Alarm:
+    alarm = cloudwatch.Alarm(
+        scope,
+        spec.construct_id,
+        alarm_name=spec.alarm_name,
+        alarm_description=spec.description,
+        metric=spec.metric,
+        threshold=spec.threshold,
+        comparison_operator=spec.comparison,
+        evaluation_periods=spec.evaluation_periods,
+        treat_missing_data=spec.missing_data,
+    )
+    alarm.add_alarm_action(notify)
+    alarm.add_ok_action(notify)
+    return alarm
+
+
+class TaskAlarms(Construct):
+    """The CDC latency alarm of each replication task (in the wave stack holding the task),
+    notifying the topic; ``rollback_alarms`` are the forward tasks' (they roll back)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic: sns.ITopic,
+        replication_instance_identifier: str,
+        replication_tasks: Sequence[ReplicationTaskMonitor],
+        evaluation_periods: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        specs = _task_latency_alarm_specs(
+            replication_instance_identifier, replication_tasks, evaluation_periods
+        )
+        notify = cw_actions.SnsAction(topic)
+        self.alarms = {spec.construct_id: _alarm(self, spec, notify) for spec in specs}
+        self.rollback_alarms = [
+            self.alarms[spec.construct_id] for spec in specs if spec.triggers_rollback
+        ]

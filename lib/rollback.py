@@ -104,6 +104,7 @@ class Rollback(Construct):
         )
         self._key = key
         self._trigger_rule_arns: list[str] = []
+        self._wave_rule_patterns: set[str] = set()
         self.role = iam.Role(
             self,
             "Role",
@@ -261,6 +262,69 @@ class Rollback(Construct):
                     max_event_age=TRIGGER_MAX_EVENT_AGE,
                 )
             ],
+        )
+
+    def add_wave_trigger(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rule_name: str,
+        rule_name_pattern: str,
+        description: str,
+        event_pattern: events.EventPattern,
+    ) -> events.Rule:
+        """:meth:`add_trigger` for a rule in a wave's nested stack.
+
+        The trigger dead-letter queue's policy and the key policy admit every rule named like
+        ``rule_name_pattern`` (one statement each, however many waves), instead of one
+        statement per rule: the queue policy would otherwise grow with the plan, and
+        reference each nested stack's rule back from the main stack.
+        """
+        if not self._wave_rule_patterns:
+            self._admit_wave_rules(rule_name_pattern)
+        self._wave_rule_patterns.add(rule_name_pattern)
+        queue = sqs.Queue.from_queue_arn(
+            scope, f"{construct_id}DeadLetterQueue", self.trigger_dead_letter_queue.queue_arn
+        )
+        return events.Rule(
+            scope,
+            construct_id,
+            rule_name=rule_name,
+            description=description,
+            event_pattern=event_pattern,
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=queue,
+                    retry_attempts=TRIGGER_RETRY_ATTEMPTS,
+                    max_event_age=TRIGGER_MAX_EVENT_AGE,
+                )
+            ],
+        )
+
+    def _admit_wave_rules(self, rule_name_pattern: str) -> None:
+        arn = Stack.of(self).format_arn(
+            service="events", resource="rule", resource_name=rule_name_pattern
+        )
+        events_principal = iam.ServicePrincipal("events.amazonaws.com")
+        self._key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowWaveRollbackTriggersToDeadLetter",
+                principals=[events_principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={"ArnLike": {"aws:SourceArn": arn}},
+            )
+        )
+        self.trigger_dead_letter_queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowWaveRollbackTriggers",
+                principals=[events_principal],
+                actions=["sqs:SendMessage"],
+                resources=[self.trigger_dead_letter_queue.queue_arn],
+                conditions={"ArnLike": {"aws:SourceArn": arn}},
+            )
         )
 
 

@@ -25,14 +25,14 @@ from lib.monitoring import Monitoring
 from lib.name_resolution import NameResolution
 from lib.network import Network
 from lib.notifications import Notifications
-from lib.replication_tasks import ReplicationTasks
 from lib.rollback import Rollback
 from lib.server_replication import ServerReplication
 from lib.tracking import Tracking
 from lib.traffic import Traffic
 from lib.validation import Validation
+from lib.wave_stack import WaveStack, wave_parts
 from migration import alarm_names
-from migration.plan import BUILTIN_ALARMS, Plan
+from migration.plan import Plan
 
 # CloudWatch Logs retention, by the number of days ``MigrationConfig.log_retention_days`` accepts.
 LOG_RETENTION = {
@@ -99,9 +99,10 @@ class TapStack(Stack):
         self.environment_suffix = props.environment_suffix
         retention = LOG_RETENTION[config.log_retention_days]
         database = self._create_connectivity(config, retention)
-        replication = self._create_cutover_targets(config, plan)
-        rollback, monitoring = self._create_safety_net(config, database, replication, retention)
-        self._wire_rollback_triggers(plan, monitoring.rollback_alarms, replication, rollback)
+        self._create_cutover_targets(config, plan)
+        rollback, monitoring = self._create_safety_net(config, database, retention)
+        self._wire_rollback_triggers(monitoring.rollback_alarms, rollback)
+        self._create_wave_stacks(plan, config, database, rollback)
         self.cutover_settings = self._cutover_settings(database)
         controller = CutoverController(
             self,
@@ -112,7 +113,7 @@ class TapStack(Stack):
             topic=self.sns_topic,
             hosted_zone=self.private_hosted_zone,
             vpn_connection=self.vpn_connection,
-            replication_tasks=list(replication.tasks.values()),
+            replication_tasks=list(self.dms_replication_tasks.values()),
             cutover_settings=self.cutover_settings,
             rollback_function=self.rollback_lambda,
             dashboard=self.dashboard,
@@ -120,7 +121,7 @@ class TapStack(Stack):
             reserve_concurrency=config.rollback_reserved_concurrency > 0,
         )
         self.cutover_controller_lambda = controller.function
-        self._create_database_step(plan, config, replication, controller)
+        self._create_database_step(plan, config, controller)
         self._create_outputs()
 
     def _create_connectivity(
@@ -160,10 +161,8 @@ class TapStack(Stack):
         self.dms_replication_instance = database.replication_instance
         return database
 
-    def _create_cutover_targets(
-        self, config: MigrationConfig, plan: Plan | None
-    ) -> ReplicationTasks:
-        """What the plan moves: servers, the zone and its names, the replication tasks."""
+    def _create_cutover_targets(self, config: MigrationConfig, plan: Plan | None) -> None:
+        """What the plan moves: servers, the zone, name resolution."""
         suffix = self.environment_suffix
         self.cloudendure_role = ServerReplication(
             self, "ServerReplication", environment_suffix=suffix
@@ -186,23 +185,45 @@ class TapStack(Stack):
         # No record sets here: ``migrate plan apply`` creates each application's weighted pair
         # and each database's writer name, so no deploy can move traffic (docs/plan-registry.md).
         self.database_names = {d.name: d.dns_name for d in (plan.databases if plan else ())}
-        replication = ReplicationTasks(
-            self,
-            "ReplicationTasks",
-            databases=plan.databases if plan else (),
-            replication_instance=self.dms_replication_instance,
-            key=self.kms_key,
-            environment_suffix=suffix,
-        )
-        self.dms_replication_tasks = replication.tasks
-        self.dms_reverse_replication_tasks = replication.reverse_tasks
-        return replication
+
+    def _create_wave_stacks(
+        self,
+        plan: Plan | None,
+        config: MigrationConfig,
+        database: DatabaseMigration,
+        rollback: Rollback,
+    ) -> None:
+        """Per wave (part), a nested stack with its databases' DMS resources, their alarms and
+        the rules routing the wave's alarms to the rollback function (lib/wave_stack.py)."""
+        used = frozenset(d for a in (plan.applications if plan else ()) for d in a.databases)
+        self.wave_stacks = [
+            WaveStack(
+                self,
+                part=part,
+                used_databases=used,
+                replication_instance=self.dms_replication_instance,
+                replication_instance_identifier=database.replication_instance_identifier,
+                key=self.kms_key,
+                topic=self.sns_topic,
+                rollback=rollback,
+                environment_suffix=self.environment_suffix,
+                cdc_latency_evaluation_periods=config.monitoring.cdc_latency_evaluation_periods,
+            )
+            for part in wave_parts(plan)
+        ]
+        self.dms_replication_tasks = {
+            name: task for wave in self.wave_stacks for name, task in wave.replication.tasks.items()
+        }
+        self.dms_reverse_replication_tasks = {
+            name: task
+            for wave in self.wave_stacks
+            for name, task in wave.replication.reverse_tasks.items()
+        }
 
     def _create_safety_net(
         self,
         config: MigrationConfig,
         database: DatabaseMigration,
-        replication: ReplicationTasks,
         retention: logs.RetentionDays,
     ) -> tuple[Rollback, Monitoring]:
         """Tracking, notifications, validation, the rollback function and the alarms."""
@@ -233,8 +254,6 @@ class TapStack(Stack):
             topic=self.sns_topic,
             vpn_connection=self.vpn_connection,
             replication_instance_identifier=database.replication_instance_identifier,
-            replication_tasks=[*replication.monitors, *replication.reverse_monitors],
-            cdc_latency_evaluation_periods=config.monitoring.cdc_latency_evaluation_periods,
             rollback_function=self.rollback_lambda,
             rollback_dead_letter_queue=rollback.dead_letter_queue,
             rollback_trigger_dead_letter_queue=rollback.trigger_dead_letter_queue,
@@ -249,7 +268,6 @@ class TapStack(Stack):
         self,
         plan: Plan | None,
         config: MigrationConfig,
-        replication: ReplicationTasks,
         controller: CutoverController,
     ) -> None:
         """The function the controller invokes to cut a database over (none without databases)."""
@@ -266,7 +284,10 @@ class TapStack(Stack):
             topic=self.sns_topic,
             hosted_zone=self.private_hosted_zone,
             vpn_connection=self.vpn_connection,
-            replication_tasks=[*replication.tasks.values(), *replication.reverse_tasks.values()],
+            replication_tasks=[
+                *self.dms_replication_tasks.values(),
+                *self.dms_reverse_replication_tasks.values(),
+            ],
             cutover_settings=self.cutover_settings,
             rollback_function=self.rollback_lambda,
             dashboard=self.dashboard,
@@ -290,34 +311,17 @@ class TapStack(Stack):
             },
         }
 
-    def _rollback_alarms(
-        self, plan: Plan | None, stack_alarms: list[cloudwatch.Alarm], replication: ReplicationTasks
-    ) -> tuple[list[cloudwatch.Alarm], list[str]]:
-        """The stack alarms the rule carries, and the plan's alarms."""
-        applications = plan.applications if plan else ()
-        used = {database for a in applications for database in a.databases}
-        rule_alarms = list(stack_alarms)
-        for database, alarm in replication.alarms(self.alarms).items():
-            if database not in used:  # nothing to roll back for an unused database: notify only
-                rule_alarms.remove(alarm)
-        plan_alarms = sorted({name for a in applications for name in a.alarms} - BUILTIN_ALARMS)
-        return rule_alarms, plan_alarms
-
     def _wire_rollback_triggers(
-        self,
-        plan: Plan | None,
-        stack_alarms: list[cloudwatch.Alarm],
-        replication: ReplicationTasks,
-        rollback: Rollback,
+        self, stack_alarms: list[cloudwatch.Alarm], rollback: Rollback
     ) -> None:
-        """Route alarm state changes to the rollback function.
+        """Route the stack's rollback alarms (both VPN tunnels down) to the rollback function.
 
         Every state is delivered (not only ALARM) so OK transitions land in the audit trail too.
-        Whom an alarm targets the function reads from the registered plan: a CDC latency alarm
-        rolls back the applications that use that database; a plan alarm the applications that
-        list it; any other (both VPN tunnels down) every application.
+        The plan's alarms and the databases' CDC latency alarms have their rules in the wave
+        stacks. Whom an alarm targets the function reads from the registered plan: a CDC
+        latency alarm rolls back the applications that use that database; a plan alarm the
+        applications that list it; any other (both VPN tunnels down) every application.
         """
-        rule_alarms, plan_alarms = self._rollback_alarms(plan, stack_alarms, replication)
         self.rollback_triggers = [
             rollback.add_trigger(
                 self,
@@ -327,24 +331,10 @@ class TapStack(Stack):
                 event_pattern=events.EventPattern(
                     source=["aws.cloudwatch"],
                     detail_type=["CloudWatch Alarm State Change"],
-                    resources=[alarm.alarm_arn for alarm in rule_alarms],
+                    resources=[alarm.alarm_arn for alarm in stack_alarms],
                 ),
             )
         ]
-        if plan_alarms:
-            self.rollback_triggers.append(
-                rollback.add_trigger(
-                    self,
-                    "PlanAlarmRollbackTrigger",
-                    rule_name=f"migration-plan-alarm-rollback-trigger-{self.environment_suffix}",
-                    description="Plan alarm state changes that roll their applications back",
-                    event_pattern=events.EventPattern(
-                        source=["aws.cloudwatch"],
-                        detail_type=["CloudWatch Alarm State Change"],
-                        detail={"alarmName": plan_alarms},
-                    ),
-                )
-            )
 
     def _create_outputs(self) -> None:
         outputs = {

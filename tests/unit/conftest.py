@@ -38,6 +38,26 @@ class Synthesized:
         self.template_json: dict[str, Any] = json.loads(self.template_path.read_text())
         self.template = Template.from_json(self.template_json)
         self.outdir = outdir
+        # The wave stacks (lib/wave_stack.py), nested in the stack, by file name.
+        self.nested_json: dict[str, dict[str, Any]] = {
+            path.name: json.loads(path.read_text())
+            for path in sorted(outdir.glob(f"TapStack{suffix}*.nested.template.json"))
+        }
+
+    def wave_template(self, wave: str, part: int = 1) -> Template:
+        """The assertions template of a wave's nested stack."""
+        stack = next(
+            s for s in self.stack.wave_stacks if (s.part.wave, s.part.part) == (wave, part)
+        )
+        return Template.from_stack(stack)
+
+    def all_resources(self) -> dict[str, dict[str, Any]]:
+        """Every resource of the stack and its nested stacks (logical ids are unique enough
+        for the tests: each nested template's ids are prefixed with its file name)."""
+        resources = dict(self.template_json["Resources"])
+        for name, body in self.nested_json.items():
+            resources.update({f"{name}:{k}": v for k, v in body["Resources"].items()})
+        return resources
 
 
 @pytest.fixture(scope="session")

@@ -296,7 +296,9 @@ TASK_ARNS = {
 }
 
 
-def test_dms_calls_on_this_stack_s_forward_and_reverse_tasks(resources: dict[str, Any]) -> None:
+def test_dms_calls_on_this_stack_s_forward_and_reverse_tasks(
+    resources: dict[str, Any], default_synth: Any
+) -> None:
     statement = _by_action(_statements(resources), "dms:StartReplicationTask")
     assert sorted(statement["Action"]) == [
         "dms:DescribeTableStatistics",
@@ -307,7 +309,8 @@ def test_dms_calls_on_this_stack_s_forward_and_reverse_tasks(resources: dict[str
     # statement whatever the number of databases (tests/unit/test_plan_size.py).
     assert statement["Resource"] == TASK_ARNS
     assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{TASK_TAG_KEY}": "dev"}}
-    tasks = [r for r in resources.values() if r["Type"] == "AWS::DMS::ReplicationTask"]
+    every = default_synth.all_resources().values()  # the tasks are in the wave stacks
+    tasks = [r for r in every if r["Type"] == "AWS::DMS::ReplicationTask"]
     assert len(tasks) == 4
     for task in tasks:
         assert {"Key": TASK_TAG_KEY, "Value": "dev"} in task["Properties"]["Tags"]

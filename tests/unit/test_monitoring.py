@@ -15,7 +15,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Capture, Match, Template
 
-from lib.monitoring import Monitoring, ReplicationTaskMonitor
+from lib.monitoring import Monitoring, ReplicationTaskMonitor, TaskAlarms
 from lib.tap_stack import TapStack
 from migration.database.names import cdc_latency_alarm_name
 
@@ -45,7 +45,7 @@ def _metric_names(body: dict[str, Any]) -> list[str]:
     ]
 
 
-def _monitoring(stack: cdk.Stack, tasks: tuple[ReplicationTaskMonitor, ...]) -> Monitoring:
+def _monitoring(stack: cdk.Stack) -> Monitoring:
     vpn = ec2.CfnVPNConnection(
         stack, "Vpn", customer_gateway_id="cgw-1", type="ipsec.1", vpn_gateway_id="vgw-1"
     )
@@ -56,8 +56,6 @@ def _monitoring(stack: cdk.Stack, tasks: tuple[ReplicationTaskMonitor, ...]) -> 
         topic=sns.Topic.from_topic_arn(stack, "Topic", TOPIC_ARN),
         vpn_connection=vpn,
         replication_instance_identifier="migration-dms-test",
-        replication_tasks=tasks,
-        cdc_latency_evaluation_periods=2,
         rollback_function=lambda_.Function.from_function_arn(
             stack, "Function", "arn:aws:lambda:us-east-1:111111111111:function:rollback"
         ),
@@ -72,16 +70,27 @@ def _monitoring(stack: cdk.Stack, tasks: tuple[ReplicationTaskMonitor, ...]) -> 
     )
 
 
+def _task_alarms(stack: cdk.Stack, tasks: tuple[ReplicationTaskMonitor, ...]) -> TaskAlarms:
+    return TaskAlarms(
+        stack,
+        "TaskAlarms",
+        topic=sns.Topic.from_topic_arn(stack, "Topic", TOPIC_ARN),
+        replication_instance_identifier="migration-dms-test",
+        replication_tasks=tasks,
+        evaluation_periods=2,
+    )
+
+
 @pytest.fixture(scope="module")
-def isolated() -> dict[str, tuple[Monitoring, Template]]:
-    """Monitoring alone, in one small app: with two replication tasks and with none."""
+def isolated() -> dict[str, tuple[Any, Template]]:
+    """Monitoring alone, and the task alarms alone (two forward tasks; forward and reverse)."""
     app = cdk.App()
-    names = ("tasks", "none", "reverse")
+    names = ("none", "tasks", "reverse")
     stacks = {name: cdk.Stack(app, f"Monitoring-{name}") for name in names}
-    built = {
-        "tasks": _monitoring(stacks["tasks"], TASKS),
-        "none": _monitoring(stacks["none"], ()),
-        "reverse": _monitoring(stacks["reverse"], (TASKS[0], REVERSE)),
+    built: dict[str, Any] = {
+        "none": _monitoring(stacks["none"]),
+        "tasks": _task_alarms(stacks["tasks"], TASKS),
+        "reverse": _task_alarms(stacks["reverse"], (TASKS[0], REVERSE)),
     }
     # Build the whole tree before the first synthesis: the app synthesizes once.
     return {name: (built[name], Template.from_stack(stacks[name])) for name in stacks}
@@ -239,25 +248,22 @@ def test_dashboard_name_follows_the_suffix(qa_template: Template) -> None:
 def test_stack_exposes_the_dashboard_and_alarms(stack: TapStack) -> None:
     assert isinstance(stack.dashboard, cloudwatch.Dashboard)
     assert stack.resolve(stack.dashboard.dashboard_name) == {"Ref": "MonitoringDashboard0C3675C6"}
+    # The stack's own; the databases' CDC latency alarms are in their wave stacks.
     assert list(stack.alarms) == [
         "VpnTunnelDown",
         "VpnBothTunnelsDown",
         "RollbackErrors",
         "RollbackDeadLetters",
         "RollbackTriggerDeadLetters",
-        # One per database of the example plan (task identifier = database name + suffix).
-        "CdcLatency-orders-db-dev",
-        "CdcLatency-inventory-db-dev",
-        # Then the prepared reverse tasks' (AWS -> on-premises).
-        "CdcLatency-orders-db-reverse-dev",
-        "CdcLatency-inventory-db-reverse-dev",
     ]
     assert all(isinstance(a, cloudwatch.Alarm) for a in stack.alarms.values())
 
 
-def test_cdc_latency_alarms_have_the_names_the_runtime_derives(template: Template) -> None:
-    # The runtime computes them (migration.database.names) instead of reading a map of them.
-    for database in ("orders-db", "inventory-db"):
+def test_cdc_latency_alarms_have_the_names_the_runtime_derives(default_synth: Any) -> None:
+    # The runtime computes them (migration.database.names) instead of reading a map of them;
+    # each lives in the wave stack of its database.
+    for wave, database in (("wave-1", "orders-db"), ("wave-2", "inventory-db")):
+        template = default_synth.wave_template(wave)
         for direction, task in (
             ("forward", f"{database}-dev"),
             ("reverse", f"{database}-reverse-dev"),
@@ -267,8 +273,19 @@ def test_cdc_latency_alarms_have_the_names_the_runtime_derives(template: Templat
                 {
                     "AlarmName": cdc_latency_alarm_name(database, "dev", direction),
                     "AlarmDescription": Match.string_like_regexp(f"^DMS task {task}: "),
+                    "AlarmActions": [Match.object_like({"Ref": Match.any_value()})],
                 },
             )
+
+
+def test_dashboard_graphs_every_task_with_one_search(template: Template) -> None:
+    body = _dashboard_body(template)
+    lag = body["widgets"][0]["properties"]["metrics"]
+    expressions = [row[0]["expression"] for row in lag]
+    assert len(expressions) == 2  # whatever the number of databases
+    assert all(e.startswith("SEARCH('{AWS/DMS,ReplicationInstanceIdentifier,") for e in expressions)
+    assert 'MetricName="CDCLatencySource"' in expressions[0]
+    assert 'MetricName="CDCLatencyTarget"' in expressions[1]
 
 
 # --------------------------------------------------------------------------- in isolation
@@ -276,7 +293,7 @@ def test_cdc_latency_alarms_have_the_names_the_runtime_derives(template: Templat
 
 def test_each_replication_task_gets_a_cdc_latency_alarm(isolated) -> None:
     _, template = isolated["tasks"]
-    template.resource_count_is("AWS::CloudWatch::Alarm", 7)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 2)
     for task in TASKS:
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm",
@@ -305,21 +322,12 @@ def test_each_replication_task_gets_a_cdc_latency_alarm(isolated) -> None:
         )
 
 
-def test_cdc_latency_alarms_trigger_rollback(isolated) -> None:
-    monitoring, _ = isolated["tasks"]
-    assert list(monitoring.alarms) == [
-        "VpnTunnelDown",
-        "VpnBothTunnelsDown",
-        "RollbackErrors",
-        "RollbackDeadLetters",
-        "RollbackTriggerDeadLetters",
-        "CdcLatency-orders",
-        "CdcLatency-billing",
-    ]
-    assert monitoring.rollback_alarms == [
-        monitoring.alarms["VpnBothTunnelsDown"],
-        monitoring.alarms["CdcLatency-orders"],
-        monitoring.alarms["CdcLatency-billing"],
+def test_forward_task_alarms_trigger_rollback(isolated) -> None:
+    alarms, _ = isolated["tasks"]
+    assert list(alarms.alarms) == ["CdcLatency-orders", "CdcLatency-billing"]
+    assert alarms.rollback_alarms == [
+        alarms.alarms["CdcLatency-orders"],
+        alarms.alarms["CdcLatency-billing"],
     ]
 
 
@@ -339,41 +347,14 @@ def test_rollback_error_threshold_is_configurable(isolated) -> None:
             "Dimensions": [{"Name": "FunctionName", "Value": "rollback"}],
         },
     )
-
-
-def test_dashboard_plots_task_latency_when_tasks_are_given(isolated) -> None:
-    _, template = isolated["tasks"]
-    body = _dashboard_body(template)
-    lag = body["widgets"][0]["properties"]["metrics"]
-    assert lag == [
-        [
-            "AWS/DMS",
-            "CDCLatencySource",
-            "ReplicationInstanceIdentifier",
-            "migration-dms-test",
-            "ReplicationTaskIdentifier",
-            task.task_identifier,
-            {"label": task.task_identifier, "period": 60, "stat": "Maximum"},
-        ]
-        for task in TASKS
-    ]
-    assert "CPUUtilization" not in _metric_names(body)
-    assert len(body["widgets"][-1]["properties"]["alarms"]) == 7
-
-
-def test_dashboard_falls_back_to_cpu_without_tasks(isolated) -> None:
-    _, template = isolated["none"]
-    body = _dashboard_body(template)
-    names = _metric_names(body)
-    assert "CPUUtilization" in names
-    assert "CDCLatencySource" not in names
     template.has_resource_properties(
         "AWS::CloudWatch::Dashboard", {"DashboardName": "migration-dashboard-test"}
     )
+    assert len(_dashboard_body(template)["widgets"][-1]["properties"]["alarms"]) == 5
 
 
 def test_reverse_task_alarm_watches_target_latency_and_only_notifies(isolated) -> None:
-    monitoring, template = isolated["reverse"]
+    alarms, template = isolated["reverse"]
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
@@ -393,11 +374,6 @@ def test_reverse_task_alarm_watches_target_latency_and_only_notifies(isolated) -
             "OKActions": [TOPIC_ARN],
         },
     )
-    reverse = monitoring.alarms["CdcLatency-orders-reverse"]
-    assert reverse not in monitoring.rollback_alarms
-    assert monitoring.alarms["CdcLatency-orders"] in monitoring.rollback_alarms
-    lag = _dashboard_body(template)["widgets"][0]["properties"]["metrics"]
-    assert [(row[1], row[-1]["label"]) for row in lag] == [
-        ("CDCLatencySource", "orders"),
-        ("CDCLatencyTarget", "orders-reverse"),
-    ]
+    reverse = alarms.alarms["CdcLatency-orders-reverse"]
+    assert reverse not in alarms.rollback_alarms
+    assert alarms.alarms["CdcLatency-orders"] in alarms.rollback_alarms

@@ -82,16 +82,20 @@ def test_stack_acknowledgements_sit_on_the_constructs_that_raise_them(
         *((rule, "TapStackdev/DatabaseStep/Role") for rule in shared),
         ("AwsSolutions-IAM5[Resource::*]", "TapStackdev/DatabaseStep/Role"),
         # The plan's secrets, all under migration/ (lib/replication_tasks.py grant_secret_reads).
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
+            "<AWS::AccountId>:secret:migration/*]",
+            "TapStackdev/DatabaseStep/Role",
+        ),
+        # Each wave stack's DMS access role: its databases' secrets (one database per wave in
+        # the example, so its own folder).
         *(
             (
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
-                "<AWS::AccountId>:secret:migration/*]",
-                role,
+                f"<AWS::AccountId>:secret:migration/{database}/*]",
+                f"TapStackdev/Wave-{wave}/ReplicationTasks/SecretsAccessRole",
             )
-            for role in (
-                "TapStackdev/DatabaseStep/Role",
-                "TapStackdev/ReplicationTasks/SecretsAccessRole",
-            )
+            for wave, database in (("wave-1", "orders-db"), ("wave-2", "inventory-db"))
         ),
         # Per-task DMS actions on the tasks carrying this stack's tag (lib/replication_tasks.py).
         (TASKS_FINDING, "TapStackdev/DatabaseStep/Role"),

@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Capture, Match
+from aws_cdk.assertions import Capture, Match, Template
 
 import tap
 from lib.config import ConfigError
@@ -31,16 +32,25 @@ def test_no_deploy_can_move_traffic_the_template_owns_no_record(template):
     template.resource_count_is("AWS::Route53::RecordSetGroup", 0)
 
 
+def _wave_of(database) -> str:
+    return next(w.name for w in PLAN.waves if database in w.databases)
+
+
+def _parameter(fragment: str) -> Any:
+    """A Ref to a parameter the main stack passes to a wave stack (its name holds ``fragment``)."""
+    return {"Ref": Match.string_like_regexp(f"^referencetoTapStackdev.*{fragment}")}
+
+
 @pytest.mark.parametrize("database", PLAN.databases, ids=lambda d: d.name)
-def test_each_database_has_a_validated_full_load_and_cdc_task(template, database):
+def test_each_database_has_a_validated_full_load_and_cdc_task(default_synth, database):
     mappings = Capture()
     settings = Capture()
-    template.has_resource_properties(
+    default_synth.wave_template(_wave_of(database)).has_resource_properties(
         "AWS::DMS::ReplicationTask",
         {
             "ReplicationTaskIdentifier": f"{database.name}-dev",
             "MigrationType": "full-load-and-cdc",
-            "ReplicationInstanceArn": {"Ref": "DatabaseMigrationReplicationInstanceAF38F1A2"},
+            "ReplicationInstanceArn": _parameter("ReplicationInstance"),
             "TableMappings": mappings,
             "ReplicationTaskSettings": settings,
         },
@@ -53,8 +63,9 @@ def test_each_database_has_a_validated_full_load_and_cdc_task(template, database
 
 
 @pytest.mark.parametrize("database", PLAN.databases, ids=lambda d: d.name)
-def test_endpoints_take_credentials_from_secrets_manager_only(template, database):
+def test_endpoints_take_credentials_from_secrets_manager_only(default_synth, database):
     settings_key = {"postgres": "PostgreSqlSettings", "mysql": "MySqlSettings"}[database.engine]
+    template = default_synth.wave_template(_wave_of(database))
     for endpoint_type, endpoint in (("source", database.source), ("target", database.target)):
         template.has_resource_properties(
             "AWS::DMS::Endpoint",
@@ -63,7 +74,7 @@ def test_endpoints_take_credentials_from_secrets_manager_only(template, database
                 "EngineName": database.engine,
                 "DatabaseName": endpoint.database,
                 "SslMode": "require",
-                "KmsKeyId": {"Fn::GetAtt": ["EncryptionKey3A692D6E", "Arn"]},
+                "KmsKeyId": _parameter("EncryptionKey"),
                 settings_key: {
                     "SecretsManagerSecretId": endpoint.secret,
                     "SecretsManagerAccessRoleArn": {
@@ -93,8 +104,9 @@ def _lambda_environment(template) -> dict:
     return function["Properties"]["Environment"]["Variables"]
 
 
-def test_cdc_latency_alarm_per_database_triggers_rollback(template):
+def test_cdc_latency_alarm_per_database_triggers_rollback(default_synth):
     for database in PLAN.databases:
+        template = default_synth.wave_template(_wave_of(database))
         task = Match.string_like_regexp(f"ReplicationTasks{database.name.replace('-', '')}Task")
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm",
@@ -106,37 +118,28 @@ def test_cdc_latency_alarm_per_database_triggers_rollback(template):
                     # DMS publishes the task's resource id (last part of its ARN), not its name.
                     {
                         "Name": "ReplicationTaskIdentifier",
-                        "Value": {
-                            "Fn::Select": [
-                                6,
-                                {
-                                    "Fn::Split": [
-                                        ":",
-                                        {"Ref": task},
-                                    ]
-                                },
-                            ]
-                        },
+                        "Value": {"Fn::Select": [6, {"Fn::Split": [":", {"Ref": task}]}]},
                     },
                 ],
             },
         )
-    stack_rule = _rules(template)["RollbackTrigger85047A48"]
-    # Both-tunnels-down plus one CDC latency alarm per database.
+    # The stack's rule: both tunnels down; each wave's rule: its databases' CDC latency alarms
+    # (by their derived names) and its applications' plan alarms.
+    stack_rule = _rules(default_synth.template)["RollbackTrigger85047A48"]
     assert stack_rule["EventPattern"]["resources"] == [
-        {"Fn::GetAtt": ["MonitoringVpnBothTunnelsDownE76C8EE6", "Arn"]},
-        {"Fn::GetAtt": ["MonitoringCdcLatencyordersdbdev4FF28625", "Arn"]},
-        {"Fn::GetAtt": ["MonitoringCdcLatencyinventorydbdevB234FBCE", "Arn"]},
+        {"Fn::GetAtt": ["MonitoringVpnBothTunnelsDownE76C8EE6", "Arn"]}
     ]
+    assert _wave_alarm_names(default_synth, "wave-1") == [
+        "migration-dev-orders-db-cdc-latency",
+        "orders-api-5xx",
+        "storefront-latency-p99",
+    ]
+    assert _wave_alarm_names(default_synth, "wave-2") == ["migration-dev-inventory-db-cdc-latency"]
 
 
-def test_plan_alarms_trigger_rollback_by_name(template):
-    rule = _rules(template)["PlanAlarmRollbackTrigger31E22309"]
-    assert rule["EventPattern"]["detail"] == {
-        "alarmName": ["orders-api-5xx", "storefront-latency-p99"]
-    }
-    (target,) = rule["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": ["RollbackFunction0D77E616", "Arn"]}
+def _wave_alarm_names(synthesized, wave: str) -> list[str]:
+    (rule,) = [r for r in _rules(synthesized.wave_template(wave)).values() if "EventPattern" in r]
+    return list(rule["EventPattern"]["detail"]["alarmName"])
 
 
 def test_no_plan_mapping_in_the_rollback_functions_environment(template):
@@ -149,19 +152,19 @@ def test_no_plan_mapping_in_the_rollback_functions_environment(template):
 
 def test_a_database_no_application_uses_notifies_but_never_rolls_back(synth):
     plan = ROOT / "tests" / "fixtures" / "plans" / "unused-database.yaml"
-    template = synth(planFile=str(plan)).template
+    synthesized = synth(planFile=str(plan))
+    (wave,) = synthesized.stack.wave_stacks
+    template = Template.from_stack(wave)
     # The forward task and the prepared reverse task; neither alarm rolls anything back.
     template.resource_count_is("AWS::DMS::ReplicationTask", 2)
-    # The stack's alarm rule only (no plan alarm rule); the other rule is the controller's tick.
-    alarm_rules = {k: r for k, r in _rules(template).items() if "EventPattern" in r}
+    template.resource_count_is("AWS::CloudWatch::Alarm", 2)
+    template.resource_count_is("AWS::Events::Rule", 0)
+    # The stack's alarm rule only; the other rule is the controller's tick.
+    alarm_rules = {k: r for k, r in _rules(synthesized.template).items() if "EventPattern" in r}
     (rule,) = alarm_rules.values()
     assert rule["EventPattern"]["resources"] == [
         {"Fn::GetAtt": ["MonitoringVpnBothTunnelsDownE76C8EE6", "Arn"]}
     ]
-    env = _lambda_environment(template)
-    assert "ALARM_APPLICATIONS" not in env
-    # billing.migration.internal follows the convention: nothing to tell the runtime.
-    assert "APPLICATION_RECORDS" not in env
 
 
 def test_dms_security_group_allows_the_plans_database_ports(template):

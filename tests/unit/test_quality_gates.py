@@ -22,8 +22,16 @@ CONTEXTS = [{}, {"environmentSuffix": "qa", "createDmsVpcRole": "false"}]
 
 @pytest.mark.parametrize("context", CONTEXTS, ids=["dev", "qa-without-dms-role"])
 def test_cfn_lint_reports_no_errors(synth, context):
-    matches = lint_file(synth(**context).template_path)
-    errors = [str(m) for m in matches if m.rule.severity == "error"]
+    synthesized = synth(**context)
+    # The stack and each wave's nested stack.
+    templates = sorted(synthesized.outdir.glob("*.template.json"))
+    assert len(templates) == 1 + len(synthesized.stack.wave_stacks) == 3
+    errors = [
+        f"{path.name}: {m}"
+        for path in templates
+        for m in lint_file(path)
+        if m.rule.severity == "error"
+    ]
     assert errors == []
 
 
@@ -71,9 +79,11 @@ def test_synth_is_byte_identical_across_processes(default_synth, tmp_path):
         "CDK_CONTEXT_JSON": json.dumps(CDK_JSON_CONTEXT),
     }
     subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, check=True, capture_output=True)
-    first = default_synth.template_path.read_bytes()
-    second = (tmp_path / "TapStackdev.template.json").read_bytes()
-    assert first == second
+    templates = sorted(p.name for p in default_synth.outdir.glob("*.template.json"))
+    assert templates == sorted(p.name for p in tmp_path.glob("*.template.json"))
+    assert len(templates) == 3  # the stack and its two wave stacks
+    for name in templates:
+        assert (default_synth.outdir / name).read_bytes() == (tmp_path / name).read_bytes()
     # The Lambda asset is part of the deployment too: its content hash must not move either.
     first_assets = json.loads((default_synth.outdir / "TapStackdev.assets.json").read_text())
     second_assets = json.loads((tmp_path / "TapStackdev.assets.json").read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from tests.unit.conftest import Synthesized
 FUNCTION_ID = "RollbackFunction0D77E616"
 DLQ_ID = "RollbackDeadLetterQueue8D05F3FF"
 TRIGGER_DLQ_ID = "RollbackTriggerDeadLetterQueue4B181616"
-RULE_IDS = ("RollbackTrigger85047A48", "PlanAlarmRollbackTrigger31E22309")
+RULE_IDS = ("RollbackTrigger85047A48",)
 XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 ROLE_ID = "RollbackRole58532620"
 QUEUE_ID = "RollbackDeadLetterQueue8D05F3FF"
@@ -169,19 +170,37 @@ def test_dead_letter_queues_are_kms_encrypted_and_tls_only(
     assert deny["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
 
 
-def test_each_trigger_rule_retries_then_dead_letters_to_the_trigger_queue(
-    template: Template,
-) -> None:
-    rules = {
+def _alarm_rules(template_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
         rule_id: rule
-        for rule_id, rule in template.find_resources("AWS::Events::Rule").items()
-        if "EventPattern" in rule["Properties"]  # not the controller's schedule
+        for rule_id, rule in template_json["Resources"].items()
+        if rule["Type"] == "AWS::Events::Rule" and "EventPattern" in rule["Properties"]
     }
+
+
+def _parameter_of(nested: dict[str, Any], value: Any) -> str:
+    (name,) = value.values()
+    assert name in nested["Parameters"], value
+    return str(name)
+
+
+def test_each_trigger_rule_retries_then_dead_letters_to_the_trigger_queue(
+    default_synth: Any,
+) -> None:
+    rules = _alarm_rules(default_synth.template_json)
     assert sorted(rules) == sorted(RULE_IDS)
-    for rule in rules.values():
-        (target,) = rule["Properties"]["Targets"]
-        assert target["Arn"] == {"Fn::GetAtt": [FUNCTION_ID, "Arn"]}
-        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [TRIGGER_DLQ_ID, "Arn"]}}
+    targets = [(rule["Properties"]["Targets"], None) for rule in rules.values()]
+    for nested in default_synth.nested_json.values():
+        targets += [(r["Properties"]["Targets"], nested) for r in _alarm_rules(nested).values()]
+    assert len(targets) == 3  # the stack's rule, one per wave stack
+    for (target,), nested in targets:
+        if nested is None:
+            assert target["Arn"] == {"Fn::GetAtt": [FUNCTION_ID, "Arn"]}
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [TRIGGER_DLQ_ID, "Arn"]}}
+        else:  # parameters the main stack passes: its function's and its queue's ARNs
+            assert "RollbackFunction" in _parameter_of(nested, target["Arn"])
+            dead_letters = _parameter_of(nested, target["DeadLetterConfig"]["Arn"])
+            assert "RollbackTriggerDeadLetterQueue" in dead_letters
         assert target["RetryPolicy"] == {
             "MaximumRetryAttempts": TRIGGER_RETRY_ATTEMPTS,
             "MaximumEventAgeInSeconds": TRIGGER_MAX_EVENT_AGE.to_seconds(),
@@ -191,6 +210,16 @@ def test_each_trigger_rule_retries_then_dead_letters_to_the_trigger_queue(
 
 def test_only_the_trigger_rules_may_send_to_the_trigger_queue(template: Template) -> None:
     allows = [s for s in _queue_policy(template, TRIGGER_DLQ_ID) if s["Effect"] == "Allow"]
+    wave_rules = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:aws:events:us-east-1:",
+                {"Ref": "AWS::AccountId"},
+                ":rule/migration-rollback-dev-*",
+            ],
+        ]
+    }
     assert [(s["Principal"], s["Action"], s["Resource"], s["Condition"]) for s in allows] == [
         (
             {"Service": "events.amazonaws.com"},
@@ -199,18 +228,27 @@ def test_only_the_trigger_rules_may_send_to_the_trigger_queue(template: Template
             {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule, "Arn"]}}},
         )
         for rule in RULE_IDS
+    ] + [
+        (
+            {"Service": "events.amazonaws.com"},
+            "sqs:SendMessage",
+            {"Fn::GetAtt": [TRIGGER_DLQ_ID, "Arn"]},
+            {"ArnLike": {"aws:SourceArn": wave_rules}},
+        )
     ]
     # The function's own dead-letter queue admits nobody through its policy (the role sends).
     assert [s["Effect"] for s in _queue_policy(template, DLQ_ID)] == ["Deny"]
 
 
-def test_trigger_rule_names_follow_the_suffix(qa_template: Template) -> None:
+def test_trigger_rule_names_follow_the_suffix(qa_synth: Any) -> None:
     names = sorted(
-        r["Properties"]["Name"]
-        for r in qa_template.find_resources("AWS::Events::Rule").values()
-        if "EventPattern" in r["Properties"]
+        rule["Properties"]["Name"]
+        for body in [qa_synth.template_json, *qa_synth.nested_json.values()]
+        for rule in _alarm_rules(body).values()
     )
-    assert names == ["migration-plan-alarm-rollback-trigger-qa", "migration-rollback-trigger-qa"]
+    assert names[-1] == "migration-rollback-trigger-qa"
+    assert len(names) == 3
+    assert all(re.fullmatch(r"migration-rollback-qa-[0-9a-f]{8}-1", n) for n in names[:-1])
 
 
 def test_explicit_log_group_encrypted_with_retention(template: Template) -> None:

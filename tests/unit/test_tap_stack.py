@@ -113,7 +113,9 @@ RESOURCE_INVENTORY = {
     "AWS::Lambda::LayerVersion": 1,
     "AWS::CloudWatch::Dashboard": 1,
     # Stack alarms by ARN, the plan's own alarms by name, and the controller's tick.
-    "AWS::Events::Rule": 3,
+    # The stack's alarm rule and the controller's schedule (the plan's alarm rules are in the
+    # wave stacks).
+    "AWS::Events::Rule": 2,
 }
 
 
