@@ -274,6 +274,10 @@ class _Deployment:
         """The resource as sent to moto: tool values substituted, known moto bugs avoided."""
         resource = copy.deepcopy(self.resources[logical_id])
         resource = substitute(resource, self.known_tool_value)
+        # moto adds an empty Properties to its stored copy of a resource without any, so the same
+        # resource sent again in the next layer's update_stack would differ from it and be
+        # replaced (a topic recreated under a new ARN, the alarms naming the old one).
+        resource.setdefault("Properties", {})
         depends = resource.get("DependsOn")
         if depends is not None:
             kept = [
