@@ -348,6 +348,39 @@ def test_a_dropped_retry_policy_is_caught() -> None:
     ]
 
 
+def test_a_resource_without_properties_survives_the_next_layers_update(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """moto stores such a resource with an empty Properties: sent again as it is, the next
+    update_stack replaced it (a topic under a new ARN, the alarm still naming the old one)."""
+    alarm = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "MetricName": "Errors",
+            "Namespace": "Migration",
+            "Statistic": "Sum",
+            "Period": 60,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmActions": [{"Ref": "Topic"}],
+        },
+    }
+    rule = {  # a CloudFormation resource after the alarm: a second update_stack
+        "Type": "AWS::Events::Rule",
+        "Properties": {
+            "EventPattern": {"resources": [{"Fn::GetAtt": ["Alarm", "Arn"]}]},
+            "State": "ENABLED",
+        },
+    }
+    resources = {"Topic": {"Type": "AWS::SNS::Topic"}, "Alarm": alarm, "Rule": rule}
+    outputs = {"Topic": {"Value": {"Ref": "Topic"}}}
+    deployment = _deploy(emulator, _template(tmp_path, resources, outputs), tmp_path, "NoProps")
+    assert "AlarmActions" in deployment.verified["Alarm"][0]
+    topics = emulator.client("sns").list_topics()["Topics"]
+    assert deployment.outputs["Topic"] in [t["TopicArn"] for t in topics]
+
+
 def test_the_key_policy_is_verified(emulator: Emulator, tmp_path: Path) -> None:
     deployment = _deploy(emulator, _template(tmp_path, {"Key": KEY}, {}), tmp_path, "LocalKey")
     assert "key policy" in deployment.verified["Key"][0]

@@ -10,7 +10,9 @@ resources moto's CloudFormation handles correctly are created through ``create_s
 their properties evaluated from the stack's values, alternating as the references require.
 Afterwards ``verify`` checks every resource of the original template and the properties that
 matter; anything missing raises :class:`LocalDeployError` naming it. The synthesized file is
-never changed; only copies are sent to moto.
+never changed; only copies are sent to moto. CDK nested stacks are flattened into the deployed
+template first (``nested``), so every one of their resources goes through the same layers,
+fillers and checks.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from migration.local.deploy_types import (
 from migration.local.emulator import DUMMY_CREDENTIALS
 from migration.local.fillers import FILLERS, FillContext
 from migration.local.fixes import FIXES
+from migration.local.nested import NestedStack, flatten
 from migration.local.template import (
     Evaluator,
     Reference,
@@ -71,23 +74,38 @@ class LocalDeployment:
     outputs: dict[str, str]
     resources: dict[str, ResourceRecord]
     verified: dict[str, list[str]] = field(default_factory=dict)
+    nested_stacks: list[NestedStack] = field(default_factory=list)
 
     def by(self, creator: str) -> list[ResourceRecord]:
         return [r for r in self.resources.values() if r.created_by == creator]
 
     def summary(self) -> str:
         cfn, tool = self.by(CLOUDFORMATION), self.by(TOOL)
+        nested = [r for r in self.resources.values() if r.nested_stack]
         lines = [
             f"stack {self.stack_name} at {self.endpoint_url} ({self.region}): "
-            f"{len(self.resources)} resources, {len(cfn)} by CloudFormation, "
-            f"{len(tool)} by the local deployment",
+            f"{len(self.resources)} resources"
+            + (
+                f" ({len(nested)} from {len(self.nested_stacks)} nested stacks)"
+                if self.nested_stacks
+                else ""
+            )
+            + f", {len(cfn)} by CloudFormation, {len(tool)} by the local deployment",
         ]
         for record in sorted(self.resources.values(), key=lambda r: r.logical_id):
             checks = self.verified.get(record.logical_id, [])
-            detail = "; ".join([*record.notes, *checks])
+            origin = [record.origin] if record.origin else []
+            detail = "; ".join([*origin, *record.notes, *checks])
             lines.append(
                 f"  {record.created_by:<14} {record.type:<40} {record.logical_id} "
                 f"-> {record.physical_id}" + (f"  [{detail}]" if detail else "")
+            )
+        if self.nested_stacks:
+            lines.append(f"nested stacks ({len(self.nested_stacks)}), flattened into the stack:")
+        for stack in self.nested_stacks:
+            notes = "".join(f"; {note}" for note in stack.notes)
+            lines.append(
+                f"  {stack.path} <- {stack.template_file}: {len(stack.resources)} resources{notes}"
             )
         lines.append(f"outputs ({len(self.outputs)}) written to {self.outputs_path}")
         return "\n".join(lines)
@@ -256,6 +274,10 @@ class _Deployment:
         """The resource as sent to moto: tool values substituted, known moto bugs avoided."""
         resource = copy.deepcopy(self.resources[logical_id])
         resource = substitute(resource, self.known_tool_value)
+        # moto adds an empty Properties to its stored copy of a resource without any, so the same
+        # resource sent again in the next layer's update_stack would differ from it and be
+        # replaced (a topic recreated under a new ARN, the alarms naming the old one).
+        resource.setdefault("Properties", {})
         depends = resource.get("DependsOn")
         if depends is not None:
             kept = [
@@ -522,10 +544,16 @@ def deploy_local(
 ) -> LocalDeployment:
     """Create the template on the emulator, verify it, write the flat outputs file."""
     path = Path(template_path)
-    template = json.loads(path.read_text(encoding="utf-8"))
+    flat = flatten(json.loads(path.read_text(encoding="utf-8")), path)
     client = client_factory(endpoint_url, region)
-    deployment = _Deployment(template, path, client=client, stack_name=stack_name, region=region)
+    deployment = _Deployment(
+        flat.template, path, client=client, stack_name=stack_name, region=region
+    )
     outputs = deployment.run()
+    for logical_id, origin in flat.origins.items():
+        if logical_id in deployment.records:
+            deployment.records[logical_id].nested_stack = origin.nested_stack
+            deployment.records[logical_id].nested_logical_id = origin.logical_id
     for record in deployment.records.values():
         resource = deployment.resources[record.logical_id]
         record.notes.extend(fix_dropped_properties(deployment, record, resource))
@@ -541,6 +569,7 @@ def deploy_local(
         outputs=outputs,
         resources=deployment.records,
         verified=verified,
+        nested_stacks=flat.nested_stacks,
     )
 
 

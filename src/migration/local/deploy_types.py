@@ -20,13 +20,27 @@ class LocalDeployError(Exception):
 
 @dataclass
 class ResourceRecord:
-    """One resource of the template as deployed: its type, creator and physical id."""
+    """One resource of the template as deployed: its type, creator and physical id.
+
+    A resource of a nested stack (flattened into the deployed template, ``migration.local.nested``)
+    also names that nested stack (``A/B``: the stack resources' logical ids from the top) and its
+    logical id in the nested template.
+    """
 
     logical_id: str
     type: str
     created_by: str
     physical_id: str = ""
     notes: list[str] = field(default_factory=list)
+    nested_stack: str = ""
+    nested_logical_id: str = ""
+
+    @property
+    def origin(self) -> str:
+        """Where the resource is declared, for the summary ("" for the stack's own)."""
+        if not self.nested_stack:
+            return ""
+        return f"from nested stack {self.nested_stack} as {self.nested_logical_id}"
 
 
 class DeployedStack(Protocol):

@@ -157,3 +157,75 @@ def substitute(expr: Any, known: Callable[[Reference], tuple[bool, Any]]) -> Any
                         text = text.replace("${" + name + "}", str(literal))
             return {"Fn::Sub": [text, variables] if variables else text}
     return {key: substitute(value, known) for key, value in expr.items()}
+
+
+# Variables that rewrite_references adds to an Fn::Sub for the expressions it substitutes.
+_SUB_VALUE_PREFIX = "LocalValue"
+
+
+def _simple_name(expr: Any) -> str | None:
+    """``X`` for ``{"Ref": "X"}``, ``X.Attr`` for a GetAtt with literal parts, else None."""
+    if isinstance(expr, dict) and len(expr) == 1:
+        ((key, value),) = expr.items()
+        if key == "Ref" and isinstance(value, str):
+            return value
+        if key == "Fn::GetAtt" and (
+            isinstance(value, str) or all(isinstance(part, str) for part in value)
+        ):
+            return ".".join(_getatt_parts(value))
+    return None
+
+
+def rewrite_references(expr: Any, replace: Callable[[Reference], Any]) -> Any:
+    """Every Ref/GetAtt node (also inside Fn::Sub, pseudo parameters included) for which
+    ``replace`` returns an expression is replaced by it; ``None`` keeps the node.
+
+    In an Fn::Sub text a replacement that is a plain Ref/GetAtt is renamed in place; any other
+    expression becomes a variable of the Fn::Sub.
+    """
+    if isinstance(expr, list):
+        return [rewrite_references(value, replace) for value in expr]
+    if not isinstance(expr, dict):
+        return expr
+    if len(expr) == 1:
+        ((key, value),) = expr.items()
+        ref: Reference | None = None
+        if key == "Ref" and isinstance(value, str):
+            ref = ("Ref", value, "")
+        elif key == "Fn::GetAtt":
+            ref = ("GetAtt", *_getatt_parts(value))
+        if ref is not None:
+            new = replace(ref)
+            return expr if new is None else new
+        if key == "Fn::Sub":
+            return _rewrite_sub(value, replace)
+    return {key: rewrite_references(value, replace) for key, value in expr.items()}
+
+
+def _rewrite_sub(value: Any, replace: Callable[[Reference], Any]) -> dict[str, Any]:
+    text, variables = (value, {}) if isinstance(value, str) else (value[0], dict(value[1]))
+    variables = {name: rewrite_references(sub, replace) for name, sub in variables.items()}
+    defined = set(variables)
+
+    def rename(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        if name in defined:
+            return match.group(0)
+        if "." in name and not name.startswith(PSEUDO_PREFIX):
+            logical_id, attribute = name.split(".", 1)
+            new = replace(("GetAtt", logical_id, attribute))
+        else:
+            new = replace(("Ref", name, ""))
+        if new is None:
+            return match.group(0)
+        simple = _simple_name(new)
+        if simple is not None:
+            return "${" + simple + "}"
+        index = len(variables)
+        while f"{_SUB_VALUE_PREFIX}{index}" in variables or f"{_SUB_VALUE_PREFIX}{index}" in text:
+            index += 1
+        variables[f"{_SUB_VALUE_PREFIX}{index}"] = new
+        return "${" + f"{_SUB_VALUE_PREFIX}{index}" + "}"
+
+    text = _SUB_VARIABLE.sub(rename, str(text))
+    return {"Fn::Sub": [text, variables] if variables else text}
