@@ -56,9 +56,17 @@ def demo(template: Path, tmp_path_factory: pytest.TempPathFactory) -> subprocess
 def test_demo_exits_0_and_tells_the_whole_story(demo, template):
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     out = demo.stdout
-    # Deployed and verified, every resource of the template.
-    resources = len(json.loads(template.read_text())["Resources"])
-    assert f"{resources} resources" in out
+    # Deployed and verified, every resource of the stack and of its wave stacks (flattened:
+    # each AWS::CloudFormation::Stack is replaced by the resources of its template).
+    main = json.loads(template.read_text())["Resources"]
+    nested = [
+        json.loads(p.read_text())["Resources"]
+        for p in template.parent.glob("TapStackdev*.nested.template.json")
+    ]
+    inner = sum(len(r) for r in nested)
+    resources = len(main) - len(nested) + inner
+    assert len(nested) == 2
+    assert f"{resources} resources ({inner} from {len(nested)} nested stacks)" in out
     # The cutover starts server-side and the watch follows it.
     assert "wave wave-1: cutover started server-side for 2 application(s)" in out
     # The alarm, the rollback function acting on it, while the other application completes.
