@@ -50,14 +50,12 @@ _GENERATED_NAME_BYTES = 80
 _FIVE_MINUTES = Duration.minutes(5)
 
 
-def _check_environment_size(
-    cutover_settings: Mapping[str, Any], application_records: Mapping[str, str]
-) -> None:
+def _check_environment_size(cutover_settings: Mapping[str, Any]) -> None:
     """Refuse at synth what would overflow the function's 4 KB environment at deploy."""
-    size = _json_size(cutover_settings) + _json_size(dict(application_records))
+    size = _json_size(cutover_settings)
     if size > ENVIRONMENT_BUDGET:
         raise ConfigError(
-            "planFile: the cutover controller's settings and record mappings need about "
+            "planFile: the cutover controller's settings need about "
             f"{size} bytes, over the {ENVIRONMENT_BUDGET} its 4 KB environment leaves; split "
             "the plan into fewer databases and applications per stack"
         )
@@ -71,7 +69,6 @@ def _environment(
     topic: sns.ITopic,
     vpn_connection: ec2.CfnVPNConnection,
     cutover_settings: Mapping[str, Any],
-    application_records: Mapping[str, str],
     wait_for_insync: bool,
 ) -> dict[str, str]:
     """The controller function's environment variables."""
@@ -86,10 +83,6 @@ def _environment(
         "ROUTE53_CHANGES_PER_SECOND": str(ROUTE53_CHANGES_PER_SECOND),
         "WAIT_FOR_INSYNC": "true" if wait_for_insync else "false",
     }
-    if application_records:
-        environment["APPLICATION_RECORDS"] = json.dumps(
-            dict(application_records), sort_keys=True, separators=(",", ":")
-        )
     return environment
 
 
@@ -124,7 +117,6 @@ class CutoverController(Construct):
         vpn_connection: ec2.CfnVPNConnection,
         replication_tasks: Sequence[dms.CfnReplicationTask],
         cutover_settings: Mapping[str, Any],
-        application_records: Mapping[str, str],
         rollback_function: lambda_.Function,
         dashboard: cloudwatch.Dashboard,
         log_retention: logs.RetentionDays,
@@ -132,7 +124,7 @@ class CutoverController(Construct):
         wait_for_insync: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
-        _check_environment_size(cutover_settings, application_records)
+        _check_environment_size(cutover_settings)
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
@@ -154,7 +146,6 @@ class CutoverController(Construct):
             topic=topic,
             vpn_connection=vpn_connection,
             cutover_settings=cutover_settings,
-            application_records=application_records,
             wait_for_insync=wait_for_insync,
         )
         self.function = self._create_function(

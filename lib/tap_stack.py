@@ -6,7 +6,6 @@ attributes below, the ten outputs and their export names ``{Name}-{suffix}``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,11 +15,9 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from lib.config import ConfigError, MigrationConfig
+from lib.config import MigrationConfig
 from lib.cutover_controller import CutoverController
-from lib.cutover_records import CutoverRecords
 from lib.database_migration import DatabaseMigration
-from lib.database_records import DatabaseRecords
 from lib.database_step import DatabaseStep
 from lib.encryption import Encryption
 from lib.hybrid_connectivity import HybridConnectivity
@@ -63,36 +60,6 @@ LOG_RETENTION = {
 _STACK_PROP_NAMES = tuple(
     name for name, value in vars(cdk.StackProps).items() if isinstance(value, property)
 )
-
-
-# Lambda caps a function's environment at 4 KB; the fixed variables take about 300 bytes and a
-# generated alarm name about 80.
-LAMBDA_ENVIRONMENT_BUDGET = 3500
-_GENERATED_ALARM_NAME_BYTES = 80
-
-
-def _check_environment_size(
-    targets_by_alarm: dict[str, list[str]], records: dict[str, str]
-) -> None:
-    """Refuse at synth a plan whose rollback mappings would not fit the Lambda environment."""
-    size = len(json.dumps(records)) + sum(
-        (_GENERATED_ALARM_NAME_BYTES if cdk.Token.is_unresolved(alarm) else len(alarm))
-        + len(json.dumps(apps))
-        + 4
-        for alarm, apps in targets_by_alarm.items()
-    )
-    if size > LAMBDA_ENVIRONMENT_BUDGET:
-        raise ConfigError(
-            f"planFile: the rollback function's alarm and record mappings need about {size} "
-            f"bytes, over the {LAMBDA_ENVIRONMENT_BUDGET} its 4 KB environment leaves; split the "
-            "plan into fewer applications per stack or name records <application>.<zone>"
-        )
-
-
-def _application_records(plan: Plan | None, zone: str) -> dict[str, str]:
-    """Only the record names that do not follow <app>.<zone> (the runtime's default)."""
-    applications = plan.applications if plan else ()
-    return {a.name: a.dns_name for a in applications if a.dns_name != f"{a.name}.{zone}"}
 
 
 class TapStackProps(cdk.StackProps):
@@ -147,7 +114,6 @@ class TapStack(Stack):
             vpn_connection=self.vpn_connection,
             replication_tasks=list(replication.tasks.values()),
             cutover_settings=self.cutover_settings,
-            application_records=_application_records(plan, self.private_hosted_zone.zone_name),
             rollback_function=self.rollback_lambda,
             dashboard=self.dashboard,
             log_retention=retention,
@@ -217,18 +183,9 @@ class TapStack(Stack):
             on_premises_resolvers=plan.site.on_premises_resolvers if plan else (),
             environment_suffix=suffix,
         )
-        self.cutover_records = CutoverRecords(
-            self,
-            "CutoverRecords",
-            hosted_zone=self.private_hosted_zone,
-            applications=plan.applications if plan else (),
-        ).records
-        self.database_records = DatabaseRecords(
-            self,
-            "DatabaseRecords",
-            hosted_zone=self.private_hosted_zone,
-            databases=plan.databases if plan else (),
-        )
+        # No record sets here: ``migrate plan apply`` creates each application's weighted pair
+        # and each database's writer name, so no deploy can move traffic (docs/plan-registry.md).
+        self.database_names = {d.name: d.dns_name for d in (plan.databases if plan else ())}
         replication = ReplicationTasks(
             self,
             "ReplicationTasks",
@@ -347,26 +304,21 @@ class TapStack(Stack):
                 name: alarm.alarm_name
                 for name, alarm in replication.reverse_alarms(self.alarms).items()
             },
-            "databaseNames": dict(self.database_records.names),
+            "databaseNames": dict(self.database_names),
         }
 
-    def _rollback_targets(
+    def _rollback_alarms(
         self, plan: Plan | None, stack_alarms: list[cloudwatch.Alarm], replication: ReplicationTasks
-    ) -> tuple[dict[str, list[str]], list[cloudwatch.Alarm], list[str]]:
-        """Applications per alarm name, the stack alarms the rule carries, the plan's alarms."""
+    ) -> tuple[list[cloudwatch.Alarm], list[str]]:
+        """The stack alarms the rule carries, and the plan's alarms."""
         applications = plan.applications if plan else ()
-        targets_by_alarm: dict[str, list[str]] = {}
+        used = {database for a in applications for database in a.databases}
         rule_alarms = list(stack_alarms)
         for database, alarm in replication.alarms(self.alarms).items():
-            users = [a.name for a in applications if database in a.databases]
-            if users:
-                targets_by_alarm[alarm.alarm_name] = users
-            else:  # nothing to roll back for a database no application uses: notify only
+            if database not in used:  # nothing to roll back for an unused database: notify only
                 rule_alarms.remove(alarm)
         plan_alarms = sorted({name for a in applications for name in a.alarms} - BUILTIN_ALARMS)
-        for name in plan_alarms:
-            targets_by_alarm[name] = [a.name for a in applications if name in a.alarms]
-        return targets_by_alarm, rule_alarms, plan_alarms
+        return rule_alarms, plan_alarms
 
     def _wire_rollback_triggers(
         self,
@@ -375,15 +327,14 @@ class TapStack(Stack):
         replication: ReplicationTasks,
         rollback: Rollback,
     ) -> None:
-        """Route alarm state changes to the rollback function and tell it whom each alarm targets.
+        """Route alarm state changes to the rollback function.
 
         Every state is delivered (not only ALARM) so OK transitions land in the audit trail too.
-        A CDC latency alarm rolls back the applications that use that database; a plan alarm the
-        applications that list it; any other (both VPN tunnels down) every application.
+        Whom an alarm targets the function reads from the registered plan: a CDC latency alarm
+        rolls back the applications that use that database; a plan alarm the applications that
+        list it; any other (both VPN tunnels down) every application.
         """
-        targets_by_alarm, rule_alarms, plan_alarms = self._rollback_targets(
-            plan, stack_alarms, replication
-        )
+        rule_alarms, plan_alarms = self._rollback_alarms(plan, stack_alarms, replication)
         self.rollback_triggers = [
             rollback.add_trigger(
                 self,
@@ -410,16 +361,6 @@ class TapStack(Stack):
                         detail={"alarmName": plan_alarms},
                     ),
                 )
-            )
-        records = _application_records(plan, self.private_hosted_zone.zone_name)
-        _check_environment_size(targets_by_alarm, records)
-        if targets_by_alarm:
-            self.rollback_lambda.add_environment(
-                "ALARM_APPLICATIONS", self.to_json_string(targets_by_alarm)
-            )
-        if records:
-            self.rollback_lambda.add_environment(
-                "APPLICATION_RECORDS", json.dumps(records, sort_keys=True, separators=(",", ":"))
             )
 
     def _create_outputs(self) -> None:

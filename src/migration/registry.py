@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from migration.errors import MigrationError
 from migration.tracking import from_item, to_item
 
 REGISTRY_ID = "plan"
@@ -35,6 +36,9 @@ META_KEY = "meta"
 APP_PREFIX = "app#"
 DB_PREFIX = "db#"
 REGISTRY_FORMAT = 1
+BATCH_WRITE_ITEMS = 25
+"""BatchWriteItem's limit of requests per call."""
+MAX_UNPROCESSED_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class RegisteredDatabase:
     wave: str
     dns_name: str
     engine: str
+    source_host: str
     cdc_latency_alarm: str = ""
 
 
@@ -102,14 +107,9 @@ class RegisteredPlan:
                     targets.setdefault(alarm.cdc_latency_alarm, set()).add(app.name)
         return {alarm: tuple(sorted(apps)) for alarm, apps in sorted(targets.items())}
 
-    def application_records(self, zone_name: str) -> dict[str, str]:
-        """Application -> record name, for the names that do not follow ``<app>.<zone>``."""
-        zone = zone_name.rstrip(".").lower()
-        return {
-            app.name: app.dns_name
-            for app in self.applications.values()
-            if app.dns_name.rstrip(".").lower() != f"{app.name}.{zone}"
-        }
+    def record_names(self) -> dict[str, str]:
+        """Application -> its record name."""
+        return {app.name: app.dns_name for app in self.applications.values()}
 
     def wave_of(self, application: str) -> str | None:
         """The wave of ``application``; None when it is not registered."""
@@ -153,20 +153,17 @@ def plan_digest(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _camel(values: Mapping[str, Any]) -> dict[str, Any]:
-    def camel(name: str) -> str:
-        first, *rest = name.split("_")
-        return first + "".join(part.title() for part in rest)
+def _camel_name(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
 
-    return {camel(key): value for key, value in values.items()}
+
+def _camel(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {_camel_name(key): value for key, value in values.items()}
 
 
 def _snake(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    def camel(name: str) -> str:
-        first, *rest = name.split("_")
-        return first + "".join(part.title() for part in rest)
-
-    return {name: values[camel(name)] for name in names if camel(name) in values}
+    return {name: values[_camel_name(name)] for name in names if _camel_name(name) in values}
 
 
 _APP_FIELDS = tuple(RegisteredApplication.__dataclass_fields__)
@@ -233,3 +230,46 @@ class Registry:
         ):
             for item in page.get("Items", []):
                 yield from_item(item)
+
+    def write(
+        self,
+        puts: Iterable[Mapping[str, Any]],
+        deletes: Iterable[str],
+        meta: Mapping[str, Any] | None,
+    ) -> int:
+        """Put ``puts`` (items from :func:`application_item` / :func:`database_item`), delete
+        the items whose sort keys are in ``deletes``, then put ``meta`` (the commit point a
+        reader sees last). Returns the number of items written or deleted.
+
+        Not atomic across items (a plan is larger than a transaction): a crash leaves some
+        items written, and rerunning the apply converges (it compares item by item).
+        """
+        requests = [{"PutRequest": {"Item": to_item(item)}} for item in puts]
+        requests += [
+            {"DeleteRequest": {"Key": to_item({"serverId": REGISTRY_ID, "timestamp": key})}}
+            for key in deletes
+        ]
+        for start in range(0, len(requests), BATCH_WRITE_ITEMS):
+            self._batch_write(requests[start : start + BATCH_WRITE_ITEMS])
+        if meta is not None:
+            item = {**meta, "serverId": REGISTRY_ID, "timestamp": META_KEY}
+            self._client.put_item(TableName=self._table, Item=to_item(item))
+        return len(requests) + (meta is not None)
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        pending = requests
+        # Hand loop, not a waiter: BatchWriteItem returns what it did not process (throttled)
+        # and the caller resends exactly that; botocore already backs off inside each call.
+        for _ in range(MAX_UNPROCESSED_ROUNDS):
+            response = self._client.batch_write_item(RequestItems={self._table: pending})
+            pending = response.get("UnprocessedItems", {}).get(self._table, [])
+            if not pending:
+                return
+        raise RegistryWriteError(
+            f"table {self._table}: {len(pending)} registry writes still unprocessed after "
+            f"{MAX_UNPROCESSED_ROUNDS} rounds (throttled); rerun the apply"
+        )
+
+
+class RegistryWriteError(MigrationError):
+    """Registry items DynamoDB kept refusing (throttling); a rerun converges."""

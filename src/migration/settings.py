@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from migration.alarm_names import BUILTIN_ALARMS
 from migration.errors import ConfigurationError
 from migration.events import normalise_application, normalise_applications
+from migration.registry import RegisteredPlan
 
 ALL = "all"
 
@@ -58,6 +60,23 @@ class Settings:
             application_records=_application_records(env.get("APPLICATION_RECORDS", "")),
             route53_time_budget_s=_positive_float(env, "ROUTE53_TIME_BUDGET_SECONDS", 60.0),
             wait_for_insync=_boolean(env, "WAIT_FOR_INSYNC", True),
+        )
+
+    def with_registry(self, plan: RegisteredPlan | None) -> Settings:
+        """These settings plus the registered plan's alarm and record mappings (what
+        ``migrate plan apply`` registered); an entry of the environment wins over the
+        registry's for the same alarm or application."""
+        if plan is None:
+            return self
+        alarms = {
+            alarm: normalise_applications(apps)
+            for alarm, apps in plan.alarm_applications(BUILTIN_ALARMS).items()
+        }
+        records = {normalise_application(app): name for app, name in plan.record_names().items()}
+        return replace(
+            self,
+            alarm_applications=MappingProxyType({**alarms, **self.alarm_applications}),
+            application_records=MappingProxyType({**records, **self.application_records}),
         )
 
     def applications_for_alarm(self, alarm_name: str) -> tuple[str, ...] | None:

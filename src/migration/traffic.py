@@ -205,6 +205,57 @@ class ChangePair:
         ]
 
 
+@dataclass(frozen=True)
+class PairChange:
+    """Registration of one application's pair: delete the exact pair read, create a new one,
+    or both (new addresses, same weights). A DELETE or CREATE counts once per value."""
+
+    application: str
+    delete: ApplicationRecords | None = None
+    create: ApplicationRecords | None = None
+
+    def _records(self) -> list[tuple[str, WeightedRecord]]:
+        result = []
+        for action, pair in (("DELETE", self.delete), ("CREATE", self.create)):
+            if pair is not None:
+                result += [(action, pair.on_premises), (action, pair.aws)]
+        return result
+
+    @property
+    def record_elements(self) -> int:
+        return sum(len(record.values) for _, record in self._records())
+
+    @property
+    def value_chars(self) -> int:
+        return sum(len(v) for _, record in self._records() for v in record.values)
+
+    def changes(self) -> list[dict[str, Any]]:
+        return [
+            {"Action": action, "ResourceRecordSet": record.to_route53()}
+            for action, record in self._records()
+        ]
+
+
+def new_pair(
+    application: str, name: str, record_type: str, on_premises: str, aws: str
+) -> ApplicationRecords:
+    """A pair as registration creates it: 100% on-premises, TTL 60 s."""
+
+    def record(identifier: str, weight: int, value: str) -> WeightedRecord:
+        return WeightedRecord(
+            name=normalise_name(name),
+            type=record_type,
+            set_identifier=identifier,
+            weight=weight,
+            ttl=MAX_CUTOVER_TTL_S,
+            values=(value,),
+        )
+
+    return ApplicationRecords(
+        application, record(ON_PREMISES_ID, 100, on_premises), record(AWS_ID, 0, aws)
+    )
+
+
 def change_pair(records: ApplicationRecords, split: Split, *, exact: bool = False) -> ChangePair:
     """Build the pair that rewrites ``records`` with ``split`` (TTL capped at 60 s).
 
@@ -264,11 +315,11 @@ class RateLimiter:
 
 
 def plan_batches(
-    pairs: Sequence[ChangePair],
+    pairs: Sequence[ChangePair | PairChange],
     *,
     max_elements: int = MAX_RECORD_ELEMENTS,
     max_value_chars: int = MAX_VALUE_CHARS,
-) -> list[tuple[ChangePair, ...]]:
+) -> list[tuple[ChangePair | PairChange, ...]]:
     """Pack change pairs into as few valid ChangeResourceRecordSets requests as practical.
 
     Pure function. First-fit in input order: each pair goes into the first batch with room
@@ -276,7 +327,7 @@ def plan_batches(
     a consequence no two returned batches could be merged into one valid request. Raises
     InvalidRecordSetError, before anything is sent, for a pair that cannot fit on its own.
     """
-    batches: list[list[ChangePair]] = []
+    batches: list[list[ChangePair | PairChange]] = []
     loads: list[tuple[int, int]] = []
     for pair in pairs:
         elements, chars = pair.record_elements, pair.value_chars
@@ -754,8 +805,25 @@ class TrafficShifter:
                     pending[:0] = [(pair,) for pair in batch]
         return ExactMoveResult(batches=tuple(applied), conflicts=tuple(sorted(conflicts)))
 
+    def register_pairs(
+        self, changes: Sequence[PairChange], *, comment: str | None = None
+    ) -> tuple[AppliedBatch, ...]:
+        """Create, replace or delete record pairs as registration decides, in as few requests
+        as the quotas allow. Every DELETE names the exact records read, so Route 53 refuses a
+        batch (InvalidChangeBatch, raised) if anything changed them since: nothing of that
+        batch is applied, and a rerun of the registration reads again."""
+        deadline = self._monotonic() + self.time_budget_s
+        return tuple(self._send(batch, comment, deadline) for batch in plan_batches(changes))
+
+    def pairs_by_name(
+        self, records: Iterable[Mapping[str, Any]]
+    ) -> tuple[dict[str, ApplicationRecords], dict[str, str]]:
+        """The weighted pairs among ``records`` (a :meth:`list_record_sets` result) by
+        normalised name, and the names holding half a pair (with what they hold)."""
+        return self._pairs(records)
+
     def _send(
-        self, batch: Sequence[ChangePair], comment: str | None, deadline: float
+        self, batch: Sequence[ChangePair | PairChange], comment: str | None, deadline: float
     ) -> AppliedBatch:
         change_batch: dict[str, Any] = {
             "Changes": [change for pair in batch for change in pair.changes()]

@@ -2,7 +2,8 @@
 
 The state mirrors what the CDK stack creates for ``examples/migration-plan.yaml``: the
 tracking table (exact schema), the private hosted zone with each application's weighted
-pair at 100 % on-premises, the SNS topic (with a queue to read what was published), the
+pair at 100 % on-premises (as ``migrate plan apply`` creates them; the plan is not
+registered), the SNS topic (with a queue to read what was published), the
 DMS replication tasks (started), the CloudWatch alarms (all OK), CDC latency datapoints,
 a VPN connection, and ``flat-outputs.json`` written into ``tmp_path``.
 
@@ -298,14 +299,15 @@ class MotoStack:
         shifter.set_split({app: Split.percent_on_aws(aws)})
 
     def weights(self) -> dict[str, tuple[int, int]]:
-        """Application -> (aws, on-premises) weights, straight from Route 53."""
+        """Application -> (aws, on-premises) weights, straight from Route 53 (names outside
+        the example plan under their record name)."""
         by_name = {a.dns_name + ".": a.name for a in self.plan.applications}
         found: dict[str, dict[str, int]] = {}
         for record in self.route53.list_resource_record_sets(HostedZoneId=self.zone_id)[
             "ResourceRecordSets"
         ]:
             if "SetIdentifier" in record:
-                app = by_name[record["Name"]]
+                app = by_name.get(record["Name"], record["Name"])
                 found.setdefault(app, {})[record["SetIdentifier"]] = record["Weight"]
         return {app: (w["aws"], w["on-premises"]) for app, w in found.items()}
 

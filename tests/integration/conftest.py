@@ -55,6 +55,13 @@ class Target:
         return payload
 
 
+def tap_plan() -> Path:
+    """The plan the app synthesizes by default (the example)."""
+    import tap
+
+    return Path(tap.DEFAULT_PLAN)
+
+
 def _synthesize(outdir: Path) -> Path:
     import aws_cdk as cdk
 
@@ -96,6 +103,16 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             stack_name=template.name.removesuffix(".template.json"),
             region=emulator.region,
             outputs_path=outputs_path,
+        )
+        # What an operator does after the deploy: register the plan (record pairs, names).
+        from migration.plan import load_plan
+        from migration.registration import apply_plan
+
+        apply_plan(
+            load_plan(tap_plan()),
+            load_outputs(outputs_path),
+            emulator.client,
+            applied_by="integration-tests",
         )
         yield Target(
             load_outputs(outputs_path),

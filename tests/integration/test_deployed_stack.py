@@ -12,6 +12,7 @@ import pytest
 
 from migration.outputs import SEED_OUTPUTS
 from migration.plan import DEFAULT_PLAN_PATH, PLAN_ENV_VAR, Plan, load_plan
+from migration.registry import Registry
 from tests.conftest import ROOT
 from tests.integration.conftest import Target
 
@@ -197,11 +198,10 @@ def _set_weights(target: Target, record_name: str, weights: dict[str, int]) -> N
 def test_weighted_shift_then_rollback_through_the_function(
     target: Target, clean_table: None
 ) -> None:
-    environment = target.client("lambda").get_function_configuration(
-        FunctionName=target.outputs.rollback_function_arn
-    )["Environment"]["Variables"]
-    records: dict[str, str] = json.loads(environment["APPLICATION_RECORDS"])
-    application, record_name = sorted(records.items())[0]
+    # The registered plan (migrate plan apply) names each application's record.
+    registered = Registry(target.client("dynamodb"), target.outputs.table_name).load()
+    assert registered is not None, "no plan registered: run migrate plan apply"
+    application, record_name = sorted(registered.record_names().items())[0]
     original = _weights(target, record_name)
     assert set(original) == {"on-premises", "aws"}
     try:

@@ -93,6 +93,50 @@ def test_alarm_applications_setting_is_honoured(
     assert lambda_env.weights()["billing"] == {"aws": 50, "on-premises": 50}
 
 
+def test_alarm_targets_come_from_the_registered_plan(lambda_env: Aws) -> None:
+    # No ALARM_APPLICATIONS in the environment: the registry (migrate plan apply) says that
+    # orders-5xx rolls back orders only, and the CDC alarm of orders-db both users of it.
+    from migration.registry import (
+        RegisteredApplication,
+        RegisteredDatabase,
+        Registry,
+        application_item,
+        database_item,
+    )
+
+    lambda_env.seed({"orders": (50, 50), "billing": (50, 50)})
+    apps = [
+        RegisteredApplication(
+            name,
+            "wave-1",
+            f"{name}.migration.internal",
+            "A",
+            "192.168.0.1",
+            "10.0.0.1",
+            databases=("orders-db",),
+            alarms=alarms,
+        )
+        for name, alarms in (("orders", ("orders-5xx", "vpn-tunnel-down")), ("billing", ()))
+    ]
+    database = RegisteredDatabase(
+        "orders-db",
+        "wave-1",
+        "orders-db.db.migration.internal",
+        "postgres",
+        "192.168.0.9",
+        cdc_latency_alarm="cdc-orders-db",
+    )
+    Registry(lambda_env.dynamodb, lambda_env.table).write(
+        [*map(application_item, apps), database_item(database)], [], {"digest": "d", "waves": []}
+    )
+    summary = rollback_handler.handler(sns_alarm_event("orders-5xx"), context())
+    assert [r["application"] for r in summary["rolledBack"]] == ["orders"]
+    assert lambda_env.weights()["billing"] == {"aws": 50, "on-premises": 50}
+    summary = rollback_handler.handler(sns_alarm_event("cdc-orders-db"), context("req-2"))
+    assert [r["application"] for r in summary["rolledBack"]] == ["billing"]
+    assert summary["alreadyRolledBack"] == ["orders"]
+
+
 def test_malformed_events_fail_visibly_and_change_nothing(lambda_env: Aws) -> None:
     lambda_env.seed({"orders": (50, 50)})
     before = lambda_env.snapshot()

@@ -120,7 +120,6 @@ def test_environment_is_encrypted_and_complete(template: Template) -> None:
         "VPN_CONNECTION_ID": {"Ref": "HybridConnectivityVpnConnectionFE7A6FB7"},
         "ROUTE53_CHANGES_PER_SECOND": str(ROUTE53_CHANGES_PER_SECOND),
         "WAIT_FOR_INSYNC": "true",
-        "APPLICATION_RECORDS": '{"storefront":"shop.migration.internal"}',
         # The database step function it invokes (tests/unit/test_database_step.py).
         "DATABASE_STEP_FUNCTION": {"Ref": "DatabaseStepFunctionBD07D551"},
     }
@@ -134,7 +133,8 @@ def test_cutover_settings_are_exactly_the_stack_output(default_synth: Any) -> No
 
 def test_records_and_insync_match_the_rollback_function(template: Template) -> None:
     controller, rollback = _environment(template), _environment(template, ROLLBACK_FUNCTION_ID)
-    assert controller["APPLICATION_RECORDS"] == rollback["APPLICATION_RECORDS"]
+    # Record names come from the registered plan for both (no APPLICATION_RECORDS).
+    assert "APPLICATION_RECORDS" not in controller and "APPLICATION_RECORDS" not in rollback
     # The rollback function leaves WAIT_FOR_INSYNC unset: the runtime's default, true (its
     # rollbacks record when Route 53 was INSYNC, the recovery time).
     from migration.settings import Settings
@@ -145,7 +145,7 @@ def test_records_and_insync_match_the_rollback_function(template: Template) -> N
         assert controller[name] == rollback[name]
 
 
-def test_no_record_mapping_without_unconventional_names(site_template: Template) -> None:
+def test_environment_holds_no_plan_mapping(site_template: Template) -> None:
     environment = _environment(site_template)
     assert "APPLICATION_RECORDS" not in environment
     assert set(environment) == {
@@ -451,7 +451,6 @@ def test_settings_over_the_environment_budget_are_refused_at_synth() -> None:
             vpn_connection=unused,
             replication_tasks=[],
             cutover_settings=settings,
-            application_records={},
             rollback_function=unused,
             dashboard=unused,
             log_retention=unused,

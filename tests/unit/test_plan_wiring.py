@@ -24,31 +24,11 @@ def test_default_plan_is_the_example():
     assert [a.name for a in PLAN.applications] == ["orders-api", "storefront", "inventory"]
 
 
-@pytest.mark.parametrize("app", PLAN.applications, ids=lambda a: a.name)
-def test_each_application_has_its_weighted_pair_at_full_on_premises(template, app):
-    for identifier, address, weight in (
-        ("on-premises", app.on_premises_address, 100),
-        ("aws", app.aws_address, 0),
-    ):
-        template.has_resource_properties(
-            "AWS::Route53::RecordSet",
-            {
-                "HostedZoneId": {"Ref": "TrafficHostedZone35B4C649"},
-                "Name": f"{app.dns_name}.",
-                "Type": app.record_type,
-                "SetIdentifier": identifier,
-                "Weight": weight,
-                "TTL": "60",
-                "ResourceRecords": [address],
-            },
-        )
-
-
-def test_exactly_one_record_pair_per_application(template):
-    # Plus one plain record per database (tests/unit/test_database_records.py).
-    template.resource_count_is(
-        "AWS::Route53::RecordSet", 2 * len(PLAN.applications) + len(PLAN.databases)
-    )
+def test_no_deploy_can_move_traffic_the_template_owns_no_record(template):
+    # Record pairs and database names are created by `migrate plan apply` (the runtime),
+    # so no CloudFormation update can write weights or a writer back.
+    template.resource_count_is("AWS::Route53::RecordSet", 0)
+    template.resource_count_is("AWS::Route53::RecordSetGroup", 0)
 
 
 @pytest.mark.parametrize("database", PLAN.databases, ids=lambda d: d.name)
@@ -159,19 +139,12 @@ def test_plan_alarms_trigger_rollback_by_name(template):
     assert target["Arn"] == {"Fn::GetAtt": ["RollbackFunction0D77E616", "Arn"]}
 
 
-def test_rollback_function_knows_whom_each_alarm_targets(template):
+def test_no_plan_mapping_in_the_rollback_functions_environment(template):
+    # Whom each alarm targets and each application's record name are read at run time
+    # from the registered plan (migration.registry): the environment does not grow.
     env = _lambda_environment(template)
-    # Stack alarm names are generated at deploy time: the value joins their Refs into JSON.
-    joined = env["ALARM_APPLICATIONS"]["Fn::Join"][1]
-    text = "".join(p if isinstance(p, str) else "<" + p["Ref"] + ">" for p in joined)
-    assert json.loads(text) == {
-        "<MonitoringCdcLatencyordersdbdev4FF28625>": ["orders-api", "storefront"],
-        "<MonitoringCdcLatencyinventorydbdevB234FBCE>": ["inventory"],
-        "orders-api-5xx": ["orders-api"],
-        "storefront-latency-p99": ["storefront"],
-    }
-    # Only storefront's record does not follow <app>.<zone>: the runtime is told that one.
-    assert json.loads(env["APPLICATION_RECORDS"]) == {"storefront": "shop.migration.internal"}
+    assert "ALARM_APPLICATIONS" not in env
+    assert "APPLICATION_RECORDS" not in env
 
 
 def test_a_database_no_application_uses_notifies_but_never_rolls_back(synth):
@@ -256,16 +229,3 @@ def test_bad_plan_file_stops_synth_with_field_path_and_exit_2(tmp_path):
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "TapStackdev.template.json").exists()
-
-
-def test_mappings_that_would_not_fit_the_lambda_environment_stop_synth(monkeypatch):
-    import lib.tap_stack
-
-    # The example needs about 300 bytes; a budget below that must refuse it at synth.
-    monkeypatch.setattr(lib.tap_stack, "LAMBDA_ENVIRONMENT_BUDGET", 250)
-    with pytest.raises(
-        ConfigError,
-        match=r"planFile: the rollback function's alarm and record "
-        r"mappings need about \d+ bytes, over the 250",
-    ):
-        tap.build_app(cdk.App())

@@ -23,7 +23,6 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from lib import config as config_module
 from lib.config import MigrationConfig, NetworkConfig
-from lib.database_records import DatabaseRecords
 from lib.name_resolution import NameResolution
 from lib.tap_stack import LOG_RETENTION, TapStack, TapStackProps
 from tests.unit.conftest import Synthesized
@@ -76,7 +75,7 @@ ATTRIBUTE_TYPES = {
     "dashboard": cloudwatch.Dashboard,
     # The database cutover's infrastructure.
     "name_resolution": NameResolution,
-    "database_records": DatabaseRecords,
+    "database_names": dict,
     "dms_reverse_replication_tasks": dict,
 }
 

@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from migration.plan import DEFAULT_PLAN_PATH, PLAN_ENV_VAR, Plan, PlanError, load_plan
+from migration.registration import PlanDiff, desired_registration, registration_for
+from migration.tracking import iso_timestamp, utc_now
 
-from . import output
+from . import common, cutover_cmd, output, wave_cmd
 
-app = typer.Typer(help="Inspect and validate the migration plan.", no_args_is_help=True)
+app = typer.Typer(help="Inspect, validate and register the migration plan.", no_args_is_help=True)
 
 EXIT_INVALID = 2
 """Exit status when the plan is invalid (same as a usage error)."""
@@ -101,3 +103,61 @@ def show(file: PlanFile = Path(DEFAULT_PLAN_PATH)) -> None:
             output.info(
                 f"  server {server.id} ({server.hostname}, {server.ip}): {server.replication}"
             )
+
+
+@app.command("apply")
+def apply(
+    file: PlanFile = Path(DEFAULT_PLAN_PATH),
+    outputs: common.OutputsOption = None,
+    stack: common.StackOption = None,
+    region: common.RegionOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    by: wave_cmd.ByOption = None,
+) -> None:
+    """Register a plan with the deployment: show the diff, then apply it.
+
+    New applications get their weighted record pair at 100% on-premises, new databases their
+    writer name pointing at the source; the registry in the tracking table is what the
+    rollback function, the controller and status read. Rerunning with the same plan changes
+    nothing. Refused, with nothing changed (exit 2): dropping or renaming an application that
+    has traffic on AWS, or a database whose name no longer points at its source.
+    """
+    runtime = common.open_or_fail(file, outputs, stack, region)
+    registration = registration_for(runtime.clients.client, runtime.outputs)
+    desired = desired_registration(runtime.plan, runtime.outputs.settings.cdc_latency_alarms)
+    with common.aws_errors():
+        diff = registration.diff(desired)
+    if diff.refusals:
+        output.errors([*diff.refusals, f"{file}: not applied; nothing was changed"])
+        raise typer.Exit(EXIT_INVALID)
+    if diff.empty:
+        output.info(f"{file}: registered as {desired.digest[:12]}; nothing to change")
+        return
+    _show_diff(diff)
+    if not yes and not cutover_cmd.stdin_is_interactive():
+        common.fail("not a terminal: pass --yes to apply the plan")
+    if not yes and not typer.confirm("Apply these changes?", default=False):
+        common.fail("not applied")
+    with common.aws_errors():
+        changed = registration.apply(
+            diff, desired, applied_by=wave_cmd.actor(by), now=iso_timestamp(utc_now())
+        )
+    output.info(
+        f"{file}: applied, registered as {desired.digest[:12]} ({changed} changes)",
+        style="green",
+    )
+
+
+def _show_diff(diff: PlanDiff) -> None:
+    for line in diff.lines():
+        output.info(line)
+    creates = sum(1 for c in diff.pair_changes if c.create and not c.delete)
+    rewrites = sum(1 for c in diff.pair_changes if c.create and c.delete)
+    deletes = sum(1 for c in diff.pair_changes if c.delete and not c.create)
+    output.info(
+        f"Route 53: {_plural(creates, 'record pair')} to create (100% on-premises), "
+        f"{rewrites} to rewrite (weights kept), {deletes} to delete; "
+        f"{_plural(len(diff.names_to_create), 'database name')} to create, "
+        f"{len(diff.names_to_delete)} to delete. Registry: "
+        f"{_plural(len(diff.registry_puts) + len(diff.registry_deletes), 'item')} to write"
+    )

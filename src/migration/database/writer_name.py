@@ -63,7 +63,7 @@ class WriterName:
         if record is None:
             raise MigrationError(
                 f"database name {name} has no A or CNAME record in hosted zone {self._zone};"
-                " deploy the stack (it creates the record) and retry"
+                " register the plan (`migrate plan apply` creates the record) and retry"
             )
         if NameTarget(record["Type"], _plain(record)) == target:
             return False
@@ -84,6 +84,44 @@ class WriterName:
             },
         )
         return True
+
+    def create(self, name: str, target: NameTarget) -> bool:
+        """Create ``name`` pointing at ``target`` (plan registration); False when a record
+        already exists (whatever it points at: after a cutover, the AWS writer)."""
+        if self._record(name) is not None:
+            return False
+        self._change(name, [("CREATE", self._new(name, target))], f"database name: {name}")
+        return True
+
+    def delete(self, name: str, expected: NameTarget) -> None:
+        """Delete ``name`` if it still points exactly at ``expected`` (Route 53 refuses the
+        DELETE otherwise); nothing when it is gone already."""
+        record = self._record(name)
+        if record is None:
+            return
+        if NameTarget(record["Type"], _plain(record)) != expected:
+            raise MigrationError(
+                f"database name {name} points at {_plain(record)}, not {expected.value}: "
+                "left in place"
+            )
+        self._change(name, [("DELETE", record)], f"database name removed: {name}")
+
+    def _new(self, name: str, target: NameTarget) -> dict[str, Any]:
+        return {
+            "Name": _fqdn(name),
+            "Type": target.type,
+            "TTL": self._ttl,
+            "ResourceRecords": [{"Value": target.value}],
+        }
+
+    def _change(self, name: str, changes: list[tuple[str, dict[str, Any]]], why: str) -> None:
+        self._route53.change_resource_record_sets(
+            HostedZoneId=self._zone,
+            ChangeBatch={
+                "Comment": why,
+                "Changes": [{"Action": a, "ResourceRecordSet": r} for a, r in changes],
+            },
+        )
 
 
 def _plain(record: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@
 An EventBridge schedule invokes it every minute. Thin on purpose: read settings, build
 the :class:`migration.controller.Controller` from cached clients, run one tick, log and
 return the tick's report. Environment: the rollback function's (``HOSTED_ZONE_ID``,
-``TABLE_NAME``, ``SNS_TOPIC_ARN``, ``APPLICATION_RECORDS``, ...) plus ``CUTOVER_SETTINGS``
+``TABLE_NAME``, ``SNS_TOPIC_ARN``, ...) plus ``CUTOVER_SETTINGS``
 (the stack's CutoverSettings JSON: DMS task and alarm names), ``VPN_CONNECTION_ID`` and
 ``ROUTE53_CHANGES_PER_SECOND`` (default 4: under Route 53's five per second per account,
 leaving room for a concurrent rollback).
@@ -26,6 +26,7 @@ from migration.errors import ConfigurationError, MigrationError, OutputsError
 from migration.gates import Gates
 from migration.handlers.rollback import build_service, client_config, get_clients
 from migration.outputs import parse_cutover_settings
+from migration.registry import Registry
 from migration.settings import Settings
 from migration.spec import WaveSpec
 from migration.tracking import TrackingStore, utc_now
@@ -49,6 +50,7 @@ def build_controller(
 ) -> tuple[Controller, RateLimiter]:
     """Wire a Controller from the function's environment and a client factory."""
     settings = Settings.from_env(env)
+    settings = settings.with_registry(Registry(client("dynamodb"), settings.table_name).load())
     try:
         cutover = parse_cutover_settings(env.get("CUTOVER_SETTINGS", ""), "CUTOVER_SETTINGS")
     except OutputsError as exc:

@@ -24,6 +24,7 @@ from migration.errors import IncompleteRecordPairsError, MigrationError
 from migration.events import AlarmEvent, parse_event
 from migration.ledger import RollbackLedger
 from migration.notify import Notifier
+from migration.registry import Registry
 from migration.rollback import RollbackService
 from migration.settings import Settings
 from migration.tracking import TrackingStore
@@ -80,6 +81,12 @@ def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints between cases)."""
     with _clients_lock:
         _clients.clear()
+
+
+def registered_settings(settings: Settings, clients: Clients) -> Settings:
+    """``settings`` plus the mappings of the plan registered in the tracking table (which
+    alarm rolls back which applications, each application's record name)."""
+    return settings.with_registry(Registry(clients.dynamodb, settings.table_name).load())
 
 
 def build_shifter(settings: Settings, clients: Clients) -> TrafficShifter:
@@ -144,8 +151,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     started = time.monotonic()
     request_id = getattr(context, "aws_request_id", None)
     try:
-        settings = Settings.from_env(os.environ)
         trigger = parse_event(event, fallback_key=request_id)
+        settings = registered_settings(Settings.from_env(os.environ), get_clients())
         log(
             logging.INFO,
             "rollback event received",

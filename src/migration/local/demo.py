@@ -521,6 +521,9 @@ def run(
         outputs = deploy(emulator, template, story, show_resources)
         if outputs is None:
             return 1
+        say("   the stack owns no record: registering the plan creates them (100% on-premises)")
+        if migrate(["plan", "apply", str(story.plan_path), *story.common[2:], "--yes"]):
+            return 1
         heading(3, f"Cutover night for {story.wave.name}: what the account already has")
         clock = CompressedTime(datetime.now(UTC))
         prepare_account(emulator, outputs, story.plan, story.wave, clock.wall())

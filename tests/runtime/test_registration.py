@@ -1,0 +1,251 @@
+"""Registering a plan (migrate plan apply's engine) against moto: records, registry, refusals.
+
+The promise: registering creates each application's pair at 100% on-premises and each
+database's name at its source; a rerun changes nothing; a changed plan keeps every weight
+(applications at 50% stay at 50%); dropping or renaming an application with traffic on AWS,
+or a database whose name points at its AWS target, is refused with nothing changed.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+from migration.database.writer_name import NameTarget, WriterName
+from migration.plan import Plan, load_plan
+from migration.registration import (
+    Registration,
+    RegistrationRefused,
+    desired_registration,
+)
+from migration.registry import Registry
+from migration.settings import Settings
+from migration.traffic import Split, TrafficShifter
+from tests.runtime.conftest import (
+    TABLE_NAME,
+    all_items,
+    create_private_zone,
+    create_tracking_table,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = yaml.safe_load((ROOT / "examples" / "migration-plan.yaml").read_text())
+CDC = {"orders-db": "cdc-orders", "inventory-db": "cdc-inventory"}
+
+
+class Account:
+    """A zone and a tracking table in moto, and the registration of plans into them."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.route53 = boto3.client("route53", region_name="us-east-1")
+        self.dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        self.zone_id = create_private_zone(ec2, self.route53).rsplit("/", 1)[-1]
+        create_tracking_table(self.dynamodb)
+        self.registration = Registration(
+            Registry(self.dynamodb, TABLE_NAME),
+            TrafficShifter(self.route53, self.zone_id),
+            WriterName(self.route53, self.zone_id),
+        )
+        self.shifter = TrafficShifter(
+            self.route53,
+            self.zone_id,
+            application_records={"storefront": "shop.migration.internal"},
+        )
+        self.versions = 0
+
+    def plan(self, document: dict[str, Any]) -> Plan:
+        self.versions += 1
+        path = self.tmp_path / f"plan-{self.versions}.yaml"
+        path.write_text(yaml.safe_dump(document), encoding="utf-8")
+        return load_plan(path)
+
+    def apply(self, plan: Plan) -> list[str]:
+        desired = desired_registration(plan, CDC)
+        diff = self.registration.diff(desired)
+        if diff.refusals:
+            raise RegistrationRefused(diff.refusals)
+        self.registration.apply(diff, desired, applied_by="tests", now="2026-11-30T00:00:00Z")
+        return diff.lines()
+
+    def zone(self) -> list[dict[str, Any]]:
+        return sorted(
+            self.route53.list_resource_record_sets(HostedZoneId=self.zone_id)["ResourceRecordSets"],
+            key=lambda r: (r["Name"], r["Type"], r.get("SetIdentifier", "")),
+        )
+
+    def state(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return self.zone(), all_items(self.dynamodb)
+
+
+@pytest.fixture
+def account(tmp_path: Path) -> Any:
+    with mock_aws():
+        yield Account(tmp_path)
+
+
+def _without(document: dict[str, Any], application: str) -> dict[str, Any]:
+    changed = copy.deepcopy(document)
+    for wave in changed["waves"]:
+        wave["applications"] = [a for a in wave["applications"] if a["name"] != application]
+    return changed
+
+
+def test_register_creates_pairs_at_full_on_premises_names_and_registry(account):
+    plan = account.plan(EXAMPLE)
+    lines = account.apply(plan)
+    assert "+ application orders-api (wave-1, orders-api.migration.internal)" in lines
+    assert account.shifter.splits([a.name for a in plan.applications]) == {
+        a.name: Split(aws=0, on_premises=100) for a in plan.applications
+    }
+    names = WriterName(account.route53, account.zone_id)
+    for db in plan.databases:
+        assert names.current(db.dns_name) == NameTarget.for_address(db.source.host)
+    registered = Registry(account.dynamodb, TABLE_NAME).load()
+    assert registered is not None
+    assert set(registered.applications) == {a.name for a in plan.applications}
+    assert [w.name for w in registered.waves] == [w.name for w in plan.waves]
+    # The rollback function's mappings, derived from the registry alone.
+    alarms = registered.alarm_applications({"vpn-tunnel-down", "vpn-both-tunnels-down"})
+    assert alarms["orders-api-5xx"] == ("orders-api",)
+    assert alarms["cdc-orders"] == ("orders-api", "storefront")
+    assert "vpn-tunnel-down" not in alarms
+    settings = Settings("zone", TABLE_NAME, "topic").with_registry(registered)
+    assert settings.application_records["storefront"] == "shop.migration.internal"
+    assert settings.applications_for_alarm("cdc-orders") == ("orders-api", "storefront")
+
+
+def test_a_rerun_changes_nothing(account):
+    plan = account.plan(EXAMPLE)
+    account.apply(plan)
+    before = account.state()
+    diff = account.registration.diff(desired_registration(plan, CDC))
+    assert diff.empty and diff.lines() == [] and not diff.refusals
+    assert account.state() == before
+
+
+def test_a_changed_plan_keeps_every_weight(account):
+    account.apply(account.plan(EXAMPLE))
+    account.shifter.set_split({"orders-api": Split.percent_on_aws(50)}, wait=False)
+    account.shifter.set_split({"storefront": Split.percent_on_aws(50)}, wait=False)
+    changed = copy.deepcopy(EXAMPLE)
+    wave = changed["waves"][0]
+    wave["applications"][0]["aws_address"] = "10.0.1.99"  # orders-api moves behind a new IP
+    wave["applications"].append(
+        {"name": "reports", "on_premises_address": "192.168.10.40", "aws_address": "10.0.1.40"}
+    )
+    lines = account.apply(account.plan(changed))
+    assert "+ application reports (wave-1, reports.migration.internal)" in lines
+    assert any(line.startswith("~ application orders-api: aws_address") for line in lines)
+    splits = account.shifter.splits(["orders-api", "storefront", "reports"])
+    assert splits == {
+        "orders-api": Split(aws=50, on_premises=50),
+        "storefront": Split(aws=50, on_premises=50),
+        "reports": Split(aws=0, on_premises=100),
+    }
+    (orders,) = account.shifter.read(["orders-api"]).values()
+    assert orders.aws.values == ("10.0.1.99",)
+
+
+def test_dropping_an_application_with_traffic_on_aws_is_refused_and_nothing_changes(account):
+    account.apply(account.plan(EXAMPLE))
+    account.shifter.set_split({"orders-api": Split.percent_on_aws(50)}, wait=False)
+    before = account.state()
+    smaller = _without(EXAMPLE, "orders-api")
+    smaller["waves"][0]["applications"].append(
+        {"name": "reports", "on_premises_address": "192.168.10.40", "aws_address": "10.0.1.40"}
+    )
+    with pytest.raises(RegistrationRefused) as refused:
+        account.apply(account.plan(smaller))
+    (refusal,) = refused.value.refusals
+    assert refusal.startswith("application orders-api (removed from the plan) has traffic on AWS")
+    assert "migrate rollback orders-api" in refusal
+    assert account.state() == before  # not even the new application was registered
+
+
+def test_renaming_an_application_with_traffic_on_aws_is_refused(account):
+    account.apply(account.plan(EXAMPLE))
+    account.shifter.set_split({"storefront": Split.percent_on_aws(50)}, wait=False)
+    before = account.state()
+    renamed = copy.deepcopy(EXAMPLE)
+    renamed["waves"][0]["applications"][1]["dns_name"] = "store.migration.internal"
+    with pytest.raises(RegistrationRefused, match="storefront \\(renamed to store"):
+        account.apply(account.plan(renamed))
+    assert account.state() == before
+
+
+def test_dropping_an_application_on_premises_deletes_its_pair_and_item(account):
+    account.apply(account.plan(EXAMPLE))
+    lines = account.apply(account.plan(_without(EXAMPLE, "inventory")))
+    assert "- application inventory (wave-2, inventory.migration.internal)" in lines
+    assert not any(r["Name"] == "inventory.migration.internal." for r in account.zone())
+    registered = Registry(account.dynamodb, TABLE_NAME).load()
+    assert registered is not None and "inventory" not in registered.applications
+
+
+def test_dropping_a_database_cut_over_to_aws_is_refused(account):
+    plan = account.plan(EXAMPLE)
+    account.apply(plan)
+    orders = plan.database("orders-db")
+    WriterName(account.route53, account.zone_id).point(
+        orders.dns_name, NameTarget.for_address(orders.target.host)
+    )
+    before = account.state()
+    smaller = copy.deepcopy(EXAMPLE)
+    for wave in smaller["waves"]:
+        wave["databases"] = [d for d in wave.get("databases", []) if d["name"] != "orders-db"]
+        for app in wave["applications"]:
+            app["databases"] = [d for d in app.get("databases", []) if d != "orders-db"]
+    with pytest.raises(RegistrationRefused, match="migrate db failback orders-db"):
+        account.apply(account.plan(smaller))
+    assert account.state() == before
+
+
+def test_a_half_pair_is_refused_with_what_the_name_holds(account):
+    account.route53.change_resource_record_sets(
+        HostedZoneId=account.zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": "orders-api.migration.internal.",
+                        "Type": "A",
+                        "SetIdentifier": "aws",
+                        "Weight": 100,
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "10.0.1.21"}],
+                    },
+                }
+            ]
+        },
+    )
+    with pytest.raises(RegistrationRefused, match="only the 'aws' record \\(weight 100\\)"):
+        account.apply(account.plan(EXAMPLE))
+    assert Registry(account.dynamodb, TABLE_NAME).load() is None
+
+
+def test_existing_pairs_are_adopted_with_their_weights(account):
+    # Pairs that exist before any registration (a stack deployed when CloudFormation still
+    # created them) are adopted as they are: weights and values untouched.
+    plan = account.plan(EXAMPLE)
+    account.apply(plan)
+    account.shifter.set_split({"orders-api": Split.percent_on_aws(10)}, wait=False)
+    for item in all_items(account.dynamodb):
+        account.dynamodb.delete_item(
+            TableName=TABLE_NAME,
+            Key={"serverId": item["serverId"], "timestamp": item["timestamp"]},
+        )
+    zone = account.zone()
+    lines = account.apply(plan)
+    assert "+ application orders-api (wave-1, orders-api.migration.internal)" in lines
+    assert account.zone() == zone
+    assert account.shifter.splits(["orders-api"])["orders-api"] == Split(aws=10, on_premises=90)
+    assert Registry(account.dynamodb, TABLE_NAME).load() is not None
