@@ -8,10 +8,12 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from migration.cli import app as cli_app
 from migration.cli import status_data
 from migration.tracking import Phase, TrackingStore, app_id, db_id, server_id
-from tests.cli.conftest import Cli, MotoStack
+from tests.cli.conftest import EXAMPLE, Cli, MotoStack
 from tests.cli.status_fixtures import calls, register, register_plan, track
 
 __all__ = ["calls"]  # the fixture
@@ -103,6 +105,24 @@ def test_a_registered_plan_is_the_source_and_the_plan_file_is_not_read(
         "wave-1  storefront   PLANNED  aws 25% / on-prem 75%  -",
         "wave-2  inventory    PLANNED  aws 0% / on-prem 100%  -",
     ]
+
+
+def test_after_migrate_plan_apply_status_reads_what_it_registered(
+    cli: Cli, stack: MotoStack, tmp_path: Any
+) -> None:
+    outputs = str(stack.outputs_path)
+    applied = CliRunner().invoke(
+        cli_app, ["plan", "apply", str(EXAMPLE), "--outputs", outputs, "--by", "tests", "--yes"]
+    )
+    assert applied.exit_code == 0, applied.output
+
+    result = cli("status", "--wave", "wave-2", plan=tmp_path / "not-read.yaml")
+
+    assert result.exit_code == 0, result.output
+    out = lines(result.stdout)
+    assert out[0].startswith("source: plan registry in migration-tracking-test (digest ")
+    assert out[0].endswith(", by tests)")
+    assert out[-1] == "wave-2  inventory    PLANNED  aws 0% / on-prem 100%  -"
 
 
 def _programme(stack: MotoStack) -> dict[str, Phase]:
