@@ -45,6 +45,7 @@ __all__ = [
     "make_clients",
     "make_replications",
     "make_timing",
+    "open_deployment",
     "open_runtime",
 ]
 
@@ -278,10 +279,19 @@ def open_runtime(
         raise InputError("--outputs and --stack are mutually exclusive: give one")
     path = plan_path or default_plan_path()
     plan = load_plan(path)
+    outputs, clients = open_deployment(outputs_path=outputs_path, stack=stack, region=region)
+    return Runtime(plan, Path(path), outputs, clients, make_timing())
+
+
+def open_deployment(
+    *, outputs_path: Path | None, stack: str | None, region: str | None
+) -> tuple[StackOutputs, ClientFactory]:
+    """The deployed stack's outputs and the clients, without a plan (``migrate status``
+    reads the registered plan); raises OutputsError or InputError (bad input: exit 2)."""
+    if stack and outputs_path is not None:
+        raise InputError("--outputs and --stack are mutually exclusive: give one")
     if stack:
         clients = make_clients(region)
-        outputs = fetch_outputs(clients.client("cloudformation"), stack)
-    else:
-        outputs = load_outputs(outputs_path or DEFAULT_OUTPUTS_PATH)
-        clients = make_clients(region)
-    return Runtime(plan, Path(path), outputs, clients, make_timing())
+        return fetch_outputs(clients.client("cloudformation"), stack), clients
+    outputs = load_outputs(outputs_path or DEFAULT_OUTPUTS_PATH)
+    return outputs, make_clients(region)

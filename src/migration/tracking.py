@@ -18,7 +18,8 @@ Only the standard library and boto3 are imported: this module ships to Lambda.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Iterator, Mapping
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,11 +28,14 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from migration.errors import ConcurrentUpdateError, InvalidTransitionError
+from migration.errors import ConcurrentUpdateError, InvalidTransitionError, MigrationError
 
 HEAD_TIMESTAMP = "CURRENT"
 PHASE_INDEX = "MigrationPhaseIndex"
 TRANSITION_EVENT = "TRANSITION"
+BATCH_GET_KEYS = 100
+"""Keys of one BatchGetItem request (DynamoDB's limit)."""
+BATCH_GET_ATTEMPTS = 6
 
 
 class Phase(enum.StrEnum):
@@ -226,6 +230,7 @@ class TrackingStore:
         clock: Callable[[], datetime] = utc_now,
         index_name: str = PHASE_INDEX,
         page_size: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = dynamodb_client
         self._table = table_name
@@ -233,6 +238,7 @@ class TrackingStore:
         self._index = index_name
         # None lets DynamoDB fill 1 MB pages; tests use a small size to force pagination.
         self._page_size = page_size
+        self._sleep = sleep  # backoff between BatchGetItem retries of unprocessed keys
 
     # -- reads ------------------------------------------------------------------------
 
@@ -277,6 +283,51 @@ class TrackingStore:
                 ExpressionAttributeValues=to_item({":phase": phase, ":head": HEAD_TIMESTAMP}),
             )
         ]
+
+    def heads(self, entity_ids: Iterable[str]) -> dict[str, Head]:
+        """Heads of many entities (strongly consistent), by entity id; entities without a
+        head are left out. BatchGetItem, 100 keys a request."""
+        keys = [(entity, HEAD_TIMESTAMP) for entity in entity_ids]
+        return {item["serverId"]: self._head(item) for item in self.items_at(keys)}
+
+    def entries(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], HistoryEntry]:
+        """History items by (entity id, timestamp), e.g. the last transition of each head
+        (``Head.last_event_at``); missing ones are left out. BatchGetItem, 100 keys a request."""
+        return {
+            (item["serverId"], item["timestamp"]): self._entry(item) for item in self.items_at(keys)
+        }
+
+    def items_at(self, keys: Iterable[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+        """The items (plain values) at (serverId, timestamp) ``keys`` that exist, in any
+        order; strongly consistent, BatchGetItem, 100 keys a request.
+
+        Keys DynamoDB leaves unprocessed (throttling) are asked again with exponential
+        backoff; still unprocessed after the last attempt raises MigrationError.
+        """
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            chunk = unique[start : start + BATCH_GET_KEYS]
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [to_item({"serverId": e, "timestamp": t}) for e, t in chunk],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                if attempt:
+                    self._sleep(min(1.0, 0.05 * 2**attempt))
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    yield from_item(item)
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                left = len(request.get(self._table, {}).get("Keys", []))
+                raise MigrationError(
+                    f"BatchGetItem on {self._table}: {left} key(s) still unprocessed after "
+                    f"{BATCH_GET_ATTEMPTS} attempts (throttled); try again"
+                )
 
     def _query(self, **params: Any) -> Iterator[dict[str, Any]]:
         """Every item of a query, page after page (the client's paginator)."""

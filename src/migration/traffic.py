@@ -13,7 +13,7 @@ from __future__ import annotations
 import random as _random
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -409,6 +409,11 @@ def error_code(exc: ClientError) -> str:
 _OCTAL_ESCAPE = re.compile(r"\\(\d{3})")
 
 
+def _route53_order(fqdn: str) -> str:
+    """The key Route 53 lists names by: the labels reversed (``internal.migration.orders``)."""
+    return ".".join(reversed(fqdn.rstrip(".").split(".")))
+
+
 def normalise_name(name: str) -> str:
     """Lowercase, trailing-dot form of a DNS name, with Route 53 octal escapes decoded."""
     decoded = _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), name.strip())
@@ -496,7 +501,7 @@ class TrafficShifter:
         without any weighted record in ``unknown``. With None, ``incomplete`` lists every
         half pair of the zone.
         """
-        pairs, halves = self._discover()
+        pairs, halves = self._pairs(self.list_record_sets())
         if applications is None:
             return ZoneSurvey(
                 found={self._application_for(fqdn): recs for fqdn, recs in sorted(pairs.items())},
@@ -505,6 +510,50 @@ class TrafficShifter:
                 },
                 unknown=(),
             )
+        return self._requested(pairs, halves, applications)
+
+    def survey_names(self, applications: Iterable[str]) -> ZoneSurvey:
+        """:meth:`survey` of some applications, reading their names instead of the zone.
+
+        Each ListResourceRecordSets starts at a requested name not settled yet
+        (``StartRecordName``, up to 300 records) and settles every requested name whose
+        records it holds whole, so names that are neighbours in the zone share a request:
+        at most one request per name, one for a run of neighbours, whatever the zone's size.
+        """
+        wanted = list(dict.fromkeys(applications))
+        names = {self.fqdn_for(app) for app in wanted}
+        settled: set[str] = set()
+        records: list[dict[str, Any]] = []
+        deadline = self._monotonic() + self.time_budget_s
+        for start in sorted(names, key=_route53_order):
+            if start not in settled:
+                found = self._records_from(start, deadline)
+                for name, record in found:
+                    if name in names and name not in settled:
+                        records.append(record)
+                settled.update(name for name, _ in found)
+                settled.add(start)
+        pairs, halves = self._pairs(records)
+        return self._requested(pairs, halves, wanted)
+
+    def _records_from(self, start: str, deadline: float) -> list[tuple[str, dict[str, Any]]]:
+        """(name, record) of the records listed from name ``start`` on, for the names held
+        whole: one request, more only while ``start``'s own records go on past a page; the
+        name a page ends in the middle of is left out."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        for records, next_name in self._pages(start, deadline):
+            found += [(normalise_name(record["Name"]), record) for record in records]
+            if next_name != start:
+                break
+        return [(name, record) for name, record in found if name != next_name or name == start]
+
+    def _requested(
+        self,
+        pairs: Mapping[str, ApplicationRecords],
+        halves: Mapping[str, str],
+        applications: Iterable[str],
+    ) -> ZoneSurvey:
+        """The survey of ``applications`` from the pairs and half pairs found (by FQDN)."""
         found: dict[str, ApplicationRecords] = {}
         incomplete: dict[str, str] = {}
         unknown: list[str] = []
@@ -545,16 +594,24 @@ class TrafficShifter:
         return {app: recs.split for app, recs in self.read(applications).items()}
 
     def list_record_sets(self) -> list[dict[str, Any]]:
-        """Every record set of the zone, following NextRecordName/Type/Identifier.
+        """Every record set of the zone, following NextRecordName/Type/Identifier."""
+        deadline = self._monotonic() + self.time_budget_s
+        return [record for records, _ in self._pages(None, deadline) for record in records]
+
+    def _pages(
+        self, start_name: str | None, deadline: float
+    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Pages of the zone's record sets from ``start_name`` (None: the first) on, each
+        with the normalised name the next page starts at (None after the last page).
 
         Duplicates are dropped by (name, type, set identifier): an emulator that ignores
         StartRecordIdentifier restarts a page at the first record of a weighted name.
         """
         params: dict[str, Any] = {"HostedZoneId": self._zone_id, "MaxItems": str(self._page_size)}
+        if start_name:
+            params["StartRecordName"] = start_name
         seen: set[tuple[str, str, str | None]] = set()
         starts: set[tuple[str, str, str | None]] = set()
-        records: list[dict[str, Any]] = []
-        deadline = self._monotonic() + self.time_budget_s
         # Hand loop, not the paginator: pages retry within one time budget; a stuck page stops.
         while True:
             page = self._call(
@@ -563,18 +620,21 @@ class TrafficShifter:
                 deadline=deadline,
                 **params,
             )
+            records = []
             for record in page.get("ResourceRecordSets", []):
                 key = (normalise_name(record["Name"]), record["Type"], record.get("SetIdentifier"))
                 if key not in seen:
                     seen.add(key)
                     records.append(record)
             if not page.get("IsTruncated"):
-                return records
+                yield records, None
+                return
             start = (
                 page["NextRecordName"],
                 page["NextRecordType"],
                 page.get("NextRecordIdentifier"),
             )
+            yield records, normalise_name(start[0])
             if start in starts:
                 # Only an emulator without StartRecordIdentifier and a tiny page size can
                 # do this; looping forever would hide it.
@@ -589,12 +649,12 @@ class TrafficShifter:
             else:
                 params.pop("StartRecordIdentifier", None)
 
-    def _discover(
-        self, records: Iterable[Mapping[str, Any]] | None = None
+    def _pairs(
+        self, record_sets: Iterable[Mapping[str, Any]]
     ) -> tuple[dict[str, ApplicationRecords], dict[str, str]]:
-        """Weighted pairs keyed by FQDN, and names that hold only half a pair."""
+        """Weighted pairs among ``record_sets`` keyed by FQDN, and names holding half a pair."""
         halves: dict[str, dict[str, WeightedRecord]] = {}
-        for record in self.list_record_sets() if records is None else records:
+        for record in record_sets:
             identifier = record.get("SetIdentifier")
             if (
                 record.get("Type") not in SUPPORTED_TYPES
@@ -760,7 +820,7 @@ class TrafficShifter:
     ) -> tuple[dict[str, ApplicationRecords], dict[str, str]]:
         """The weighted pairs among ``records`` (a :meth:`list_record_sets` result) by
         normalised name, and the names holding half a pair (with what they hold)."""
-        return self._discover(records)
+        return self._pairs(records)
 
     def _send(
         self, batch: Sequence[ChangePair | PairChange], comment: str | None, deadline: float

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import EXAMPLE, Cli, MotoStack
+from tests.cli.status_fixtures import register_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD_PLAN = ROOT / "tests" / "fixtures" / "bad_plans" / "misspelled_top_level_key.yaml"
@@ -59,6 +60,14 @@ def _missing_plan(stack: MotoStack, tmp: Path) -> tuple[list[str], str]:
     return (["status", "--plan", str(path)], f"{path}: file not found")
 
 
+def _registered_unknown_wave(stack: MotoStack, tmp: Path) -> tuple[list[str], str]:
+    register_plan(stack, stack.plan)
+    return (
+        ["status", "--wave", "wave-9"],
+        "unknown wave 'wave-9': the plan registered in migration-tracking-test has wave-1, wave-2",
+    )
+
+
 def _simple(args: list[str], message: str) -> Callable[[MotoStack, Path], tuple[list[str], str]]:
     return lambda stack, tmp: (args, message)
 
@@ -72,6 +81,24 @@ CASES = {
     "unknown wave (status)": _simple(
         ["status", "--wave", "wave-9"],
         f"unknown wave 'wave-9': the plan {EXAMPLE} has wave-1, wave-2",
+    ),
+    "unknown wave (status, registered plan)": _registered_unknown_wave,
+    "--page 0 (status)": _simple(
+        ["status", "--page", "0"], "--page must be a whole number of 1 or more, not 0"
+    ),
+    "--page not a number (status)": _simple(
+        ["status", "--page", "two"], "--page must be a whole number of 1 or more, not 'two'"
+    ),
+    "--page-size too large (status)": _simple(
+        ["status", "--page-size", "1001"],
+        "--page-size must be a whole number from 1 to 1000, not 1001",
+    ),
+    "--page past the end (status)": _simple(
+        ["status", "--page", "2"], "--page 2 is past the end: 3 application(s) make 1 page(s) of 50"
+    ),
+    "--page past the end of a wave (status)": _simple(
+        ["status", "--wave", "wave-2", "--page-size", "1", "--page", "2"],
+        "--page 2 is past the end: 1 application(s) make 1 page(s) of 1",
     ),
     "unknown wave (cutover)": _simple(
         ["cutover", "--wave", "wave-9", "--yes"],

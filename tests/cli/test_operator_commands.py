@@ -17,47 +17,6 @@ def lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.splitlines()]
 
 
-# -- status -------------------------------------------------------------------------------
-
-
-def test_status_before_anything_happened(cli: Cli) -> None:
-    result = cli("status")
-    assert result.exit_code == 0, result.output
-    assert lines(result.stdout) == [
-        "WAVE    APPLICATION  PHASE    SPLIT                  LAST EVENT",
-        "------  -----------  -------  ---------------------  ----------",
-        "wave-1  orders-api   PLANNED  aws 0% / on-prem 100%  -",
-        "wave-1  storefront   PLANNED  aws 0% / on-prem 100%  -",
-        "wave-2  inventory    PLANNED  aws 0% / on-prem 100%  -",
-    ]
-    assert result.stderr == ""
-
-
-def test_status_of_a_wave_shows_split_phase_and_last_event(cli: Cli, stack: MotoStack) -> None:
-    stack.set_weights("orders-api", 50)
-    rolled = cli("rollback", "--app", "orders-api", "--reason", "5xx spike")
-    assert rolled.exit_code == 0, rolled.output
-    stack.set_weights("storefront", 25)
-
-    result = cli("status", "--wave", "wave-1")
-    assert result.exit_code == 0, result.output
-    rows = lines(result.stdout)[2:]
-    assert len(rows) == 2
-    assert rows[0].split()[:8] == [
-        "wave-1",
-        "orders-api",
-        "ROLLED_BACK",
-        "aws",
-        "0%",
-        "/",
-        "on-prem",
-        "100%",
-    ]
-    assert "ROLLED_BACK: 5xx spike (back on-premises " in rows[0]
-    assert rows[0].endswith(" s after the trigger)")  # the recovery time, measured
-    assert "wave-1  storefront   PLANNED      aws 25% / on-prem 75%  -" in rows[1]
-
-
 # -- cutover ------------------------------------------------------------------------------
 
 

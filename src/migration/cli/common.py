@@ -19,8 +19,14 @@ import typer.core
 from botocore.exceptions import BotoCoreError, ClientError
 
 from migration.errors import MigrationError, OutputsError
-from migration.operations import InputError, Runtime, open_runtime
-from migration.outputs import DEFAULT_OUTPUTS_PATH
+from migration.operations import (
+    ClientFactory,
+    InputError,
+    Runtime,
+    open_deployment,
+    open_runtime,
+)
+from migration.outputs import DEFAULT_OUTPUTS_PATH, StackOutputs
 from migration.plan import DEFAULT_PLAN_PATH, PLAN_ENV_VAR, Application, PlanError, Wave
 
 from . import output
@@ -125,6 +131,19 @@ def open_or_fail(
             f" (and {more} more problem(s); run: migrate plan check {exc.source})" if more else ""
         )
         fail(lines[0] + hint)
+    except (OutputsError, InputError) as exc:
+        fail(str(exc))
+    except (ClientError, BotoCoreError) as exc:
+        fail(str(exc), EXIT_FAILED)
+
+
+def deployment_or_fail(
+    outputs: Path | None, stack: str | None, region: str | None
+) -> tuple[StackOutputs, ClientFactory]:
+    """The outputs and clients of a command that may not need the plan file; bad outputs or
+    options exit 2."""
+    try:
+        return open_deployment(outputs_path=outputs, stack=stack, region=region)
     except (OutputsError, InputError) as exc:
         fail(str(exc))
     except (ClientError, BotoCoreError) as exc:

@@ -1,19 +1,39 @@
-"""``migrate status``: where every application of the plan (or of one wave) stands."""
+"""``migrate status``: where the programme (or one wave) stands, at any size.
+
+First a summary, applications per wave and phase, then one page of rows (wave, phase, split,
+last event). The applications come from the plan registry when a plan is registered, else
+from the plan file; the first line says which. What is read, and what it costs, is in
+``status_data`` and docs/status.md: never a Scan, never a call per application.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from migration.operations import Runtime
-from migration.plan import Application
-from migration.tracking import TRANSITION_EVENT, HistoryEntry, Phase, app_id
-from migration.traffic import Split
+from migration.tracking import TRANSITION_EVENT, HistoryEntry, Phase, TrackingStore
+from migration.traffic import Split, TrafficShifter
 
 from . import common, output
+from .status_data import (
+    Listing,
+    RegistryReader,
+    Row,
+    Summary,
+    page_rows,
+    plan_listing,
+    registered_waves,
+    summarise,
+    tracked_phases,
+)
 
 HEADERS = ("WAVE", "APPLICATION", "PHASE", "SPLIT", "LAST EVENT")
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+UNLISTED_NAMES = 5
 
 
 def split_text(split: Split | None) -> str:
@@ -46,49 +66,138 @@ def event_text(entry: HistoryEntry | None) -> str:
     return f"{common.timestamp(entry.timestamp)} {label}{reason}{recovered}"
 
 
-def rows(runtime: Runtime, applications: list[tuple[str, Application]]) -> list[list[str]]:
-    """One row per application; one Route 53 listing for all of them."""
-    # Every pair of the zone in one listing, keyed by application name (the plan's record
-    # names map back to their applications).
-    splits = {app: records.split for app, records in runtime.shifter().read().items()}
-    tracking = runtime.tracking()
-    table: list[list[str]] = []
-    for wave, app in applications:
-        entity = app_id(app.name)
-        head = tracking.current(entity)
-        history = tracking.history(entity) if head is not None else []
-        table.append(
-            [
-                wave,
-                app.name,
-                str(head.phase if head else Phase.PLANNED),
-                split_text(splits.get(app.name)),
-                event_text(history[-1] if history else None),
-            ]
+def whole_number(text: str, option: str, *, most: int | None = None) -> int:
+    """``text`` as a whole number from 1 (to ``most``), else one ``error:`` line, exit 2."""
+    bound = f"from 1 to {most}" if most is not None else "of 1 or more"
+    try:
+        number = int(text.strip())
+    except ValueError:
+        common.fail(f"{option} must be a whole number {bound}, not {text!r}")
+    if number < 1 or (most is not None and number > most):
+        common.fail(f"{option} must be a whole number {bound}, not {number}")
+    return number
+
+
+def summary_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the summary: one row per wave, and ``all`` for several."""
+    phases = summary.phases()
+    waves = list(summary.counts.items())
+    if len(waves) > 1:
+        waves.append(("all", summary.total()))
+    rows = [
+        [wave, str(sum(counts.values())), *(str(counts[phase]) for phase in phases)]
+        for wave, counts in waves
+    ]
+    return ["WAVE", "APPLICATIONS", *phases], rows
+
+
+def row_cells(row: Row) -> list[str]:
+    return [
+        row.wave,
+        row.application,
+        str(row.phase),
+        split_text(row.split),
+        event_text(row.last_event),
+    ]
+
+
+def show(listing: Listing, summary: Summary, rows: list[Row], page: int, size: int) -> None:
+    """The source line, the summary, then the page of rows."""
+    output.info(f"source: {listing.source}")
+    headers, table = summary_table(summary)
+    output.table(headers, table)
+    if summary.unlisted:
+        names = ", ".join(summary.unlisted[:UNLISTED_NAMES])
+        more = ", ..." if len(summary.unlisted) > UNLISTED_NAMES else ""
+        output.info(
+            f"{len(summary.unlisted)} tracked application(s) not in the plan: {names}{more}"
         )
-    return table
+    total = len(listing.applications)
+    pages = -(-total // size)
+    first = (page - 1) * size + 1
+    more = f"; next: --page {page + 1}" if page < pages else ""
+    output.info("")
+    shown = f"{first}-{first + len(rows) - 1}" if len(rows) > 1 else f"{first}"
+    output.table(
+        HEADERS,
+        [row_cells(row) for row in rows],
+        title=f"applications {shown} of {total} (page {page} of {pages}{more})",
+    )
+
+
+def listing_or_fail(
+    registry: RegistryReader, wave: str | None, open_plan: Callable[[], Runtime], table: str
+) -> Listing:
+    """The registered plan's listing, else the plan file's (``open_plan`` loads it; a bad plan
+    exits 2); an unknown wave exits 2."""
+    with common.aws_errors():
+        meta = registry.meta()
+    if meta is None:
+        runtime = open_plan()
+        if wave is not None:
+            common.wave_or_fail(runtime, wave)
+        return plan_listing(runtime.plan, str(runtime.plan_path), table, wave)
+    waves = registered_waves(meta)
+    if wave is not None and wave not in waves:
+        common.fail(
+            f"unknown wave {wave!r}: the plan registered in {table} has "
+            f"{', '.join(waves) or 'none'}"
+        )
+    with common.aws_errors():
+        return registry.listing(meta, wave)
 
 
 def status(
     wave: Annotated[
         str | None, typer.Option("--wave", metavar="W", help="Only the applications of wave W.")
     ] = None,
+    page: Annotated[
+        str, typer.Option("--page", metavar="N", help="Which page of rows (1 is the first).")
+    ] = "1",
+    page_size: Annotated[
+        str,
+        typer.Option("--page-size", metavar="N", help=f"Rows a page, 1 to {MAX_PAGE_SIZE}."),
+    ] = str(PAGE_SIZE),
     outputs: common.OutputsOption = None,
     stack: common.StackOption = None,
     plan: common.PlanOption = None,
     region: common.RegionOption = None,
 ) -> None:
-    """Show each application's wave, phase, current traffic split and last event.
+    """Summarise the applications per wave and phase, then show one page of them: wave,
+    phase, current traffic split and last event.
 
-    The phase comes from the tracking table (PLANNED when nothing was recorded yet), the
-    split from the weighted records in the private hosted zone.
+    The applications come from the registered plan (migrate plan apply), else from the plan
+    file (--plan); phases from the tracking table (PLANNED when nothing was recorded yet),
+    splits from the weighted records in the private hosted zone.
     """
-    runtime = common.open_or_fail(plan, outputs, stack, region)
-    waves = [common.wave_or_fail(runtime, wave)] if wave else list(runtime.plan.waves)
-    applications = [(w.name, app) for w in waves for app in w.applications]
-    if not applications:
+    number = whole_number(page, "--page")
+    size = whole_number(page_size, "--page-size", most=MAX_PAGE_SIZE)
+    deployment, clients = common.deployment_or_fail(outputs, stack, region)
+    dynamodb, table = clients.client("dynamodb"), deployment.table_name
+    registry = RegistryReader(dynamodb, table)
+    listing = listing_or_fail(
+        registry, wave, lambda: common.open_or_fail(plan, outputs, stack, region), table
+    )
+    total = len(listing.applications)
+    if not total:
         output.info("no applications in the plan" + (f" wave {wave}" if wave else ""))
         return
+    if (number - 1) * size >= total:
+        common.fail(
+            f"--page {number} is past the end: {total} application(s) make "
+            f"{-(-total // size)} page(s) of {size}"
+        )
+    shown = listing.applications[(number - 1) * size : number * size]
+    names = [name for _, name in shown]
     with common.aws_errors():
-        table = rows(runtime, applications)
-    output.table(HEADERS, table)
+        summary = summarise(listing, tracked_phases(dynamodb, table))
+        records = (
+            registry.record_names(names)
+            if listing.record_names is None
+            else {name: listing.record_names[name] for name in names}
+        )
+        shifter = TrafficShifter(
+            clients.client("route53"), deployment.hosted_zone_id, application_records=records
+        )
+        rows = page_rows(TrackingStore(dynamodb, table), shifter, shown)
+    show(listing, summary, rows, number, size)
