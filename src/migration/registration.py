@@ -26,6 +26,7 @@ from migration.plan import Plan
 from migration.registry import (
     APP_PREFIX,
     DB_PREFIX,
+    ROSTER_PREFIX,
     RegisteredApplication,
     RegisteredDatabase,
     RegisteredPlan,
@@ -34,7 +35,9 @@ from migration.registry import (
     application_item,
     database_item,
     plan_digest,
+    roster_items,
 )
+from migration.summary import SummarySnapshots
 from migration.tracking import iso_timestamp, utc_now
 from migration.traffic import (
     ApplicationRecords,
@@ -53,6 +56,8 @@ class Desired:
     applications: dict[str, RegisteredApplication]
     databases: dict[str, RegisteredDatabase]
     waves: tuple[WaveSummary, ...]
+    rosters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Sort key -> roster item: each wave's application names in plan order."""
 
     @property
     def digest(self) -> str:
@@ -89,7 +94,8 @@ def desired_registration(plan: Plan, cdc_latency_alarms: Mapping[str, str]) -> D
         for db in wave.databases
     }
     waves = tuple(WaveSummary(w.name, len(w.applications), len(w.databases)) for w in plan.waves)
-    return Desired(applications, databases, waves)
+    rosters = roster_items((w.name, [app.name for app in w.applications]) for w in plan.waves)
+    return Desired(applications, databases, waves, rosters)
 
 
 @dataclass
@@ -150,10 +156,17 @@ def _split_text(pair: ApplicationRecords) -> str:
 class Registration:
     """Computes and applies the registration of a plan (Route 53 and DynamoDB injected)."""
 
-    def __init__(self, registry: Registry, shifter: TrafficShifter, names: WriterName) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        shifter: TrafficShifter,
+        names: WriterName,
+        snapshots: SummarySnapshots | None = None,
+    ) -> None:
         self._registry = registry
         self._shifter = shifter
         self._names = names
+        self._snapshots = snapshots
 
     def diff(self, desired: Desired) -> PlanDiff:
         """Compare the plan with the registry and the zone; nothing is changed."""
@@ -163,6 +176,7 @@ class Registration:
         diff = PlanDiff()
         self._diff_applications(diff, desired, registered, pairs, halves)
         self._diff_databases(diff, desired, registered, plain_names(records))
+        _diff_rosters(diff, desired, registered)
         diff.meta_changed = registered.digest != desired.digest
         return diff
 
@@ -300,7 +314,10 @@ class Registration:
         diff.names_to_delete.append(old)
 
     def apply(self, diff: PlanDiff, desired: Desired, *, applied_by: str, now: str) -> int:
-        """Carry out ``diff`` (refused ones are never passed here); the number of changes."""
+        """Carry out ``diff`` (refused ones are never passed here); the number of changes.
+
+        Then the summary snapshot of the new plan is written (so ``migrate status`` has one
+        before the controller's next tick); it is not counted as a change."""
         changed = len(self._shifter.register_pairs(diff.pair_changes, comment="plan apply"))
         for db in diff.names_to_delete:
             self._names.delete(db.dns_name, NameTarget.for_address(db.source_host))
@@ -315,7 +332,31 @@ class Registration:
                 "appliedBy": applied_by,
                 "waves": [asdict(w) for w in desired.waves],
             }
-        return changed + self._registry.write(diff.registry_puts, diff.registry_deletes, meta)
+        changed += self._registry.write(diff.registry_puts, diff.registry_deletes, meta)
+        if self._snapshots is not None:
+            wave_of = {app.name: app.wave for app in desired.applications.values()}
+            self._snapshots.write(
+                [w.name for w in desired.waves], wave_of, desired.digest, by="plan apply"
+            )
+        return changed
+
+
+def _diff_rosters(diff: PlanDiff, desired: Desired, registered: RegisteredPlan) -> None:
+    """Roster items to put (new or different) and to delete (no longer wanted): each wave's
+    application order. Shown as one line per wave whose order alone changed."""
+    changed_waves: set[str] = set()
+    for key, item in desired.rosters.items():
+        if registered.rosters.get(key) != item:
+            diff.registry_puts.append(item)
+            changed_waves.add(str(item["wave"]))
+    for key, old in registered.rosters.items():
+        if key.startswith(ROSTER_PREFIX) and key not in desired.rosters:
+            diff.registry_deletes.append(key)
+            changed_waves.add(str(old.get("wave", "")))
+    described = " ".join(diff.lines())
+    for wave in sorted(changed_waves):
+        if wave and f"({wave}," not in described:
+            diff.changed[f"wave {wave}"] = ["roster (its applications in plan order) written"]
 
 
 def _with(record: WeightedRecord, weight: int) -> WeightedRecord:
@@ -353,6 +394,7 @@ def registration_for(client: Callable[[str], Any], outputs: StackOutputs) -> Reg
         Registry(client("dynamodb"), outputs.table_name),
         TrafficShifter(client("route53"), outputs.hosted_zone_id),
         WriterName(client("route53"), outputs.hosted_zone_id),
+        SummarySnapshots(client("dynamodb"), outputs.table_name),
     )
 
 

@@ -11,7 +11,14 @@ One partition of the tracking table, ``serverId = "plan"``:
 * ``timestamp = "app#<name>"``: one item per application: wave, record name and type, the two
   addresses, the databases it uses and the alarms it lists;
 * ``timestamp = "db#<name>"``: one item per database: wave, writer name, engine and the name of
-  its CDC latency alarm (from the deployment's outputs when the plan was applied).
+  its CDC latency alarm (from the deployment's outputs when the plan was applied);
+* ``timestamp = "roster#<wave index:04>#<chunk:04>"``: per wave, its applications' names in
+  plan order, at most ``ROSTER_NAMES`` a chunk (names are at most 63 characters: a chunk is
+  under 70 KB), so a page of ``migrate status`` reads one or two of them, never the
+  application items;
+* ``timestamp = "summary"``: the summary snapshot (applications per wave and phase, and when it
+  was computed), written by the cutover controller each tick and by ``migrate plan apply``
+  (:mod:`migration.summary`).
 
 Every item is small (a few hundred bytes; an application listing many alarms a few KB), so a
 plan of any size fits: 10,000 applications are about 3 MB, read in a few 1 MB query pages.
@@ -29,12 +36,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from migration.errors import MigrationError
+from migration.item_size import MAX_ITEM_BYTES, item_size
 from migration.tracking import from_item, to_item
 
 REGISTRY_ID = "plan"
 META_KEY = "meta"
 APP_PREFIX = "app#"
 DB_PREFIX = "db#"
+ROSTER_PREFIX = "roster#"
+SUMMARY_KEY = "summary"
+ROSTER_NAMES = 1000
+"""Application names a roster item holds (its last chunk fewer)."""
 REGISTRY_FORMAT = 1
 BATCH_WRITE_ITEMS = 25
 """BatchWriteItem's limit of requests per call."""
@@ -87,6 +99,8 @@ class RegisteredPlan:
     digest: str = ""
     applied_at: str = ""
     applied_by: str = ""
+    rosters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Sort key -> roster item (plain values), as registered."""
 
     def alarm_applications(self, builtin_alarms: Iterable[str] = ()) -> dict[str, tuple[str, ...]]:
         """Alarm name -> the applications it rolls back (sorted).
@@ -135,6 +149,40 @@ def database_item(database: RegisteredDatabase) -> dict[str, Any]:
         "kind": "database",
         **_camel(asdict(database)),
     }
+
+
+def roster_key(wave_index: int, chunk: int) -> str:
+    """The sort key of chunk ``chunk`` of the roster of the ``wave_index``-th wave (from 0)."""
+    return f"{ROSTER_PREFIX}{wave_index:04d}#{chunk:04d}"
+
+
+def roster_items(waves: Iterable[tuple[str, Iterable[str]]]) -> dict[str, dict[str, Any]]:
+    """The roster items of ``waves`` ((wave, application names in plan order), waves in plan
+    order): sort key -> item. Names ``k * ROSTER_NAMES`` to ``(k + 1) * ROSTER_NAMES - 1`` of a
+    wave are in its chunk ``k``; a wave without applications has no roster item."""
+    items: dict[str, dict[str, Any]] = {}
+    for index, (wave, names) in enumerate(waves):
+        listed = list(names)
+        for chunk, start in enumerate(range(0, len(listed), ROSTER_NAMES)):
+            key = roster_key(index, chunk)
+            item = {
+                "serverId": REGISTRY_ID,
+                "timestamp": key,
+                "kind": "roster",
+                "wave": wave,
+                "first": start,
+                "names": listed[start : start + ROSTER_NAMES],
+            }
+            size = item_size(to_item(item))
+            if size > MAX_ITEM_BYTES // 2:
+                raise MigrationError(f"roster {key} of wave {wave} would be {size} bytes")
+            items[key] = item
+    return items
+
+
+def parse_roster(item: Mapping[str, Any]) -> tuple[str, int, tuple[str, ...]]:
+    """A roster item as (wave, index of its first name in the wave, names)."""
+    return str(item["wave"]), int(item["first"]), tuple(str(n) for n in item["names"])
 
 
 def plan_digest(
@@ -195,6 +243,7 @@ class Registry:
         meta: dict[str, Any] | None = None
         applications: dict[str, RegisteredApplication] = {}
         databases: dict[str, RegisteredDatabase] = {}
+        rosters: dict[str, dict[str, Any]] = {}
         for item in self._items():
             key = str(item["timestamp"])
             if key == META_KEY:
@@ -205,6 +254,8 @@ class Registry:
             elif key.startswith(DB_PREFIX):
                 database = parse_database(item)
                 databases[database.name] = database
+            elif key.startswith(ROSTER_PREFIX):
+                rosters[key] = item
         if meta is None:
             return None
         return RegisteredPlan(
@@ -217,6 +268,7 @@ class Registry:
             digest=str(meta.get("digest", "")),
             applied_at=str(meta.get("appliedAt", "")),
             applied_by=str(meta.get("appliedBy", "")),
+            rosters=rosters,
         )
 
     def _items(self) -> Iterator[dict[str, Any]]:

@@ -18,14 +18,17 @@ import yaml
 from moto import mock_aws
 
 from migration.database.writer_name import NameTarget, WriterName
+from migration.errors import MigrationError
 from migration.plan import Plan, load_plan
 from migration.registration import (
     Registration,
     RegistrationRefused,
     desired_registration,
 )
-from migration.registry import Registry
+from migration.registry import ROSTER_NAMES, Registry, roster_items
 from migration.settings import Settings
+from migration.summary import SummarySnapshots
+from migration.tracking import Phase, TrackingStore, app_id
 from migration.traffic import Split, TrafficShifter
 from tests.runtime.conftest import (
     TABLE_NAME,
@@ -53,6 +56,7 @@ class Account:
             Registry(self.dynamodb, TABLE_NAME),
             TrafficShifter(self.route53, self.zone_id),
             WriterName(self.route53, self.zone_id),
+            SummarySnapshots(self.dynamodb, TABLE_NAME),
         )
         self.shifter = TrafficShifter(
             self.route53,
@@ -249,3 +253,98 @@ def test_existing_pairs_are_adopted_with_their_weights(account):
     assert account.zone() == zone
     assert account.shifter.splits(["orders-api"])["orders-api"] == Split(aws=10, on_premises=90)
     assert Registry(account.dynamodb, TABLE_NAME).load() is not None
+
+
+# -- rosters and the summary snapshot -----------------------------------------------------
+
+
+def _rosters(account: Account) -> dict[str, tuple[str, list[str]]]:
+    registered = Registry(account.dynamodb, TABLE_NAME).load()
+    assert registered is not None
+    return {key: (item["wave"], item["names"]) for key, item in registered.rosters.items()}
+
+
+def test_rosters_hold_each_waves_applications_in_plan_order(account):
+    account.apply(account.plan(EXAMPLE))
+    assert _rosters(account) == {
+        "roster#0000#0000": ("wave-1", ["orders-api", "storefront"]),
+        "roster#0001#0000": ("wave-2", ["inventory"]),
+    }
+
+
+def test_a_reordered_or_emptied_wave_rewrites_or_deletes_its_roster(account):
+    account.apply(account.plan(EXAMPLE))
+    meta = account.dynamodb.get_item(
+        TableName=TABLE_NAME, Key={"serverId": {"S": "plan"}, "timestamp": {"S": "meta"}}
+    )["Item"]
+    reordered = copy.deepcopy(EXAMPLE)
+    reordered["waves"][0]["applications"].reverse()
+    lines = account.apply(account.plan(reordered))
+    assert lines == ["~ wave wave-1: roster (its applications in plan order) written"]
+    assert _rosters(account)["roster#0000#0000"] == ("wave-1", ["storefront", "orders-api"])
+    # Same applications, same digest: the meta item is not rewritten.
+    assert (
+        account.dynamodb.get_item(
+            TableName=TABLE_NAME, Key={"serverId": {"S": "plan"}, "timestamp": {"S": "meta"}}
+        )["Item"]
+        == meta
+    )
+    before = account.state()
+    assert account.registration.diff(desired_registration(account.plan(reordered), CDC)).empty
+    assert account.state() == before
+    lines = account.apply(account.plan(_without(reordered, "inventory")))
+    assert "- application inventory (wave-2, inventory.migration.internal)" in lines
+    assert set(_rosters(account)) == {"roster#0000#0000"}
+
+
+def test_missing_rosters_are_written_by_a_rerun(account):
+    # A registry written before rosters existed: the next apply writes them, nothing else.
+    plan = account.plan(EXAMPLE)
+    account.apply(plan)
+    for key in _rosters(account):
+        account.dynamodb.delete_item(
+            TableName=TABLE_NAME, Key={"serverId": {"S": "plan"}, "timestamp": {"S": key}}
+        )
+    diff = account.registration.diff(desired_registration(plan, CDC))
+    assert [item["timestamp"] for item in diff.registry_puts] == [
+        "roster#0000#0000",
+        "roster#0001#0000",
+    ]
+    assert not diff.meta_changed and not diff.pair_changes
+    account.apply(plan)
+    assert len(_rosters(account)) == 2
+
+
+def test_rosters_are_chunked_and_far_below_the_item_limit():
+    names = [f"{i:05d}-" + "x" * 57 for i in range(2 * ROSTER_NAMES + 500)]  # 63 characters
+    items = roster_items([("big", names), ("empty", []), ("small", ["a"])])
+    assert list(items) == [
+        "roster#0000#0000",
+        "roster#0000#0001",
+        "roster#0000#0002",
+        "roster#0002#0000",
+    ]
+    assert [len(item["names"]) for item in items.values()] == [1000, 1000, 500, 1]
+    assert [item["first"] for item in items.values()] == [0, 1000, 2000, 0]
+    assert [n for item in list(items.values())[:3] for n in item["names"]] == names
+    with pytest.raises(MigrationError, match="roster roster#0000#0000 of wave big would be"):
+        roster_items([("big", ["x" * 300] * ROSTER_NAMES)])
+
+
+def test_an_apply_writes_the_summary_snapshot_of_the_new_plan(account):
+    plan = account.plan(EXAMPLE)
+    account.apply(plan)
+    registered = Registry(account.dynamodb, TABLE_NAME).load()
+    snapshot = SummarySnapshots(account.dynamodb, TABLE_NAME).read()
+    assert registered is not None and snapshot is not None
+    assert snapshot.computed_by == "plan apply" and snapshot.digest == registered.digest
+    assert snapshot.counts == {"wave-1": {Phase.PLANNED: 2}, "wave-2": {Phase.PLANNED: 1}}
+    TrackingStore(account.dynamodb, TABLE_NAME).transition(app_id("orders-api"), Phase.PLANNED)
+    TrackingStore(account.dynamodb, TABLE_NAME).transition(app_id("orders-api"), Phase.REPLICATING)
+    account.apply(account.plan(_without(EXAMPLE, "inventory")))
+    snapshot = SummarySnapshots(account.dynamodb, TABLE_NAME).read()
+    assert snapshot is not None
+    assert snapshot.counts == {
+        "wave-1": {Phase.PLANNED: 1, Phase.REPLICATING: 1},
+        "wave-2": {},
+    }
