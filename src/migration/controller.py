@@ -41,6 +41,11 @@ Per application, each tick (rollback first, then watching, then progress):
    REPLICATING or IN_SYNC, is handed to the database step function (an asynchronous
    invocation; the request is recorded on the wave's head first and repeated after 15
    minutes if the database has not started moving).
+8. After all of that, the summary snapshot (:mod:`migration.summary`: applications per wave
+   and phase, which ``migrate status`` shows) is recomputed and stored, when the controller
+   was given one to write. A failure there is logged and reported in the tick's report, and
+   never fails the tick: the snapshot is an optimisation of ``migrate status``, which falls
+   back to counting itself when the snapshot is missing or old.
 
 Only the standard library, botocore and the runtime modules are imported: ships to Lambda.
 """
@@ -131,6 +136,8 @@ class TickReport:
     database_steps: list[str] = field(default_factory=list)
     """Databases whose cutover this tick asked the database step function to run."""
     errors: list[str] = field(default_factory=list)
+    summary: str = ""
+    """The summary snapshot: "written", "not written: <why>", or "" (none to write)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +152,7 @@ class TickReport:
             "wavesCompleted": self.waves_completed,
             "databaseSteps": self.database_steps,
             "errors": self.errors,
+            "summary": self.summary,
         }
 
 
@@ -226,6 +234,7 @@ class Controller:
         clock: Callable[[], datetime] = utc_now,
         logger: logging.Logger = LOGGER,
         start_database_step: Callable[[str, str], None] | None = None,
+        summary: Callable[[], object] | None = None,
     ) -> None:
         self._tracking = tracking
         self._shifter = shifter
@@ -234,6 +243,7 @@ class Controller:
         self._clock = clock
         self._log = logger
         self._start_database_step = start_database_step
+        self._summary = summary
 
     # -- the tick -----------------------------------------------------------------------
 
@@ -256,7 +266,20 @@ class Controller:
                 # logged, and the handler fails the invocation so the error alarm fires.
                 self._log.error("wave %s: %s", name, exc)
                 report.errors.append(f"{name}: {exc}")
+        self._write_summary(report)
         return report
+
+    def _write_summary(self, report: TickReport) -> None:
+        """Step 8: the summary snapshot, after the tick's real work; never fails the tick."""
+        if self._summary is None:
+            return
+        try:
+            self._summary()
+        except Exception as exc:  # any failure is logged; none fails the tick
+            self._log.error("summary snapshot not written: %s", exc)
+            report.summary = f"not written: {exc}"[:1024]
+        else:
+            report.summary = "written"
 
     # -- 1. the rollback always wins ------------------------------------------------------
 

@@ -7,14 +7,17 @@ phase ROLLED_BACK, one ROLLED_BACK item.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from migration.gates import GateResult
 from migration.spec import WaveSpec
-from migration.tracking import Phase, db_id, wave_id
+from migration.summary import SummarySnapshots
+from migration.tracking import Phase, db_id, iso_timestamp, wave_id
 from migration.traffic import Split
 from migration.waves import ControlError
 from tests.runtime.conftest import Aws
@@ -460,3 +463,66 @@ def test_an_application_rolled_back_keeps_its_database_where_it_is(cut: Cutover)
         cut.tick(gates_for=gates_for, start_database_step=start)
     assert cut.phase("orders") is Phase.ROLLED_BACK
     assert cut.wave_phase() is Phase.WAVE_COMPLETE and requests == []
+
+
+# -- the summary snapshot -----------------------------------------------------------------
+
+
+def _snapshots(cut: Cutover, client: Any = None) -> SummarySnapshots:
+    aws = cut.env.aws
+    return SummarySnapshots(client or aws.dynamodb, aws.table, clock=aws.time.clock)
+
+
+def _writer(cut: Cutover, client: Any = None) -> Any:
+    wave_of = {app.name: wave.name for wave in cut.plan.waves for app in wave.applications}
+    waves = [wave.name for wave in cut.plan.waves]
+    snapshots = _snapshots(cut, client)
+    return lambda: snapshots.write(waves, wave_of, "digest-1", by="controller")
+
+
+def test_each_tick_writes_the_summary_snapshot_after_its_work(cut: Cutover) -> None:
+    cut.start()
+    report = cut.tick(summary=_writer(cut))
+    assert report.moved == {"orders": 1, "billing": 1} and report.summary == "written"
+    snapshot = _snapshots(cut).read()
+    assert snapshot is not None
+    assert snapshot.computed_by == "controller" and snapshot.digest == "digest-1"
+    assert snapshot.computed_at == iso_timestamp(cut.env.aws.time.clock())
+    assert snapshot.counts["wave-1"] == Counter({Phase.SHIFTING: 2})  # after this tick's steps
+    assert report.to_dict()["summary"] == "written"
+    # Without a writer (no registered plan) nothing is written and nothing is said.
+    assert cut.tick().summary == ""
+
+
+class _FailingPut:
+    """The tracking table's client, except that PutItem of the snapshot is refused."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def put_item(self, **kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+            "PutItem",
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_failing_snapshot_write_is_logged_and_never_fails_the_tick(
+    cut: Cutover, caplog: pytest.LogCaptureFixture
+) -> None:
+    cut.start()
+    failing = _writer(cut, _FailingPut(cut.env.aws.dynamodb))
+    report = cut.tick(summary=failing)
+    assert report.moved == {"orders": 1, "billing": 1}  # the tick's real work was done
+    assert report.errors == []  # so the invocation does not fail
+    assert report.summary.startswith("not written: An error occurred")
+    assert "summary snapshot not written" in caplog.text
+    assert _snapshots(cut).read() is None
+
+    def broken() -> None:
+        raise RuntimeError("anything at all")
+
+    assert cut.tick(minutes=2, summary=broken).moved == {"orders": 2, "billing": 2}

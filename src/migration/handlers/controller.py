@@ -22,14 +22,15 @@ from typing import Any
 
 import boto3
 
-from migration.controller import Controller
+from migration.controller import ACTOR, Controller
 from migration.errors import ConfigurationError, MigrationError, OutputsError
 from migration.gates import Gates
 from migration.handlers.rollback import build_service, client_config, get_clients
 from migration.outputs import parse_cutover_settings
-from migration.registry import Registry
+from migration.registry import RegisteredPlan, Registry
 from migration.settings import Settings
 from migration.spec import WaveSpec
+from migration.summary import SummarySnapshots
 from migration.tracking import TrackingStore, utc_now
 from migration.traffic import RateLimiter, TrafficShifter
 
@@ -51,7 +52,8 @@ def build_controller(
 ) -> tuple[Controller, RateLimiter]:
     """Wire a Controller from the function's environment and a client factory."""
     settings = Settings.from_env(env)
-    settings = settings.with_registry(Registry(client("dynamodb"), settings.table_name).load())
+    registered = Registry(client("dynamodb"), settings.table_name).load()
+    settings = settings.with_registry(registered)
     try:
         cutover = parse_cutover_settings(env.get("CUTOVER_SETTINGS", ""), "CUTOVER_SETTINGS")
     except OutputsError as exc:
@@ -97,8 +99,23 @@ def build_controller(
         clock=clock,
         logger=LOGGER,
         start_database_step=_database_step_starter(env, client),
+        summary=_summary_writer(registered, client("dynamodb"), settings.table_name, clock),
     )
     return controller, limiter
+
+
+def _summary_writer(
+    registered: RegisteredPlan | None,
+    dynamodb: Any,
+    table: str,
+    clock: Callable[[], datetime],
+) -> Callable[[], object] | None:
+    """Writes the summary snapshot of the registered plan after each tick (none without a
+    registered plan: ``migrate status`` then counts from the plan file itself)."""
+    if registered is None:
+        return None
+    snapshots = SummarySnapshots(dynamodb, table, clock=clock)
+    return lambda: snapshots.write_plan(registered, by=ACTOR)
 
 
 def _database_step_starter(
