@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +18,10 @@ from migration.registry import (
     WaveSummary,
     application_item,
     plan_digest,
+    roster_items,
 )
-from migration.tracking import HEAD_TIMESTAMP, Phase, app_id, to_item
+from migration.summary import Snapshot, SummarySnapshots
+from migration.tracking import HEAD_TIMESTAMP, Phase, app_id, to_item, utc_now
 from tests.cli.conftest import MotoStack
 
 ZONE = "migration.internal"
@@ -37,9 +40,14 @@ def _write(stack: MotoStack, items: Sequence[Mapping[str, Any]]) -> None:
 
 
 def register(
-    stack: MotoStack, waves: Mapping[str, Sequence[str]], dns: Mapping[str, str] | None = None
+    stack: MotoStack,
+    waves: Mapping[str, Sequence[str]],
+    dns: Mapping[str, str] | None = None,
+    *,
+    rosters: bool = True,
 ) -> str:
-    """Register applications by wave (plan order = the mapping's order); returns the digest."""
+    """Register applications by wave (plan order = the mapping's order), with their rosters
+    (``rosters=False``: as an earlier version registered them); returns the digest."""
     apps = [
         RegisteredApplication(
             name=name,
@@ -64,7 +72,8 @@ def register(
             {"name": w.name, "applications": w.applications, "databases": 0} for w in summaries
         ],
     }
-    _write(stack, [*(application_item(app) for app in apps), meta])
+    roster = roster_items(waves.items()).values() if rosters else []
+    _write(stack, [*(application_item(app) for app in apps), *roster, meta])
     return digest
 
 
@@ -75,6 +84,23 @@ def register_plan(stack: MotoStack, plan: Plan) -> str:
         {wave.name: [app.name for app in wave.applications] for wave in plan.waves},
         {app.name: app.dns_name for app in plan.applications},
     )
+
+
+def snapshot(
+    stack: MotoStack,
+    waves: Mapping[str, Sequence[str]],
+    *,
+    age: timedelta = timedelta(seconds=30),
+    digest: str | None = None,
+) -> Snapshot:
+    """The summary snapshot the controller writes (counted from the phase index now), as if
+    computed ``age`` ago; ``digest``: of another registration."""
+    apps = {name: wave for wave, names in waves.items() for name in names}
+    meta = stack.dynamodb.get_item(
+        TableName=stack.table, Key={"serverId": {"S": "plan"}, "timestamp": {"S": "meta"}}
+    )["Item"]
+    snapshots = SummarySnapshots(stack.dynamodb, stack.table, clock=lambda: utc_now() - age)
+    return snapshots.write(list(waves), apps, digest or meta["digest"]["S"], by="controller")
 
 
 def track(stack: MotoStack, phases: Mapping[str, Phase], *, version: int = 1) -> None:

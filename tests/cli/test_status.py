@@ -5,6 +5,7 @@ reads (never a Scan, never a call per application)."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from migration.cli import app as cli_app
 from migration.cli import status_data
 from migration.tracking import Phase, TrackingStore, app_id, db_id, server_id
 from tests.cli.conftest import EXAMPLE, Cli, MotoStack
-from tests.cli.status_fixtures import calls, register, register_plan, track
+from tests.cli.status_fixtures import calls, register, register_plan, snapshot, track
 
 __all__ = ["calls"]  # the fixture
 
@@ -34,6 +35,7 @@ def test_status_before_anything_happened(cli: Cli) -> None:
     out = lines(result.stdout)
     assert out[0].startswith("source: plan file ") and out[0].endswith(f"({PLAN_SOURCE})")
     assert out[1:] == [
+        "summary counted now from the phase index (no plan registered)",
         "WAVE    APPLICATIONS  PLANNED",
         "------  ------------  -------",
         "wave-1  2             2",
@@ -59,14 +61,14 @@ def test_status_of_a_wave_shows_split_phase_and_last_event(cli: Cli, stack: Moto
     result = cli("status", "--wave", "wave-1")
     assert result.exit_code == 0, result.output
     out = lines(result.stdout)
-    assert out[1:5] == [
+    assert out[2:6] == [
         "WAVE    APPLICATIONS  PLANNED  ROLLED_BACK",
         "------  ------------  -------  -----------",
         "wave-1  2             1        1",
         "",
     ]
-    assert out[5] == "applications 1-2 of 2 (page 1 of 1)"
-    rows = out[8:]
+    assert out[6] == "applications 1-2 of 2 (page 1 of 1)"
+    rows = out[9:]
     assert len(rows) == 2
     assert rows[0].split()[:8] == [
         "wave-1",
@@ -162,7 +164,11 @@ def test_summary_counts_every_wave_and_phase_planned_included(cli: Cli, stack: M
 
     assert result.exit_code == 0, result.output
     out = lines(result.stdout)
-    assert out[1:8] == [
+    assert out[1] == (
+        "summary counted now from the phase index: no summary snapshot yet "
+        "(the cutover controller writes one each minute)"
+    )
+    assert out[2:9] == [
         "WAVE   APPLICATIONS  PLANNED  REPLICATING  READY  SHIFTING  HELD  CUTOVER_COMPLETE"
         "  ROLLED_BACK",
         "-----  ------------  -------  -----------  -----  --------  ----  ----------------"
@@ -173,8 +179,8 @@ def test_summary_counts_every_wave_and_phase_planned_included(cli: Cli, stack: M
         "all    23            15       1            1      2         1     2                 1",
         "1 tracked application(s) not in the plan: gone",
     ]
-    assert out[9] == "applications 1-23 of 23 (page 1 of 1)"
-    rows = out[12:]
+    assert out[10] == "applications 1-23 of 23 (page 1 of 1)"
+    rows = out[13:]
     assert [row.split()[:3] for row in rows[:5]] == [
         ["alpha", "a00", "CUTOVER_COMPLETE"],
         ["alpha", "a01", "CUTOVER_COMPLETE"],
@@ -218,7 +224,7 @@ def test_pages_follow_each_other_and_the_wave_filter_pages_its_own(
         ["b12"],
     )
     wave = lines(cli("status", "--wave", "beta").stdout)
-    assert wave[1:5] == [
+    assert wave[2:6] == [
         "WAVE  APPLICATIONS  PLANNED  REPLICATING  READY  SHIFTING  HELD",
         "----  ------------  -------  -----------  -----  --------  ----",
         "beta  13            9        1            1      1         1",
@@ -252,18 +258,27 @@ def test_no_scan_and_no_call_per_application(
 
     reads = _reads(cli, calls)
 
+    # No snapshot: the summary is counted now (the phase index, every roster of the plan).
     assert ("dynamodb", "Scan") not in reads
     assert reads == {
-        ("dynamodb", "GetItem"): 1,  # the registry's meta item
-        ("dynamodb", "Query"): 1 + len(status_data.APPLICATION_PHASES),  # registry, phases
-        ("dynamodb", "BatchGetItem"): 3,  # record names, heads, last transitions
+        ("dynamodb", "GetItem"): 2,  # the registry's meta item, the (missing) snapshot
+        ("dynamodb", "Query"): len(status_data.APPLICATION_PHASES),  # the phase index
+        ("dynamodb", "BatchGetItem"): 4,  # rosters, record names, heads, last transitions
         ("route53", "ListResourceRecordSets"): 50,  # no records: one per name shown
     }
     # A page of 10 reads the same way; the summary's queries do not grow with the rows.
     small = _reads(cli, calls, "--page-size", "10")
     assert small[("dynamodb", "Query")] == reads[("dynamodb", "Query")]
-    assert small[("dynamodb", "BatchGetItem")] == 3
+    assert small[("dynamodb", "BatchGetItem")] == 4
     assert small[("route53", "ListResourceRecordSets")] == 10
+    # With the controller's snapshot: no query at all, the page's roster item only.
+    snapshot(stack, waves)
+    fresh = _reads(cli, calls)
+    assert fresh == {
+        ("dynamodb", "GetItem"): 2,  # the meta item, the snapshot
+        ("dynamodb", "BatchGetItem"): 4,  # the page's roster, record names, heads, last events
+        ("route53", "ListResourceRecordSets"): 50,
+    }
 
 
 def test_the_split_reads_only_the_names_shown(
@@ -345,3 +360,138 @@ def test_summary_of_a_listing_names_at_most_five_unlisted_applications(
     assert "6 tracked application(s) not in the plan: g1, g2, g3, g4, g5, ...\n" in out
     wave = status_data.Listing("test", ("w",), (("w", "kept"),), complete=False)
     assert status_data.summarise(wave, phases).unlisted == ()
+
+
+# -- the summary snapshot -----------------------------------------------------------------
+
+
+def test_a_recent_snapshot_is_the_summary_and_the_rows_stay_live(
+    cli: Cli, stack: MotoStack, calls: Counter[tuple[str, str]]
+) -> None:
+    waves = {"alpha": ["a0", "a1", "a2"], "beta": ["b0"]}
+    register(stack, waves)
+    track(stack, {"a0": Phase.SHIFTING, "gone": Phase.SHIFTING})
+    taken = snapshot(stack, waves, age=timedelta(seconds=40))
+    # After the snapshot a0 is rolled back (between two ticks): the row shows it, the
+    # summary trails until the next tick.
+    track(stack, {"a0": Phase.ROLLED_BACK}, version=2)
+
+    reads = _reads(cli, calls)
+
+    assert ("dynamodb", "Query") not in reads  # the phase index is not read
+    out = lines(cli("status").stdout)
+    assert out[1] == (
+        f"summary as of {taken.computed_at[:10]} {taken.computed_at[11:19]}Z, 40 s ago "
+        "(by the controller); rows are live"
+    )
+    assert out[2:8] == [
+        "WAVE   APPLICATIONS  PLANNED  SHIFTING",
+        "-----  ------------  -------  --------",
+        "alpha  3             2        1",
+        "beta   1             1        0",
+        "all    4             3        1",
+        "1 tracked application(s) not in the plan: gone",
+    ]
+    assert out[12].split()[:3] == ["alpha", "a0", "ROLLED_BACK"]
+    # One wave: its counts only, and nothing "not in the plan".
+    beta = lines(cli("status", "--wave", "beta").stdout)
+    assert beta[2:6] == [
+        "WAVE  APPLICATIONS  PLANNED",
+        "----  ------------  -------",
+        "beta  1             1",
+        "",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("age", "other", "why"),
+    [
+        (timedelta(minutes=10), False, " is 10 min old: is the cutover controller running?"),
+        (timedelta(seconds=5), True, ": the summary snapshot is of another registration"),
+    ],
+)
+def test_an_old_snapshot_or_one_of_another_plan_is_not_shown(
+    cli: Cli,
+    stack: MotoStack,
+    calls: Counter[tuple[str, str]],
+    age: timedelta,
+    other: bool,
+    why: str,
+) -> None:
+    waves = {"alpha": ["a0", "a1"]}
+    register(stack, waves)
+    snapshot(stack, waves, age=age, digest="0" * 64 if other else None)
+    track(stack, {"a0": Phase.SHIFTING})
+
+    reads = _reads(cli, calls)
+
+    assert reads[("dynamodb", "Query")] == len(status_data.APPLICATION_PHASES)
+    out = lines(cli("status").stdout)
+    assert out[1].startswith("summary counted now from the phase index: ")
+    assert why in out[1]
+    assert out[4] == "alpha  2             1        1"
+
+
+def test_a_snapshot_with_unknown_content_is_ignored(cli: Cli, stack: MotoStack) -> None:
+    register(stack, {"alpha": ["a0"]})
+    stack.dynamodb.put_item(
+        TableName=stack.table,
+        Item={"serverId": {"S": "plan"}, "timestamp": {"S": "summary"}, "x": {"S": "?"}},
+    )
+    out = lines(cli("status").stdout)
+    assert out[1].startswith("summary counted now from the phase index: no summary snapshot")
+
+
+# -- rosters ------------------------------------------------------------------------------
+
+
+def test_pages_follow_the_rosters_across_chunks_and_waves(
+    cli: Cli, stack: MotoStack, calls: Counter[tuple[str, str]]
+) -> None:
+    # Plan order is not name order: the rows follow the plan (the rosters).
+    big = [f"app-{1004 - i:04d}" for i in range(1005)]  # two roster items: 1,000 + 5
+    waves = {"big": big, "empty": [], "small": ["s2", "s1", "s3"]}
+    register(stack, waves)
+    snapshot(stack, waves)
+
+    def page(*args: str) -> tuple[str, list[str]]:
+        result = cli("status", "--page-size", "10", *args)
+        assert result.exit_code == 0, result.output
+        out = lines(result.stdout)
+        title = next(line for line in out if line.startswith("applications "))
+        return title, [" ".join(row.split()[:2]) for row in out[out.index(title) + 3 :]]
+
+    assert page()[1][:2] == ["big app-1004", "big app-1003"]
+    assert page("--page", "100") == (
+        "applications 991-1000 of 1008 (page 100 of 101; next: --page 101)",
+        [f"big app-{n:04d}" for n in range(14, 4, -1)],
+    )
+    calls.clear()
+    assert page("--page", "101") == (
+        "applications 1001-1008 of 1008 (page 101 of 101)",
+        [*(f"big app-{n:04d}" for n in range(4, -1, -1)), "small s2", "small s1", "small s3"],
+    )
+    assert ("dynamodb", "Query") not in calls
+    # The two rosters in one request, record names, heads (none, so no last transitions).
+    assert calls[("dynamodb", "BatchGetItem")] == 3
+    assert page("--wave", "small") == (
+        "applications 1-3 of 3 (page 1 of 1)",
+        ["small s2", "small s1", "small s3"],
+    )
+    assert page("--wave", "big", "--page", "101")[1] == [
+        f"big app-{n:04d}" for n in range(4, -1, -1)
+    ]
+
+
+def test_a_registry_without_rosters_is_listed_by_name(cli: Cli, stack: MotoStack) -> None:
+    # Registered by an earlier version: status still answers, from the application items.
+    register(stack, {"alpha": ["a2", "a1"], "beta": ["b1"]}, rosters=False)
+    result = cli("status")
+    assert result.exit_code == 0, result.output
+    out = lines(result.stdout)
+    assert out[1].startswith("note: no rosters in the registry (registered by an earlier")
+    assert [" ".join(row.split()[:2]) for row in out[-3:]] == ["alpha a1", "alpha a2", "beta b1"]
+    waves = {"alpha": ["a2", "a1"], "beta": ["b1"]}
+    snapshot(stack, waves)
+    paged = lines(cli("status", "--page-size", "1", "--page", "2").stdout)
+    assert paged[-1].split()[:2] == ["alpha", "a2"]

@@ -9,23 +9,27 @@ from the plan file; the first line says which. What is read, and what it costs, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from migration.operations import Runtime
-from migration.tracking import TRANSITION_EVENT, HistoryEntry, Phase, TrackingStore
+from migration.summary import SummarySnapshots
+from migration.tracking import TRANSITION_EVENT, HistoryEntry, Phase, TrackingStore, utc_now
 from migration.traffic import Split, TrafficShifter
 
 from . import common, output
 from .status_data import (
     Listing,
     RegistryReader,
+    RosterMissing,
     Row,
     Summary,
+    from_snapshot,
     page_rows,
     plan_listing,
     registered_waves,
+    snapshot_problem,
     summarise,
     tracked_phases,
 )
@@ -102,17 +106,20 @@ def row_cells(row: Row) -> list[str]:
 
 
 def show(listing: Listing, summary: Summary, rows: list[Row], page: int, size: int) -> None:
-    """The source line, the summary, then the page of rows."""
+    """The source line, where the summary comes from, the summary, then the page of rows."""
     output.info(f"source: {listing.source}")
+    if listing.note:
+        output.info(f"note: {listing.note}")
+    if summary.origin:
+        output.info(summary.origin)
     headers, table = summary_table(summary)
     output.table(headers, table)
-    if summary.unlisted:
+    unlisted = len(summary.unlisted) if summary.unlisted_count is None else summary.unlisted_count
+    if unlisted:
         names = ", ".join(summary.unlisted[:UNLISTED_NAMES])
-        more = ", ..." if len(summary.unlisted) > UNLISTED_NAMES else ""
-        output.info(
-            f"{len(summary.unlisted)} tracked application(s) not in the plan: {names}{more}"
-        )
-    total = len(listing.applications)
+        more = ", ..." if unlisted > UNLISTED_NAMES else ""
+        output.info(f"{unlisted} tracked application(s) not in the plan: {names}{more}")
+    total = listing.total
     pages = -(-total // size)
     first = (page - 1) * size + 1
     more = f"; next: --page {page + 1}" if page < pages else ""
@@ -178,7 +185,7 @@ def status(
     listing = listing_or_fail(
         registry, wave, lambda: common.open_or_fail(plan, outputs, stack, region), table
     )
-    total = len(listing.applications)
+    total = listing.total
     if not total:
         output.info("no applications in the plan" + (f" wave {wave}" if wave else ""))
         return
@@ -187,10 +194,11 @@ def status(
             f"--page {number} is past the end: {total} application(s) make "
             f"{-(-total // size)} page(s) of {size}"
         )
-    shown = listing.applications[(number - 1) * size : number * size]
-    names = [name for _, name in shown]
+    start, stop = (number - 1) * size, number * size
     with common.aws_errors():
-        summary = summarise(listing, tracked_phases(dynamodb, table))
+        listing, summary = summary_of(listing, registry, dynamodb, table)
+        shown = page_of(listing, registry, start, stop)
+        names = [name for _, name in shown]
         records = (
             registry.record_names(names)
             if listing.record_names is None
@@ -201,3 +209,36 @@ def status(
         )
         rows = page_rows(TrackingStore(dynamodb, table), shifter, shown)
     show(listing, summary, rows, number, size)
+
+
+def summary_of(
+    listing: Listing, registry: RegistryReader, dynamodb: Any, table: str
+) -> tuple[Listing, Summary]:
+    """The summary: the controller's snapshot when it is recent and of this registration
+    (one GetItem), else counted now from the phase index with every listed application
+    (read from the rosters); the listing comes back with its applications when it had to."""
+    if listing.applications is not None:  # the plan file: no snapshot to look for
+        origin = "summary counted now from the phase index (no plan registered)"
+        return listing, summarise(listing, tracked_phases(dynamodb, table), origin)
+    now = utc_now()
+    snapshot = SummarySnapshots(dynamodb, table).read()
+    problem = snapshot_problem(snapshot, listing, now)
+    if snapshot is not None and not problem:
+        return listing, from_snapshot(snapshot, listing, now)
+    listing = registry.with_applications(listing)
+    origin = f"summary counted now from the phase index: {problem}"
+    return listing, summarise(listing, tracked_phases(dynamodb, table), origin)
+
+
+def page_of(
+    listing: Listing, registry: RegistryReader, start: int, stop: int
+) -> list[tuple[str, str]]:
+    """Applications ``start:stop``: from the listing when it holds them, else from the
+    rosters (falling back to reading them all when a roster is missing)."""
+    if listing.applications is None:
+        try:
+            return registry.page(listing, start, stop)
+        except RosterMissing:
+            listing = registry.with_applications(listing)
+    assert listing.applications is not None
+    return list(listing.applications[start:stop])
