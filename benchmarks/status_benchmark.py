@@ -1,5 +1,5 @@
 """Benchmark: ``migrate status`` (whole programme, default page) for 100 and 10,000
-applications against moto's server.
+applications against moto's server, with the summary snapshot and without (the fallback).
 
 Run: ``.venv/bin/python benchmarks/status_benchmark.py [--sizes 100 10000] [--runs 3]``
 
@@ -7,11 +7,16 @@ For each N a fresh account on one moto server (``ThreadedMotoServer`` on 127.0.0
 between sizes) gets what the deployed stack and ``migrate plan apply`` would hold: the
 tracking table (keys and ``MigrationPhaseIndex`` as in lib/tracking.py), a private hosted zone
 with each application's weighted pair, the plan registry (``serverId = "plan"``: the meta
-item, one item per application, waves of 100 applications) and a head for every application,
+item, one item per application, the rosters, waves of 100 applications; the items
+``migrate plan apply`` writes, made by the same functions) and a head for every application,
 in the seven application phases in turn (PLANNED included), each with its history (1 to 4
 transitions) - N tracked entities - plus N/10 server heads, which status must leave out.
+Then the summary snapshot is written by the code the controller runs each tick
+(``SummarySnapshots.write_plan``; its time is printed: the tick's extra cost).
 
-Then ``migrate status --outputs F`` runs ``--runs`` times as a subprocess (what an operator
+Two modes per N: ``snapshot`` (the snapshot is fresh: what status does while the controller
+runs) and ``fallback`` (the snapshot item deleted: status counts from the phase index).
+In each, ``migrate status --outputs F`` runs ``--runs`` times as a subprocess (what an operator
 waits for: interpreter, imports, reads, output) and ``--runs`` times in-process (the
 command's own work; the server then shares the process), each timed with
 ``time.perf_counter``; medians are printed, with the ratio of the largest N to the smallest
@@ -36,6 +41,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +71,14 @@ from migration import operations
 from migration.cli import app as cli_app
 from migration.registry import (
     RegisteredApplication,
+    RegisteredPlan,
+    Registry,
     WaveSummary,
     application_item,
     plan_digest,
+    roster_items,
 )
+from migration.summary import SummarySnapshots
 from migration.tracking import HEAD_TIMESTAMP, PHASE_INDEX, Phase, app_id, server_id, to_item
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,8 +104,10 @@ class Row:
     """Measured figures for one N."""
 
     n: int
+    mode: str
     items: int
     seed_s: float
+    snapshot_s: float
     subprocess_s: list[float]
     client_cpu_s: list[float]
     in_process_s: list[float]
@@ -168,7 +180,7 @@ def _zone(route53: Any, ec2: Any, n: int) -> str:
 
 
 def _registry(n: int) -> Iterator[dict[str, Any]]:
-    """The registered plan: one item per application, the meta item with the waves."""
+    """The registered plan: one item per application, the rosters, the meta item."""
     apps = [
         RegisteredApplication(
             name=_name(i),
@@ -186,6 +198,9 @@ def _registry(n: int) -> Iterator[dict[str, Any]]:
         for w in range(-(-n // WAVE_SIZE))
     ]
     yield from (application_item(app) for app in apps)
+    yield from roster_items(
+        (w.name, [a.name for a in apps if a.wave == w.name]) for w in waves
+    ).values()
     yield {
         "serverId": "plan",
         "timestamp": "meta",
@@ -242,18 +257,36 @@ def _put(dynamodb: Any, items: Iterator[dict[str, Any]]) -> int:
     return count
 
 
+def _client(url: str, service: str) -> Any:
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1")
+
+
+def _snapshot(url: str) -> float:
+    """Write the summary snapshot as the controller does each tick; seconds it took."""
+    dynamodb = _client(url, "dynamodb")
+    registered = Registry(dynamodb, TABLE).load()
+    assert isinstance(registered, RegisteredPlan)
+    # Only the snapshot's own cost: the controller loads the registry anyway.
+    started = time.perf_counter()
+    SummarySnapshots(dynamodb, TABLE).write_plan(registered, by="controller")
+    return time.perf_counter() - started
+
+
+def _drop_snapshot(url: str) -> None:
+    _client(url, "dynamodb").delete_item(
+        TableName=TABLE, Key={"serverId": {"S": "plan"}, "timestamp": {"S": "summary"}}
+    )
+
+
 def _seed(url: str, n: int, directory: Path) -> tuple[Path, int]:
     """A fresh account with N applications; returns the outputs file and the item count."""
     request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=30):
         pass
 
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=url, region_name="us-east-1")
-
-    dynamodb = client("dynamodb")
+    dynamodb = _client(url, "dynamodb")
     _table(dynamodb)
-    zone_id = _zone(client("route53"), client("ec2"), n)
+    zone_id = _zone(_client(url, "route53"), _client(url, "ec2"), n)
     items = _put(dynamodb, _registry(n)) + _put(dynamodb, _tracking(n))
     outputs = {
         "VpcId": "vpc-0123456789abcdef0",
@@ -281,7 +314,7 @@ def _seed(url: str, n: int, directory: Path) -> tuple[Path, int]:
     return path, items
 
 
-def _subprocess(url: str, outputs: Path) -> tuple[float, float]:
+def _subprocess(url: str, outputs: Path, expect: str) -> tuple[float, float]:
     """Wall time of one ``migrate status`` process, and the CPU time it used itself."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(ENV, AWS_ENDPOINT_URL=url)
@@ -296,7 +329,11 @@ def _subprocess(url: str, outputs: Path) -> tuple[float, float]:
     )
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0 or "source: plan registry" not in done.stdout:
+    if (
+        done.returncode != 0
+        or "source: plan registry" not in done.stdout
+        or expect not in done.stdout
+    ):
         raise SystemExit(f"benchmark bug: migrate status failed:\n{done.stdout}{done.stderr}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return elapsed, cpu
@@ -327,7 +364,9 @@ class _Counted:
             self._items[0] += len(items)
 
 
-def _in_process(url: str, outputs: Path, counted: Callable[[Any], Any] | None = None) -> float:
+def _in_process(
+    url: str, outputs: Path, expect: str, counted: Callable[[Any], Any] | None = None
+) -> float:
     os.environ["AWS_ENDPOINT_URL"] = url
     original = operations.make_clients
     if counted is not None:
@@ -339,29 +378,43 @@ def _in_process(url: str, outputs: Path, counted: Callable[[Any], Any] | None = 
     finally:
         operations.make_clients = original  # type: ignore[assignment]
         os.environ.pop("AWS_ENDPOINT_URL", None)
-    if result.exit_code != 0:
+    if result.exit_code != 0 or expect not in result.output:
         raise SystemExit(f"benchmark bug: migrate status failed:\n{result.output}")
     return elapsed
 
 
-def measure(url: str, n: int, runs: int, directory: Path) -> Row:
+EXPECT = {"snapshot": "summary as of ", "fallback": "summary counted now from the phase index"}
+
+
+def measure(url: str, n: int, runs: int, directory: Path) -> list[Row]:
     started = time.perf_counter()
     outputs, items = _seed(url, n, directory)
     seed_s = time.perf_counter() - started
-    requests: Counter[str] = Counter()
-    read = [0]
-    _in_process(url, outputs, lambda inner: _Counted(inner, requests, read))  # also warms up
-    processes = [_subprocess(url, outputs) for _ in range(runs)]
-    return Row(
-        n=n,
-        items=items,
-        seed_s=seed_s,
-        subprocess_s=[wall for wall, _ in processes],
-        client_cpu_s=[cpu for _, cpu in processes],
-        in_process_s=[_in_process(url, outputs) for _ in range(runs)],
-        requests=requests,
-        items_read=read[0],
-    )
+    rows = []
+    for mode in ("snapshot", "fallback"):
+        snapshot_s = _snapshot(url) if mode == "snapshot" else 0.0
+        if mode == "fallback":
+            _drop_snapshot(url)
+        expect = EXPECT[mode]
+        requests: Counter[str] = Counter()
+        read = [0]
+        _in_process(url, outputs, expect, partial(_Counted, requests=requests, items=read))
+        processes = [_subprocess(url, outputs, expect) for _ in range(runs)]
+        rows.append(
+            Row(
+                n=n,
+                mode=mode,
+                items=items,
+                seed_s=seed_s,
+                snapshot_s=snapshot_s,
+                subprocess_s=[wall for wall, _ in processes],
+                client_cpu_s=[cpu for _, cpu in processes],
+                in_process_s=[_in_process(url, outputs, expect) for _ in range(runs)],
+                requests=requests,
+                items_read=read[0],
+            )
+        )
+    return rows
 
 
 def _cpu_model() -> str:
@@ -376,14 +429,14 @@ def _cpu_model() -> str:
 
 def report(rows: Sequence[Row]) -> None:
     print(
-        "| N | table items | requests | items read | subprocess median (s) | runs (s) "
+        "| N | summary | table items | requests | items read | subprocess median (s) | runs (s) "
         "| its CPU median (s) | in-process median (s) | runs (s) |"
     )
-    print("|---:|---:|---|---:|---:|---|---:|---:|---|")
+    print("|---:|---|---:|---|---:|---:|---|---:|---:|---|")
     for row in rows:
         requests = ", ".join(f"{name} {count}" for name, count in sorted(row.requests.items()))
         print(
-            f"| {row.n} | {row.items} | {requests} | {row.items_read} "
+            f"| {row.n} | {row.mode} | {row.items} | {requests} | {row.items_read} "
             f"| {statistics.median(row.subprocess_s):.2f} "
             f"| {' '.join(f'{s:.2f}' for s in row.subprocess_s)} "
             f"| {statistics.median(row.client_cpu_s):.2f} "
@@ -391,13 +444,19 @@ def report(rows: Sequence[Row]) -> None:
             f"| {' '.join(f'{s:.2f}' for s in row.in_process_s)} |",
             flush=True,
         )
-    if len(rows) > 1:
-        small, large = rows[0], rows[-1]
+    for mode in EXPECT:
+        of_mode = [row for row in rows if row.mode == mode]
+        if len(of_mode) < 2:
+            continue
+        small, large = of_mode[0], of_mode[-1]
         for what, pick in (("subprocess", "subprocess_s"), ("in-process", "in_process_s")):
             ratio = statistics.median(getattr(large, pick)) / statistics.median(
                 getattr(small, pick)
             )
-            print(f"ratio N={large.n} / N={small.n}, {what}: {ratio:.2f}x (target: at most 3x)")
+            print(
+                f"{mode}: ratio N={large.n} / N={small.n}, {what}: {ratio:.2f}x "
+                "(target: at most 3x)"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -418,9 +477,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with tempfile.TemporaryDirectory() as directory:
             for n in args.sizes:
-                row = measure(url, n, args.runs, Path(directory))
-                rows.append(row)
-                print(f"N={n}: seeded {row.items} items in {row.seed_s:.1f} s", flush=True)
+                measured = measure(url, n, args.runs, Path(directory))
+                rows.extend(measured)
+                print(
+                    f"N={n}: seeded {measured[0].items} items in {measured[0].seed_s:.1f} s; "
+                    f"the controller's snapshot took {measured[0].snapshot_s:.2f} s",
+                    flush=True,
+                )
     finally:
         server.stop()
     print()
