@@ -4,6 +4,7 @@ reads (never a Scan, never a call per application)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -380,10 +381,12 @@ def test_a_recent_snapshot_is_the_summary_and_the_rows_stay_live(
 
     assert ("dynamodb", "Query") not in reads  # the phase index is not read
     out = lines(cli("status").stdout)
-    assert out[1] == (
-        f"summary as of {taken.computed_at[:10]} {taken.computed_at[11:19]}Z, 40 s ago "
-        "(by the controller); rows are live"
-    )
+    # 40 s old when taken, a few seconds more by now on a busy machine.
+    assert re.fullmatch(
+        f"summary as of {taken.computed_at[:10]} {taken.computed_at[11:19]}Z, "
+        r"(4\d|5\d) s ago \(by the controller\); rows are live",
+        out[1],
+    ), out[1]
     assert out[2:8] == [
         "WAVE   APPLICATIONS  PLANNED  SHIFTING",
         "-----  ------------  -------  --------",
