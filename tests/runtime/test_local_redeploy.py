@@ -18,7 +18,7 @@ import pytest
 
 from migration.local import Emulator, LocalDeployError, LocalDeployment, deploy_local
 
-ALARM = {
+ALARM: dict[str, Any] = {
     "Type": "AWS::CloudWatch::Alarm",
     "Properties": {
         "MetricName": "Lag",
@@ -31,7 +31,7 @@ ALARM = {
         "AlarmActions": [{"Ref": "Topic"}],
     },
 }
-ENDPOINT = {
+ENDPOINT: dict[str, Any] = {
     "Type": "AWS::DMS::Endpoint",
     "Properties": {
         "EndpointType": "source",
@@ -41,7 +41,7 @@ ENDPOINT = {
         "DatabaseName": "orders",
     },
 }
-GATEWAY = {
+GATEWAY: dict[str, Any] = {
     "Type": "AWS::EC2::CustomerGateway",
     "Properties": {"BgpAsn": 65000, "IpAddress": "203.0.113.10", "Type": "ipsec.1"},
 }
