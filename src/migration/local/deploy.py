@@ -384,8 +384,10 @@ class _Deployment:
         try:
             getattr(cloudformation, action)(**kwargs)
         except (ClientError, BotoCoreError) as error:
+            hint = " (to update it, pass its earlier deployment as previous=)"
+            hint = hint if "AlreadyExists" in str(error) else ""
             raise LocalDeployError(
-                f"{action} of {self.stack_name} failed: {error}{self.events_text()}"
+                f"{action} of {self.stack_name} failed: {error}{hint}{self.events_text()}"
             ) from None
         self.created_stack = True
         self.sent = copy.deepcopy(body["Resources"])
