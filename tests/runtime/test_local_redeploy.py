@@ -9,7 +9,9 @@ as left behind; what cannot be updated locally is refused in one line, changing 
 from __future__ import annotations
 
 import copy
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +212,61 @@ def test_an_earlier_deployment_of_another_stack_is_refused(
     first = _deploy(emulator, tmp_path, FIRST, "Original")
     with pytest.raises(LocalDeployError, match="the earlier deployment is of Original"):
         _deploy(emulator, tmp_path, FIRST, "Other", previous=first)
+
+
+def _function_template(timeout: int, stage: str) -> dict[str, Any]:
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        },
+    }
+    function = {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {
+            "Runtime": "python3.12",
+            "Handler": "index.handler",
+            "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+            "Code": {"S3Bucket": "redeploy-code", "S3Key": "code.zip"},
+            "Timeout": timeout,
+            "Environment": {"Variables": {"STAGE": stage}},
+        },
+    }
+    return {
+        "Resources": {"Role": role, "Function": function},
+        "Outputs": {"FunctionArn": {"Value": {"Fn::GetAtt": ["Function", "Arn"]}}},
+    }
+
+
+def test_a_changed_function_is_updated_in_place(emulator: Emulator, tmp_path: Path) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as code:
+        code.writestr("index.py", "def handler(event, context):\n    return event\n")
+    s3 = emulator.client("s3")
+    s3.create_bucket(
+        Bucket="redeploy-code", CreateBucketConfiguration={"LocationConstraint": emulator.region}
+    )
+    s3.put_object(Bucket="redeploy-code", Key="code.zip", Body=archive.getvalue())
+
+    first = _deploy(emulator, tmp_path, _function_template(10, "one"), "RedeployFunction")
+    second = _deploy(
+        emulator, tmp_path, _function_template(20, "two"), "RedeployFunction", previous=first
+    )
+
+    assert second.outputs["FunctionArn"] == first.outputs["FunctionArn"]
+    assert "updated in place from the earlier deployment" in second.resources["Function"].notes
+    assert "Function" in second.verified  # timeout and environment read back
+    configuration = emulator.client("lambda").get_function_configuration(
+        FunctionName=second.resources["Function"].physical_id
+    )
+    assert configuration["Timeout"] == 20
+    assert configuration["Environment"]["Variables"] == {"STAGE": "two"}
