@@ -348,3 +348,16 @@ def test_an_apply_writes_the_summary_snapshot_of_the_new_plan(account):
         "wave-1": {Phase.PLANNED: 1, Phase.REPLICATING: 1},
         "wave-2": {},
     }
+
+
+def test_the_functions_read_the_registry_without_rosters_or_summary(account):
+    account.apply(account.plan(EXAMPLE))
+    registry = Registry(account.dynamodb, TABLE_NAME)
+    full, lean = registry.load(), registry.load(with_rosters=False)
+    assert full is not None and lean is not None
+    assert full.rosters and not lean.rosters
+    assert (lean.applications, lean.databases, lean.digest) == (
+        full.applications,
+        full.databases,
+        full.digest,
+    )

@@ -52,7 +52,7 @@ def build_controller(
 ) -> tuple[Controller, RateLimiter]:
     """Wire a Controller from the function's environment and a client factory."""
     settings = Settings.from_env(env)
-    registered = Registry(client("dynamodb"), settings.table_name).load()
+    registered = Registry(client("dynamodb"), settings.table_name).load(with_rosters=False)
     settings = settings.with_registry(registered)
     try:
         cutover = parse_cutover_settings(env.get("CUTOVER_SETTINGS", ""), "CUTOVER_SETTINGS")

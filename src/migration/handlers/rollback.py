@@ -86,7 +86,9 @@ def reset_clients() -> None:
 def registered_settings(settings: Settings, clients: Clients) -> Settings:
     """``settings`` plus the mappings of the plan registered in the tracking table (which
     alarm rolls back which applications, each application's record name)."""
-    return settings.with_registry(Registry(clients.dynamodb, settings.table_name).load())
+    return settings.with_registry(
+        Registry(clients.dynamodb, settings.table_name).load(with_rosters=False)
+    )
 
 
 def build_shifter(settings: Settings, clients: Clients) -> TrafficShifter:
