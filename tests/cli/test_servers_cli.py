@@ -222,3 +222,24 @@ def test_agent_command_prints_the_steps_when_the_role_cannot_be_assumed(
         result.output
     )
     assert "--aws-access-key-id '<AccessKeyId>'" in result.output
+
+
+def test_status_says_a_finalize_waits_for_the_applications(
+    cli: Cli, mgn: StubbedMgn, stack: MotoStack
+) -> None:
+    from migration.tracking import TrackingStore
+
+    TrackingStore(stack.dynamodb, stack.table).transition(
+        server_id("orders-app-01"),
+        Phase.CUTTING_OVER,
+        state={"sourceServerID": SID, "cutoverJobID": CUTOVER_JOB},
+    )
+    mgn.describe(source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB), ids=[SID])
+    mgn.jobs(job(CUTOVER_JOB, initiated_by="START_CUTOVER"), job_id=CUTOVER_JOB)
+    result = cli("servers", "status", "orders-app-01")
+    mgn.done()
+    assert result.exit_code == 0, result.output
+    assert "finalize waits: server orders-app-01: finalizing stops its replication" in (
+        result.output
+    )
+    assert "orders-api (not started)" in result.output

@@ -115,7 +115,16 @@ def _status_row(runtime: Runtime, service: ServerLifecycle, view: ServerView) ->
     if not spec.is_mgn:
         return [spec.id, wave, phase, "manual", "-", "-", "-", "moved by hand; not gated"]
     if found is None:
-        return [spec.id, wave, phase, "not registered", "-", "-", "-", _next(service, view)]
+        return [
+            spec.id,
+            wave,
+            phase,
+            "not registered",
+            "-",
+            "-",
+            "-",
+            _next(service, view, _users(runtime, spec)),
+        ]
     lag = "-" if found.lag_seconds is None else f"{found.lag_seconds:g}s"
     synced = "-" if found.progress is None else f"{found.progress:.0%}"
     mgn_state = f"{found.life_cycle or '?'} / {found.replication_state or '?'}"
@@ -127,14 +136,15 @@ def _status_row(runtime: Runtime, service: ServerLifecycle, view: ServerView) ->
         lag,
         synced,
         found.source_server_id,
-        _next(service, view),
+        _next(service, view, _users(runtime, spec)),
     ]
 
 
-def _next(service: ServerLifecycle, view: ServerView) -> str:
-    """The server's next run and its gate, in a few words."""
+def _next(service: ServerLifecycle, view: ServerView, users: Sequence[str]) -> str:
+    """The server's next run and its gate, in a few words (``users``: the applications
+    listing the server, which a finalize waits for)."""
     for run in (Run.TEST, Run.CUTOVER, Run.FINALIZE):
-        decision, gate = service.check(run, view)
+        decision, gate = service.check(run, view, users)
         if decision is Decision.DONE:
             continue
         verdict = "ready" if gate.ok else ("waits" if gate.wait else "blocked")
