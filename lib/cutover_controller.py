@@ -56,9 +56,9 @@ def _check_environment_size(cutover_settings: Mapping[str, Any]) -> None:
     size = _json_size(cutover_settings)
     if size > ENVIRONMENT_BUDGET:
         raise ConfigError(
-            "planFile: the cutover controller's settings need about "
-            f"{size} bytes, over the {ENVIRONMENT_BUDGET} its 4 KB environment leaves; split "
-            "the plan into fewer databases and applications per stack"
+            "CutoverSettings: the cutover controller's settings need about "
+            f"{size} bytes, over the {ENVIRONMENT_BUDGET} its 4 KB environment leaves; they "
+            "hold stack names only, so a name is far longer than it should be"
         )
 
 

@@ -4,10 +4,9 @@ and a prepared CDC-only reverse task AWS -> on-premises, each with its own DMS e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from aws_cdk import Aws, CfnTag, Fn, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dms as dms
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -301,14 +300,6 @@ class ReplicationTasks(Construct):
             tags=[self._tag],
         )
 
-    def alarms(self, alarms: Mapping[str, cloudwatch.Alarm]) -> dict[str, cloudwatch.Alarm]:
-        """The CDC latency alarm of each planned database, from the monitoring alarms by id."""
-        return _alarms_by_database(self.tasks, self.monitors, alarms)
-
-    def reverse_alarms(self, alarms: Mapping[str, cloudwatch.Alarm]) -> dict[str, cloudwatch.Alarm]:
-        """The reverse replication's CDC latency alarm of each planned database."""
-        return _alarms_by_database(self.reverse_tasks, self.reverse_monitors, alarms)
-
     def _endpoint(
         self,
         group: Construct,
@@ -357,14 +348,3 @@ def _monitor(
         # database cutover every application writes through the database's name either way.
         triggers_rollback=metric_name == FORWARD_LATENCY_METRIC,
     )
-
-
-def _alarms_by_database(
-    tasks: Mapping[str, dms.CfnReplicationTask],
-    monitors: Sequence[ReplicationTaskMonitor],
-    alarms: Mapping[str, cloudwatch.Alarm],
-) -> dict[str, cloudwatch.Alarm]:
-    return {
-        database: alarms[f"CdcLatency-{monitor.task_identifier}"]
-        for database, monitor in zip(tasks, monitors, strict=True)
-    }

@@ -459,7 +459,7 @@ def test_settings_over_the_environment_budget_are_refused_at_synth() -> None:
     settings = {"cdcLatencyAlarms": {f"db-{n:03}": f"alarm-{n:03}-" + "x" * 40 for n in range(60)}}
     assert _json_size(settings) > ENVIRONMENT_BUDGET
     unused = cast(Any, None)
-    with pytest.raises(ConfigError, match=r"planFile: the cutover controller's settings"):
+    with pytest.raises(ConfigError, match=r"CutoverSettings: the cutover controller's settings"):
         CutoverController(
             stack,
             "Controller",

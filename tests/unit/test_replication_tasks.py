@@ -518,12 +518,3 @@ def test_monitors_name_their_alarms_as_the_runtime_derives_them(built: Built) ->
     assert [str(t.replication_task_identifier) for t in built.tasks.tasks.values()] == [
         task_identifier(d.name, "test") for d in DATABASES
     ]
-
-
-def test_alarms_are_found_by_task_identifier(built: Built) -> None:
-    alarms: Any = {
-        f"CdcLatency-{m.task_identifier}": m.task_identifier
-        for m in (*built.tasks.monitors, *built.tasks.reverse_monitors)
-    }
-    assert built.tasks.alarms(alarms)["orders-db"] == "orders-db-test"
-    assert built.tasks.reverse_alarms(alarms)["orders-db"] == "orders-db-reverse-test"

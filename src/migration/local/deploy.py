@@ -51,6 +51,17 @@ from migration.local.template import (
     references,
     substitute,
 )
+from migration.local.update import (
+    Removal,
+    ToolResource,
+    changed_bodies,
+    refusals,
+    refuse,
+    removal_order,
+    remove_cfn_resource,
+    remove_tool_resource,
+    update_tool_resource,
+)
 from migration.local.verify import verify
 from migration.outputs import LOCAL_OUTPUTS_PATH
 
@@ -75,6 +86,13 @@ class LocalDeployment:
     resources: dict[str, ResourceRecord]
     verified: dict[str, list[str]] = field(default_factory=dict)
     nested_stacks: list[NestedStack] = field(default_factory=list)
+    # What the next update of this stack needs (deploy_local(..., previous=this)): the deployed
+    # (flattened) template and what each filler created, with the properties it was given.
+    template: dict[str, Any] = field(default_factory=dict)
+    tool_resources: dict[str, ToolResource] = field(default_factory=dict)
+    # Set by an update: the earlier template's resources this one no longer has.
+    updated: bool = False
+    removed: list[Removal] = field(default_factory=list)
 
     def by(self, creator: str) -> list[ResourceRecord]:
         return [r for r in self.resources.values() if r.created_by == creator]
@@ -90,7 +108,8 @@ class LocalDeployment:
                 if self.nested_stacks
                 else ""
             )
-            + f", {len(cfn)} by CloudFormation, {len(tool)} by the local deployment",
+            + f", {len(cfn)} by CloudFormation, {len(tool)} by the local deployment"
+            + (f" (updated in place, {len(self.removed)} removed)" if self.updated else ""),
         ]
         for record in sorted(self.resources.values(), key=lambda r: r.logical_id):
             checks = self.verified.get(record.logical_id, [])
@@ -107,6 +126,12 @@ class LocalDeployment:
             lines.append(
                 f"  {stack.path} <- {stack.template_file}: {len(stack.resources)} resources{notes}"
             )
+        if self.removed:
+            left = sum(r.left_behind for r in self.removed)
+            lines.append(
+                f"removed by the update ({len(self.removed)}, {left} left behind on the emulator):"
+            )
+            lines += [r.line() for r in sorted(self.removed, key=lambda r: r.logical_id)]
         lines.append(f"outputs ({len(self.outputs)}) written to {self.outputs_path}")
         return "\n".join(lines)
 
@@ -133,6 +158,7 @@ class _Deployment:
         client: Callable[[str], Any],
         stack_name: str,
         region: str,
+        previous: LocalDeployment | None = None,
     ) -> None:
         self.original = template
         self.template_path = template_path
@@ -142,8 +168,14 @@ class _Deployment:
         self.resources: dict[str, Any] = template.get("Resources", {})
         self.values: dict[Reference, Any] = {}
         self.records: dict[str, ResourceRecord] = {}
-        self.created_stack = False
+        self.created_stack = previous is not None
         self.account = ""
+        self.previous = previous
+        # What each filler created (or kept) in this deployment, for the next update.
+        self.tool_state: dict[str, ToolResource] = {}
+        # The resources as last sent to moto: the stack's template (an update starts from it).
+        self.sent: dict[str, Any] = {}
+        self.removed: list[Removal] = []
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -255,11 +287,14 @@ class _Deployment:
             body = _zip_directory(source) if asset["source"].get("packaging") == "zip" else None
             for destination in asset.get("destinations", {}).values():
                 bucket = self._placeholders(destination["bucketName"])
+                key = self._placeholders(destination["objectKey"])
                 _ensure_bucket(s3, bucket, self.region)
+                # As cdk-assets: an asset already published (its key is its hash) is not sent
+                # again; a zip made again from another cdk.out differs in its timestamps.
+                if _object_exists(s3, bucket, key):
+                    continue
                 data = body if body is not None else source.read_bytes()
-                s3.put_object(
-                    Bucket=bucket, Key=self._placeholders(destination["objectKey"]), Body=data
-                )
+                s3.put_object(Bucket=bucket, Key=key, Body=data)
 
     def _placeholders(self, text: str) -> str:
         return (
@@ -305,16 +340,23 @@ class _Deployment:
                     ) from None
         return resource
 
-    def cfn_template(self, logical_ids: list[str], outputs: Mapping[str, Any]) -> dict[str, Any]:
+    def cfn_template(
+        self, logical_ids: list[str], outputs: Mapping[str, Any], *, final: bool = False
+    ) -> dict[str, Any]:
+        """The stack's template for one layer: ``logical_ids`` as they are now; in an update,
+        before the final layer, also the stack's other resources as they were (CloudFormation
+        deletes removed resources at the end of an update; moto would delete them at once)."""
         body: dict[str, Any] = {
             key: copy.deepcopy(value)
             for key, value in self.original.items()
             if key not in ("Resources", "Outputs")
         }
-        body["Resources"] = {
-            logical_id: self.cfn_resource(logical_id) for logical_id in logical_ids
-        }
         included = set(logical_ids)
+        kept = {} if final else {k: v for k, v in self.sent.items() if k not in included}
+        body["Resources"] = {
+            **kept,
+            **{logical_id: self.cfn_resource(logical_id) for logical_id in logical_ids},
+        }
         wanted = set()
         for resource in self.resources.values():
             wanted |= references(resource.get("Properties", {}))
@@ -338,13 +380,17 @@ class _Deployment:
             "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         }
         action = "update_stack" if self.created_stack else "create_stack"
+        refuse(self.stack_name, changed_bodies(self.sent, body["Resources"]), started=True)
         try:
             getattr(cloudformation, action)(**kwargs)
         except (ClientError, BotoCoreError) as error:
+            hint = " (to update it, pass its earlier deployment as previous=)"
+            hint = hint if "AlreadyExists" in str(error) else ""
             raise LocalDeployError(
-                f"{action} of {self.stack_name} failed: {error}{self.events_text()}"
+                f"{action} of {self.stack_name} failed: {error}{hint}{self.events_text()}"
             ) from None
         self.created_stack = True
+        self.sent = copy.deepcopy(body["Resources"])
         stack = self.wait(action)
         return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
 
@@ -409,23 +455,38 @@ class _Deployment:
                 f"{logical_id} ({resource['Type']}): cannot evaluate: {error}"
             ) from None
         ctx = FillContext(self.stack_name, logical_id, self.region, self.account, self.client)
+        kept = self.previous.tool_resources.get(logical_id) if self.previous else None
         try:
-            filled = filler(ctx, props)
+            if kept is None:
+                state = ToolResource(resource["Type"], props, filler(ctx, props))
+                notes = []
+            else:
+                state = update_tool_resource(ctx, kept, props)
+                notes = [
+                    "kept from the earlier deployment"
+                    if state is kept
+                    else "updated in place from the earlier deployment"
+                ]
         except (ClientError, BotoCoreError, KeyError, ValueError) as error:
+            action = "created" if kept is None else "updated"
             raise LocalDeployError(
-                f"{logical_id} ({resource['Type']}): could not be created locally: {error}"
+                f"{logical_id} ({resource['Type']}): could not be {action} locally: {error}"
             ) from None
+        filled = state.filled
+        self.tool_state[logical_id] = state
         self.values[("Ref", logical_id, "")] = filled.ref
         for name, value in filled.attributes.items():
             self.values[("GetAtt", logical_id, name)] = value
         self.records[logical_id] = ResourceRecord(
-            logical_id, resource["Type"], TOOL, filled.ref, [*filled.notes]
+            logical_id, resource["Type"], TOOL, filled.ref, [*filled.notes, *notes]
         )
 
     # -- run --------------------------------------------------------------------------------
 
     def run(self) -> dict[str, str]:
         self.check_types()
+        if self.previous is not None:
+            self.start_update(self.previous)
         self.bootstrap()
         cfn_ids: list[str] = []
         for index, layer in enumerate(self.layers()):
@@ -440,10 +501,51 @@ class _Deployment:
             key: substitute(copy.deepcopy(value), self.known_tool_value)
             for key, value in self.original.get("Outputs", {}).items()
         }
-        final = self.submit(self.cfn_template(cfn_ids, template_outputs))
+        final = self.submit(self.cfn_template(cfn_ids, template_outputs, final=True))
         self.record_outputs(final)
         self.record_physical_ids(cfn_ids)
+        if self.previous is not None:
+            self.remove(self.previous)
         return self.outputs(final)
+
+    # -- update -----------------------------------------------------------------------------
+
+    def start_update(self, previous: LocalDeployment) -> None:
+        """Refuse (changing nothing) what cannot be updated; read the stack's template."""
+        old = previous.template.get("Resources", {})
+        problems = refusals(old, self.resources, self.kind)
+        unknown = sorted(
+            lid
+            for lid, resource in old.items()
+            if resource["Type"] in FILLERS and lid not in previous.tool_resources
+        )
+        if unknown:
+            problems.append(f"the earlier deployment does not say what was created for {unknown}")
+        refuse(self.stack_name, problems)
+        try:
+            body = self.client("cloudformation").get_template(StackName=self.stack_name)
+        except (ClientError, BotoCoreError) as error:
+            raise LocalDeployError(
+                f"cannot update {self.stack_name} locally: the stack cannot be read: {error}"
+            ) from None
+        template = body["TemplateBody"]
+        self.sent = dict(
+            (json.loads(template) if isinstance(template, str) else template)["Resources"]
+        )
+
+    def remove(self, previous: LocalDeployment) -> None:
+        """After the final update_stack: what the template no longer has (deleted if possible)."""
+        old = previous.template.get("Resources", {})
+        gone = [lid for lid in old if lid not in self.resources]
+        for logical_id in removal_order(gone, old):
+            kept = previous.tool_resources.get(logical_id)
+            if kept is not None:
+                removal = remove_tool_resource(self.client, logical_id, old[logical_id], kept)
+            else:
+                record = previous.resources.get(logical_id)
+                physical_id = record.physical_id if record else ""
+                removal = remove_cfn_resource(logical_id, old[logical_id], physical_id)
+            self.removed.append(removal)
 
     def record_physical_ids(self, cfn_ids: list[str]) -> None:
         cloudformation = self.client("cloudformation")
@@ -509,6 +611,14 @@ def _zip_directory(path: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _object_exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        return False
+    return True
+
+
 def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
     try:
         s3.head_bucket(Bucket=bucket)
@@ -541,13 +651,32 @@ def deploy_local(
     stack_name: str,
     region: str = "us-east-1",
     outputs_path: str | os.PathLike[str] = LOCAL_OUTPUTS_PATH,
+    previous: LocalDeployment | None = None,
 ) -> LocalDeployment:
-    """Create the template on the emulator, verify it, write the flat outputs file."""
+    """Create the template on the emulator, verify it, write the flat outputs file.
+
+    With ``previous`` (what the earlier ``deploy_local`` of this stack returned) the stack is
+    updated instead, as ``cdk deploy`` of a changed app would (docs/local-deployment.md).
+    """
     path = Path(template_path)
+    if previous is not None and (previous.stack_name, previous.endpoint_url, previous.region) != (
+        stack_name,
+        endpoint_url,
+        region,
+    ):
+        raise LocalDeployError(
+            f"cannot update {stack_name} locally: the earlier deployment is of "
+            f"{previous.stack_name} at {previous.endpoint_url} ({previous.region})"
+        )
     flat = flatten(json.loads(path.read_text(encoding="utf-8")), path)
     client = client_factory(endpoint_url, region)
     deployment = _Deployment(
-        flat.template, path, client=client, stack_name=stack_name, region=region
+        flat.template,
+        path,
+        client=client,
+        stack_name=stack_name,
+        region=region,
+        previous=previous,
     )
     outputs = deployment.run()
     for logical_id, origin in flat.origins.items():
@@ -570,6 +699,10 @@ def deploy_local(
         resources=deployment.records,
         verified=verified,
         nested_stacks=flat.nested_stacks,
+        template=flat.template,
+        tool_resources=deployment.tool_state,
+        updated=previous is not None,
+        removed=deployment.removed,
     )
 
 

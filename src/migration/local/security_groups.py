@@ -59,13 +59,16 @@ def fix_security_group(client: Client, group_id: str, props: Mapping[str, Any]) 
         return []
     ec2 = client("ec2")
     wanted = list(props["SecurityGroupEgress"])
-    if ("-1", None, None, "0.0.0.0/0") not in _template_rules(wanted):
+
+    def current_rules() -> list[Rule]:
+        group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+        return _api_rules(group["IpPermissionsEgress"])
+
+    allow_all = ("-1", None, None, "0.0.0.0/0")
+    # Only if present: an update of the stack runs this again on the group already fixed.
+    if allow_all not in _template_rules(wanted) and allow_all in current_rules():
         ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=[_ALLOW_ALL])
-    current = _api_rules(
-        ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0][
-            "IpPermissionsEgress"
-        ]
-    )
+    current = current_rules()
     missing = [r for r in wanted if _template_rules([r])[0] not in current]
     if missing:
         ec2.authorize_security_group_egress(
