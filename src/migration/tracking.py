@@ -57,6 +57,13 @@ class Phase(enum.StrEnum):
     CUT_OVER = "CUT_OVER"
     FAILBACK_FROZEN = "FAILBACK_FROZEN"
     FAILED_BACK = "FAILED_BACK"
+    # Phases of a server entity (``server#<id>``) moved by MGN, beyond REPLICATING (its
+    # initial sync) and up to CUT_OVER (finalised); see docs/server-migration.md.
+    REGISTERED = "REGISTERED"
+    READY_FOR_TEST = "READY_FOR_TEST"
+    TESTING = "TESTING"
+    READY_FOR_CUTOVER = "READY_FOR_CUTOVER"
+    CUTTING_OVER = "CUTTING_OVER"
     # Phases of a wave entity (``wave#<name>``), driven by the cutover controller.
     WAVE_RUNNING = "WAVE_RUNNING"
     WAVE_PAUSED = "WAVE_PAUSED"

@@ -209,12 +209,14 @@ def test_every_reference_error_is_reported_at_once() -> None:
     data["waves"][1]["applications"][0]["databases"] = ["missing-db"]
     data["waves"][1]["servers"][0]["id"] = "wave-1"
     problems = _problems(data)
+    # The application still lists the server by its old id: that reference is reported too.
     assert [p.split(":")[0] for p in problems] == [
         "waves[1].applications[0].alarms[0]",
         "waves[1].applications[0].databases[0]",
+        "waves[1].applications[0].servers[0]",
         "waves[1].servers[0].id",
     ]
-    assert problems[2].endswith("'wave-1' is already used by waves[0]")
+    assert problems[3].endswith("'wave-1' is already used by waves[0]")
 
 
 @pytest.mark.parametrize("key", ["password", "Password", "db_pwd", "master-password", "passwd"])

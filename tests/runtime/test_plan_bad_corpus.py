@@ -102,6 +102,17 @@ EXPECTED: dict[str, list[str]] = {
     "unknown_database": [
         f"{APP0}.databases[0]: unknown database 'orders': no wave migrates a database of that name"
     ],
+    "unknown_server": [
+        f"{APP0}.servers[1]: unknown server 'orders-app-02': no wave migrates a server of that id"
+    ],
+    "server_settings_invalid": [
+        "waves[0].server_defaults.max_lag_seconds: must be greater than 0, got 0",
+        "waves[0].servers[0].os: must be 'linux' or 'windows', got string 'solaris'",
+        "waves[0].servers[0].instance_type: 'large' is neither right-size nor an EC2 instance"
+        " type (family.size, e.g. m6i.large)",
+        "waves[0].servers[0].licensing: must be 'license-included' or 'byol', got string"
+        " 'bring-your-own'",
+    ],
     "name_used_twice_across_kinds": [
         f"{DB0}.name: 'orders-api' is already used by waves[0].applications[0]"
     ],

@@ -21,11 +21,16 @@ from . import (
     history_cmd,
     plan_cmd,
     rollback_cmd,
+    servers_cmd,
     status_cmd,
     wave_cmd,
 )
 
-_GROUPS: tuple[tuple[str, typer.Typer], ...] = (("plan", plan_cmd.app), ("db", db_cmd.app))
+_GROUPS: tuple[tuple[str, typer.Typer], ...] = (
+    ("plan", plan_cmd.app),
+    ("db", db_cmd.app),
+    ("servers", servers_cmd.app),
+)
 _COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("status", status_cmd.status),
     ("cutover", cutover_cmd.cutover),

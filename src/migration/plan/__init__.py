@@ -29,11 +29,13 @@ Schema (see ``examples/migration-plan.yaml`` for an annotated example)::
     waves:                              at least one
       - name: wave-1
         applications: [{name, dns_name?, on_premises_address, aws_address, shift_steps?,
-                        bake_minutes?, alarms?, databases?}]
+                        bake_minutes?, alarms?, databases?, servers?}]
         databases: [{name, engine, dns_name?, source: {host, port?, database, secret},
                      target: {...}, tables?, cdc_latency_threshold_seconds?, freeze?,
                      freeze_timeout_seconds?, drain_timeout_seconds?, cutover?}]
-        servers: [{id, hostname, ip, replication?}]
+        server_defaults: {instance_type?, licensing?, boot_mode?, max_lag_seconds?}
+        servers: [{id, hostname, ip, replication?, os?, instance_type?, licensing?,
+                   boot_mode?, max_lag_seconds?}]
 
 Every name (wave, application, database, server id) is unique across the whole plan, in a
 single namespace, so a name always identifies one thing. Applications may reference the
@@ -45,8 +47,9 @@ The package, by job::
     errors       Problem, PlanError, pydantic errors as one line per field path
     validators   field rules (names, addresses, CIDRs, secrets) and the site's network rules
     model        the entries: Site, Alarm, Application, Endpoint, TableSelection, Database,
-                 Server, Wave
-    references   checks across entries (unique names, DNS names, addresses, alarms, databases)
+                 ServerDefaults, Server, Wave
+    references   checks across entries (unique names, DNS names, addresses, alarms, databases,
+                 servers)
     document     Plan: the entries put together, cross-checked, with accessors
     loader       YAML with line numbers and duplicate keys; load_plan, parse_plan
 
@@ -76,6 +79,7 @@ from migration.plan.model import (
     Database,
     Endpoint,
     Server,
+    ServerDefaults,
     Site,
     TableSelection,
     Wave,
@@ -99,6 +103,7 @@ __all__ = [
     "PlanError",
     "Problem",
     "Server",
+    "ServerDefaults",
     "Site",
     "TableSelection",
     "Wave",

@@ -17,6 +17,7 @@ from migration.plan.references import (
     reference_problems,
 )
 from migration.plan.validators import raw_key_problems
+from migration.servers.spec import ServerSpec
 from migration.spec import ApplicationSpec, WaveSpec
 
 
@@ -135,6 +136,20 @@ class Plan(_Model):
             ),
             databases=tuple(db.spec() for db in self.databases if db.name in used),
         )
+
+    def server_spec(self, server_id: str) -> ServerSpec:
+        """Server ``server_id`` with its wave's ``server_defaults`` applied."""
+        server: Server = self.server(server_id)
+        return server.spec(self.wave_of(server_id).server_defaults)
+
+    def servers_of(self, application: str | Application) -> tuple[ServerSpec, ...]:
+        """The servers an application runs on (its ``servers``), as the runtime sees them."""
+        app = self.application(application) if isinstance(application, str) else application
+        return tuple(self.server_spec(server_id) for server_id in app.servers)
+
+    def applications_using(self, server_id: str) -> tuple[Application, ...]:
+        """The applications listing server ``server_id`` in their ``servers``."""
+        return tuple(app for app in self.applications if server_id in app.servers)
 
     def databases_of(self, application: str | Application) -> tuple[Database, ...]:
         """The databases an application depends on."""

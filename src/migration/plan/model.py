@@ -32,6 +32,7 @@ from migration.plan.validators import (
     Cidr,
     DnsName,
     Hostname,
+    InstanceType,
     IPv4,
     Label,
     Port,
@@ -42,6 +43,7 @@ from migration.plan.validators import (
     cidr_overlaps,
     is_ipv4,
 )
+from migration.servers.spec import DEFAULT_MAX_LAG_SECONDS, ServerSpec
 from migration.spec import DatabaseSpec, EndpointSpec
 
 _FREEZE_RE: Final = re.compile(
@@ -132,6 +134,9 @@ class Application(_Model):
     """Minutes to wait at each step with all alarms OK before the next step."""
     alarms: tuple[Text, ...] = ()
     databases: tuple[Label, ...] = ()
+    servers: tuple[Label, ...] = ()
+    """Ids of the plan's servers this application runs on: its traffic moves to AWS only
+    once each of its ``mgn`` servers is launched for cutover and validated."""
     on_gate_failure: Literal["rollback", "hold"] = "rollback"
     """A gate failing after traffic moved: roll back (default) or hold the split, watched."""
     manual_approval_steps: tuple[StrictInt, ...] = ()
@@ -301,13 +306,53 @@ class Database(_Model):
         return data
 
 
+LagSeconds = Annotated[StrictInt, Field(gt=0, le=86_400)]
+Licensing = Literal["license-included", "byol"]
+BootMode = Literal["use-source", "legacy-bios", "uefi"]
+
+
+class ServerDefaults(_Model):
+    """MGN settings of a wave's servers; each server may override any of them."""
+
+    instance_type: InstanceType = "right-size"
+    """``right-size`` (MGN picks from the source's CPU and RAM) or an EC2 instance type."""
+    licensing: Licensing = "license-included"
+    """``byol`` brings the source's OS licence; ``license-included`` uses AWS's."""
+    boot_mode: BootMode = "use-source"
+    max_lag_seconds: LagSeconds = DEFAULT_MAX_LAG_SECONDS
+    """A server is ready to launch (test or cutover) only with its replication lag under it."""
+
+
 class Server(_Model):
-    """An on-premises server, replicated by ``mgn`` (Application Migration Service) or by hand."""
+    """An on-premises server, replicated by ``mgn`` (Application Migration Service) or by hand.
+
+    The MGN settings left out take the wave's ``server_defaults``.
+    """
 
     id: Label
     hostname: Hostname
     ip: IPv4
     replication: Replication = "mgn"
+    os: Literal["linux", "windows"] = "linux"
+    """Which replication agent installer the server needs (``migrate servers agent-command``)."""
+    instance_type: InstanceType | None = None
+    licensing: Licensing | None = None
+    boot_mode: BootMode | None = None
+    max_lag_seconds: LagSeconds | None = None
+
+    def spec(self, defaults: ServerDefaults) -> ServerSpec:
+        """This server as the runtime sees it, the wave's defaults filled in."""
+        return ServerSpec(
+            id=self.id,
+            hostname=self.hostname,
+            ip=self.ip,
+            replication=self.replication,
+            os=self.os,
+            instance_type=self.instance_type or defaults.instance_type,
+            licensing=self.licensing or defaults.licensing,
+            boot_mode=self.boot_mode or defaults.boot_mode,
+            max_lag_seconds=self.max_lag_seconds or defaults.max_lag_seconds,
+        )
 
 
 class Wave(_Model):
@@ -316,4 +361,5 @@ class Wave(_Model):
     """Applications of the wave that may be mid-cutover at once (the controller's bound)."""
     applications: tuple[Application, ...] = ()
     databases: tuple[Database, ...] = ()
+    server_defaults: ServerDefaults = ServerDefaults()
     servers: tuple[Server, ...] = ()

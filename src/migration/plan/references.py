@@ -1,5 +1,5 @@
 """The checks across a plan's entries: names unique in one namespace, DNS names inside the zone
-and used once, addresses on the right side, alarms and databases that exist.
+and used once, addresses on the right side, alarms, databases and servers that exist.
 
 ``reference_problems`` yields every problem, in the order of the file, as (location, message).
 """
@@ -45,6 +45,7 @@ def reference_problems(
         site,
         known_alarms=BUILTIN_ALARMS | defined_alarms.keys(),
         known_databases={db.name for wave in waves for db in wave.databases},
+        known_servers={server.id for wave in waves for server in wave.servers},
     )
     for w, wave in enumerate(waves):
         yield from checks.wave(w, wave)
@@ -57,11 +58,18 @@ def reference_problems(
 class _References:
     """The names seen so far (one namespace) and the DNS names taken so far."""
 
-    def __init__(self, site: Site, known_alarms: Iterable[str], known_databases: set[str]):
+    def __init__(
+        self,
+        site: Site,
+        known_alarms: Iterable[str],
+        known_databases: set[str],
+        known_servers: set[str],
+    ):
         self.site = site
         self.zone = site.dns_zone
         self.known_alarms = set(known_alarms)
         self.known_databases = known_databases
+        self.known_servers = known_servers
         self.names: dict[str, Loc] = {}
         self.dns_names: dict[str, Loc] = {}
 
@@ -105,6 +113,12 @@ class _References:
             (*where, "databases"),
             self.known_databases,
             lambda name: f"unknown database {name!r}: no wave migrates a database of that name",
+        )
+        yield from _list_problems(
+            app.servers,
+            (*where, "servers"),
+            self.known_servers,
+            lambda name: f"unknown server {name!r}: no wave migrates a server of that id",
         )
 
     def application_name(self, where: Loc, app: Application) -> Iterator[tuple[Loc, str]]:

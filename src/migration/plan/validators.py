@@ -31,6 +31,7 @@ _SECRET_NAME_RE: Final = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _SECRET_ARN_RE: Final = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
 )
+_INSTANCE_TYPE_RE: Final = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _LOOKS_NUMERIC: Final = re.compile(r"^[0-9./]+$")
 _DOCUMENTATION_NETS: Final = tuple(
     ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
@@ -81,6 +82,16 @@ def _check_text(value: str) -> str:
         raise value_error(f"{value!r} has leading or trailing spaces")
     if any(ord(c) < 32 for c in value):
         raise value_error(f"{value!r} contains control characters")
+    return value
+
+
+def _check_instance_type(value: str) -> str:
+    """``right-size`` or an EC2 instance type such as ``m6i.large``."""
+    if value != "right-size" and not _INSTANCE_TYPE_RE.fullmatch(value):
+        raise value_error(
+            f"{value!r} is neither right-size nor an EC2 instance type (family.size, e.g."
+            " m6i.large)"
+        )
     return value
 
 
@@ -256,3 +267,4 @@ BgpAsn = Annotated[StrictInt, AfterValidator(check_bgp_asn)]
 Port = Annotated[StrictInt, Field(ge=PORT_MIN, le=PORT_MAX)]
 SecretRef = Annotated[str, AfterValidator(_check_secret)]
 Text = Annotated[str, AfterValidator(_check_text)]
+InstanceType = Annotated[str, AfterValidator(_check_instance_type)]

@@ -1,0 +1,306 @@
+"""``migrate servers``: the planned servers moved by AWS Application Migration Service (MGN).
+
+``status`` shows each server's tracked phase, what MGN says (lifecycle, replication state,
+lag, initial-sync progress) and what its next step waits for; ``test``, ``cutover`` and
+``finalize`` drive MGN's lifecycle for one server or a wave, each behind its gates (refused:
+one ``error:`` line, exit 2, nothing changed; AWS faults exit 1); ``agent-command`` prints
+the replication agent's installer command with short-lived credentials. Design:
+docs/server-migration.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from migration.gates import GateResult
+from migration.operations import Runtime
+from migration.servers import agent
+from migration.servers.gates import ServerView
+from migration.servers.lifecycle import Decision, Run, ServerLifecycle, ServerRequestError
+from migration.servers.mgn import Mgn
+from migration.servers.spec import ServerSpec
+
+from . import common, cutover_cmd, output, wave_cmd
+
+app = typer.Typer(
+    help="Servers moved by AWS Application Migration Service: status, test, cutover, finalize.",
+    no_args_is_help=True,
+)
+
+ServerArgument = Annotated[
+    str | None, typer.Argument(metavar="[SERVER]", help="One server of the plan (its id).")
+]
+WaveOption = Annotated[
+    str | None, typer.Option("--wave", metavar="WAVE", help="Every MGN server of this wave.")
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+_ACTIONS = {
+    Run.TEST: "launch a test instance (MGN StartTest)",
+    Run.CUTOVER: "mark ready for cutover if tested, launch the cutover instance (StartCutover)",
+    Run.FINALIZE: "finalize the cutover: MGN stops replicating it for good (FinalizeCutover)",
+}
+
+
+def _server_or_fail(runtime: Runtime, name: str) -> ServerSpec:
+    try:
+        return runtime.plan.server_spec(name)
+    except KeyError:
+        known = ", ".join(s.id for s in runtime.plan.servers) or "none"
+        common.fail(f"unknown server {name!r}: the plan {runtime.plan_path} has {known}")
+
+
+def _targets(runtime: Runtime, server: str | None, wave: str | None) -> list[ServerSpec]:
+    """One server, or the MGN servers of a wave; bad input exits 2."""
+    if server and wave:
+        common.fail("give a SERVER or --wave WAVE, not both")
+    if server:
+        return [_server_or_fail(runtime, server)]
+    if wave:
+        chosen = common.wave_or_fail(runtime, wave)
+        specs = [runtime.plan.server_spec(s.id) for s in chosen.servers]
+        mgn_specs = [s for s in specs if s.is_mgn]
+        if not mgn_specs:
+            common.fail(f"wave {wave} has no server replicated by mgn")
+        return mgn_specs
+    common.fail("give a SERVER or --wave WAVE")
+
+
+def _lifecycle(runtime: Runtime, by: str | None = None) -> ServerLifecycle:
+    return ServerLifecycle(
+        runtime.tracking(),
+        Mgn(runtime.clients.client("mgn")),
+        actor=wave_cmd.actor(by),
+        progress=output.info,
+    )
+
+
+def _users(runtime: Runtime, spec: ServerSpec) -> list[str]:
+    return [a.name for a in runtime.plan.applications_using(spec.id)]
+
+
+@app.command("status")
+def status(
+    server: ServerArgument = None,
+    wave: WaveOption = None,
+    outputs: common.OutputsOption = None,
+    stack: common.StackOption = None,
+    plan: common.PlanOption = None,
+    region: common.RegionOption = None,
+) -> None:
+    """Each planned server: tracked phase, MGN lifecycle and replication, lag, initial-sync
+    progress, and what its next step waits for."""
+    runtime = common.open_or_fail(plan, outputs, stack, region)
+    if server or wave:
+        specs = _targets(runtime, server, wave)
+    else:
+        specs = [runtime.plan.server_spec(s.id) for s in runtime.plan.servers]
+    rows = []
+    with common.aws_errors():
+        service = _lifecycle(runtime)
+        for spec in specs:
+            view = service.view(spec)
+            rows.append(_status_row(runtime, service, view))
+    output.table(("SERVER", "WAVE", "PHASE", "MGN", "LAG", "SYNCED", "SOURCE SERVER", "NEXT"), rows)
+
+
+def _status_row(runtime: Runtime, service: ServerLifecycle, view: ServerView) -> list[str]:
+    spec, found = view.spec, view.server
+    wave = runtime.plan.wave_of(spec.id).name
+    phase = str(view.phase) if view.phase else "-"
+    if not spec.is_mgn:
+        return [spec.id, wave, phase, "manual", "-", "-", "-", "moved by hand; not gated"]
+    if found is None:
+        return [
+            spec.id,
+            wave,
+            phase,
+            "not registered",
+            "-",
+            "-",
+            "-",
+            _next(service, view, _users(runtime, spec)),
+        ]
+    lag = "-" if found.lag_seconds is None else f"{found.lag_seconds:g}s"
+    synced = "-" if found.progress is None else f"{found.progress:.0%}"
+    mgn_state = f"{found.life_cycle or '?'} / {found.replication_state or '?'}"
+    return [
+        spec.id,
+        wave,
+        phase,
+        mgn_state,
+        lag,
+        synced,
+        found.source_server_id,
+        _next(service, view, _users(runtime, spec)),
+    ]
+
+
+def _next(service: ServerLifecycle, view: ServerView, users: Sequence[str]) -> str:
+    """The server's next run and its gate, in a few words (``users``: the applications
+    listing the server, which a finalize waits for)."""
+    for run in (Run.TEST, Run.CUTOVER, Run.FINALIZE):
+        decision, gate = service.check(run, view, users)
+        if decision is Decision.DONE:
+            continue
+        verdict = "ready" if gate.ok else ("waits" if gate.wait else "blocked")
+        return f"{run} {verdict}: {gate.detail}"
+    return "done (finalised)"
+
+
+def _drive(
+    run: Run,
+    server: str | None,
+    wave: str | None,
+    yes: bool,
+    by: str | None,
+    runtime: Runtime,
+) -> None:
+    """Check every target, refuse the lot if one is blocked, then carry ``run`` out."""
+    specs = _targets(runtime, server, wave)
+    with common.aws_errors():
+        service = _lifecycle(runtime, by)
+        views = [service.view(spec) for spec in specs]
+        checks = [service.check(run, v, _users(runtime, v.spec)) for v in views]
+    todo, skipped = _plan_or_fail(run, views, checks, single=server is not None)
+    if not yes and not cutover_cmd.stdin_is_interactive():
+        common.fail(f"not a terminal: pass --yes to confirm the {run} of {_names(todo)}")
+    output.info(f"{run.capitalize()} of {_names(todo)}: {_ACTIONS[run]}", style="bold")
+    for note in skipped:
+        output.info(f"  skipped: {note}")
+    if not yes and not typer.confirm(f"{run.capitalize()} now?", default=False):
+        output.info("aborted: nothing was changed")
+        raise typer.Exit(common.EXIT_FAILED)
+    with common.aws_errors():
+        for view in todo:
+            try:
+                head = service.run(run, view, _users(runtime, view.spec))
+            except ServerRequestError as exc:
+                common.fail(str(exc))
+            job = head.state.get("cutoverJobID" if run is not Run.TEST else "testJobID", "")
+            suffix = f" (MGN job {job})" if job and run is not Run.FINALIZE else ""
+            output.info(f"{view.spec.id}: {head.phase}{suffix}")
+
+
+def _plan_or_fail(
+    run: Run,
+    views: Sequence[ServerView],
+    checks: Sequence[tuple[Decision, GateResult]],
+    *,
+    single: bool,
+) -> tuple[list[ServerView], list[str]]:
+    """The servers to act on and the notes of those skipped; refused: exit 2."""
+    refused = [gate.detail for decision, gate in checks if decision is Decision.REFUSED]
+    done = [gate.detail for decision, gate in checks if decision is Decision.DONE]
+    if refused:
+        common.fail(f"{run} refused, nothing changed: {'; '.join(refused)}")
+    if single and done:
+        common.fail(f"{done[0]}; nothing to {run}")
+    todo = [
+        v for v, (d, _) in zip(views, checks, strict=True) if d in (Decision.GO, Decision.RESUME)
+    ]
+    if not todo:
+        common.fail(f"nothing to {run}: {'; '.join(done)}")
+    return todo, done
+
+
+def _names(views: Sequence[ServerView]) -> str:
+    return ", ".join(v.spec.id for v in views)
+
+
+@app.command("test")
+def test(
+    server: ServerArgument = None,
+    wave: WaveOption = None,
+    yes: YesOption = False,
+    by: wave_cmd.ByOption = None,
+    outputs: common.OutputsOption = None,
+    stack: common.StackOption = None,
+    plan: common.PlanOption = None,
+    region: common.RegionOption = None,
+) -> None:
+    """Launch test instances: replication continuous with its lag under the plan's limit."""
+    _drive(Run.TEST, server, wave, yes, by, common.open_or_fail(plan, outputs, stack, region))
+
+
+@app.command("cutover")
+def cutover(
+    server: ServerArgument = None,
+    wave: WaveOption = None,
+    yes: YesOption = False,
+    by: wave_cmd.ByOption = None,
+    outputs: common.OutputsOption = None,
+    stack: common.StackOption = None,
+    plan: common.PlanOption = None,
+    region: common.RegionOption = None,
+) -> None:
+    """Launch cutover instances: the test launch validated, replication healthy."""
+    _drive(Run.CUTOVER, server, wave, yes, by, common.open_or_fail(plan, outputs, stack, region))
+
+
+@app.command("finalize")
+def finalize(
+    server: ServerArgument = None,
+    wave: WaveOption = None,
+    yes: YesOption = False,
+    by: wave_cmd.ByOption = None,
+    outputs: common.OutputsOption = None,
+    stack: common.StackOption = None,
+    plan: common.PlanOption = None,
+    region: common.RegionOption = None,
+) -> None:
+    """Finalize cutovers (replication stops): only once every application using the server
+    completed its cutover and the cutover launch validated."""
+    _drive(Run.FINALIZE, server, wave, yes, by, common.open_or_fail(plan, outputs, stack, region))
+
+
+@app.command("agent-command")
+def agent_command(
+    server: Annotated[str, typer.Argument(metavar="SERVER", help="One server of the plan.")],
+    duration: Annotated[
+        int,
+        typer.Option(
+            "--duration-seconds",
+            min=agent.MIN_DURATION_SECONDS,
+            max=agent.MAX_DURATION_SECONDS,
+            help="Lifetime of the temporary credentials.",
+        ),
+    ] = agent.MIN_DURATION_SECONDS,
+    outputs: common.OutputsOption = None,
+    stack: common.StackOption = None,
+    plan: common.PlanOption = None,
+    region: common.RegionOption = None,
+) -> None:
+    """The replication agent's installer command for SERVER's OS, with short-lived
+    credentials of the agent-installation role (or the steps to get them)."""
+    runtime = common.open_or_fail(plan, outputs, stack, region)
+    spec = _server_or_fail(runtime, server)
+    if not spec.is_mgn:
+        common.fail(f"server {spec.id} is replication: manual; it needs no MGN agent")
+    role = runtime.outputs["CloudEndureRoleArn"]
+    sts = runtime.clients.client("sts")
+    where = str(sts.meta.region_name)
+    try:
+        credentials = agent.assume_agent_role(sts, role, spec.id, duration)
+    except (ClientError, BotoCoreError) as exc:
+        output.errors([f"cannot assume the agent-installation role {role}: {exc}"])
+        output.info(f"To install the agent on {spec.id} ({spec.os}):")
+        for line in agent.manual_steps(role, spec.id, duration):
+            output.info(line)
+        for line in agent.installer_commands(spec.os, where):
+            output.info(f"  {line}")
+        raise typer.Exit(common.EXIT_FAILED) from None
+    expires = (
+        f", expires {credentials.expiration:%Y-%m-%d %H:%M:%SZ}" if credentials.expiration else ""
+    )
+    shell = "PowerShell as an administrator" if spec.os == "windows" else "a shell, as a sudoer"
+    output.info(
+        f"# {spec.id} ({spec.hostname}, {spec.os}): run in {shell}; temporary credentials of"
+        f" {role} ({duration} s{expires})"
+    )
+    for line in agent.installer_commands(spec.os, where, credentials):
+        output.info(line)

@@ -1,0 +1,274 @@
+"""The server lifecycle: test, cutover and finalize of planned servers through MGN, recorded
+on ``server#<id>`` in the tracking store.
+
+Each run reads the server's head and MGN, decides (:meth:`ServerLifecycle.check`), then:
+
+1. records the request on the head, conditioned on the version it read (the claim: of two
+   runs starting together one wins, the other gets ConcurrentUpdateError and changes nothing);
+2. makes MGN's call (``StartTest``, ``ChangeServerLifeCycleState`` + ``StartCutover``,
+   ``FinalizeCutover``);
+3. records the new phase with the job id, conditioned on the claim's version.
+
+MGN's own lifecycle state is the proof of what happened: a run that died between 2 and 3 is
+resumed by the next one, which finds MGN already TESTING / CUTTING_OVER / finalised and only
+records it (no second launch). A run asked for what is done already is refused.
+
+Phases (``server#<id>``): REGISTERED (known to MGN), REPLICATING (initial sync),
+READY_FOR_TEST (continuous, lag under the plan's limit), TESTING, READY_FOR_CUTOVER,
+CUTTING_OVER, CUT_OVER (finalised). The head's ``cutoverState`` holds ``sourceServerID`` and
+the job ids.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from migration.errors import MigrationError
+from migration.gates import GateResult
+from migration.servers import mgn
+from migration.servers.gates import (
+    NOT_TESTED,
+    ServerView,
+    before_cutover,
+    before_finalize,
+    before_test,
+    replication_gate,
+)
+from migration.servers.mgn import Mgn
+from migration.servers.spec import ServerSpec
+from migration.tracking import Head, Phase, TrackingStore, app_id, server_id
+
+Progress = Callable[[str], None]
+
+OBSERVED_ORDER = (None, Phase.REGISTERED, Phase.REPLICATING, Phase.READY_FOR_TEST)
+REPLICATING_STATES = frozenset(
+    {"INITIATING", "INITIAL_SYNC", "BACKLOG", "CREATING_SNAPSHOT", "RESCAN", "CONTINUOUS"}
+)
+
+
+class Run(enum.StrEnum):
+    """What an operator asks of a server."""
+
+    TEST = "test"
+    CUTOVER = "cutover"
+    FINALIZE = "finalize"
+
+
+class Decision(enum.StrEnum):
+    """What a run does with one server."""
+
+    GO = "go"
+    RESUME = "resume"
+    """MGN already did it (a previous run died before recording it): record only."""
+    DONE = "done"
+    REFUSED = "refused"
+
+
+DONE_PHASES = {
+    Run.TEST: frozenset(
+        {Phase.TESTING, Phase.READY_FOR_CUTOVER, Phase.CUTTING_OVER, Phase.CUT_OVER}
+    ),
+    Run.CUTOVER: frozenset({Phase.CUTTING_OVER, Phase.CUT_OVER}),
+    Run.FINALIZE: frozenset({Phase.CUT_OVER}),
+}
+
+
+class ServerRequestError(MigrationError):
+    """A server run refused by its gate or its phase (bad request: nothing was changed)."""
+
+
+def observed_phase(view: ServerView) -> Phase | None:
+    """The pre-test phase MGN shows: REGISTERED, REPLICATING or READY_FOR_TEST (None:
+    unknown to MGN)."""
+    server = view.server
+    if server is None:
+        return None
+    if server.life_cycle == mgn.READY_FOR_TEST and replication_gate(view).ok:
+        return Phase.READY_FOR_TEST
+    if server.replication_state in REPLICATING_STATES:
+        return Phase.REPLICATING
+    return Phase.REGISTERED
+
+
+class ServerLifecycle:
+    """Drives planned servers through MGN's test and cutover; see the module docstring."""
+
+    def __init__(
+        self,
+        tracking: TrackingStore,
+        service: Mgn,
+        *,
+        actor: str = "migration",
+        progress: Progress | None = None,
+    ) -> None:
+        self._tracking = tracking
+        self._mgn = service
+        self._actor = actor
+        self._progress = progress or (lambda _line: None)
+
+    # -- reads ------------------------------------------------------------------------
+
+    def view(self, spec: ServerSpec) -> ServerView:
+        """The server's head, its MGN source server (by the recorded id, else by hostname)
+        and the launch job of its phase. A ``manual`` server is not looked up in MGN."""
+        head = self._tracking.current(server_id(spec.id))
+        if not spec.is_mgn:
+            return ServerView(spec, head, None)
+        recorded = str(head.state.get("sourceServerID", "")) if head else ""
+        server = self._mgn.source_server(recorded) if recorded else self._mgn.find(spec.hostname)
+        if server is None:
+            return ServerView(spec, head, None)
+        phase = head.phase if head else None
+        state = head.state if head else {}
+        job_id = ""
+        if phase is Phase.TESTING:
+            job_id = str(state.get("testJobID") or server.last_test_job)
+        elif phase in (Phase.CUTTING_OVER, Phase.CUT_OVER):
+            job_id = str(state.get("cutoverJobID") or server.last_cutover_job)
+        job = self._mgn.launch_job(job_id, server.source_server_id) if job_id else None
+        return ServerView(spec, head, server, job)
+
+    def application_phases(self, applications: Sequence[str]) -> dict[str, str | None]:
+        """Tracked phase of each application (None: not started)."""
+        heads = {a: self._tracking.current(app_id(a)) for a in applications}
+        return {a: (str(h.phase) if h else None) for a, h in heads.items()}
+
+    def check(
+        self, run: Run, view: ServerView, applications: Sequence[str] = ()
+    ) -> tuple[Decision, GateResult]:
+        """What ``run`` would do with the server, and why; reads nothing more, writes nothing.
+        ``applications``: those using the server (``finalize`` waits for each to complete)."""
+        name = f"{run}:{view.spec.id}"
+        if not view.spec.is_mgn:
+            why = f"{view.label} is replication: manual; the runtime does not move it"
+            return Decision.REFUSED, GateResult(name, False, why)
+        if view.phase in DONE_PHASES[run]:
+            return Decision.DONE, GateResult(name, False, f"{view.label} is already {view.phase}")
+        server = view.server
+        if server is not None and self._mgn_did(run, view):
+            return Decision.RESUME, GateResult(
+                name, True, f"{view.label}: MGN is {server.life_cycle}; recording it"
+            )
+        if run is Run.TEST:
+            gate = before_test(view)
+        elif run is Run.CUTOVER:
+            gate = before_cutover(view)
+        else:
+            gate = before_finalize(view, self.application_phases(applications))
+        return (Decision.GO if gate.ok else Decision.REFUSED), gate
+
+    @staticmethod
+    def _mgn_did(run: Run, view: ServerView) -> bool:
+        assert view.server is not None
+        state, phase = view.server.life_cycle, view.phase
+        if run is Run.TEST:
+            return state == mgn.TESTING and phase in NOT_TESTED
+        if run is Run.CUTOVER:
+            return state == mgn.CUTTING_OVER and phase in (Phase.TESTING, Phase.READY_FOR_CUTOVER)
+        return phase is Phase.CUTTING_OVER and (
+            view.server.cutover_finalized or state == mgn.CUTOVER
+        )
+
+    # -- writes -----------------------------------------------------------------------
+
+    def record_observed(self, view: ServerView) -> Head | None:
+        """Record the pre-test phase MGN shows when it is ahead of the tracked one
+        (REGISTERED -> REPLICATING -> READY_FOR_TEST); None when there is nothing new."""
+        observed = observed_phase(view)
+        if observed is None or view.phase not in OBSERVED_ORDER:
+            return None
+        if OBSERVED_ORDER.index(observed) <= OBSERVED_ORDER.index(view.phase):
+            return None
+        assert view.server is not None
+        progress = view.server.progress
+        return self._record(
+            view,
+            view.head,
+            observed,
+            f"MGN: {view.server.life_cycle} / {view.server.replication_state}",
+            progress=round(progress, 4) if progress is not None else None,
+            lagSeconds=view.server.lag_seconds,
+        )
+
+    def run(self, run: Run, view: ServerView, applications: Sequence[str] = ()) -> Head:
+        """Carry ``run`` out on one server; ServerRequestError (nothing changed) if refused."""
+        decision, gate = self.check(run, view, applications)
+        if decision in (Decision.DONE, Decision.REFUSED):
+            raise ServerRequestError(gate.detail)
+        assert view.server is not None
+        resume = decision is Decision.RESUME
+        if resume:
+            self._progress(f"{view.spec.id}: {gate.detail}")
+        if run is Run.TEST:
+            return self._test(view, resume)
+        if run is Run.CUTOVER:
+            return self._cutover(view, resume)
+        return self._finalize(view, resume)
+
+    def _test(self, view: ServerView, resume: bool) -> Head:
+        assert view.server is not None
+        head, sid = view.head, view.server.source_server_id
+        if resume:
+            job = view.server.last_test_job
+        else:
+            head = self._record(
+                view, head, Phase.READY_FOR_TEST, "test launch requested", run=Run.TEST
+            )
+            job = self._mgn.start_test([sid])
+            self._progress(f"{view.spec.id}: MGN test launch {job} started")
+        return self._record(view, head, Phase.TESTING, f"test launch {job}", testJobID=job)
+
+    def _cutover(self, view: ServerView, resume: bool) -> Head:
+        assert view.server is not None
+        head, sid = view.head, view.server.source_server_id
+        if resume:
+            job = view.server.last_cutover_job
+        else:
+            if view.server.life_cycle == mgn.TESTING:
+                # MGN's "mark as ready for cutover": the test is over, the test instance stays
+                # until it is terminated (MGN console or EC2).
+                self._mgn.change_life_cycle_state(sid, mgn.READY_FOR_CUTOVER)
+            head = self._record(
+                view, head, Phase.READY_FOR_CUTOVER, "cutover launch requested", run=Run.CUTOVER
+            )
+            job = self._mgn.start_cutover([sid])
+            self._progress(f"{view.spec.id}: MGN cutover launch {job} started")
+        return self._record(
+            view, head, Phase.CUTTING_OVER, f"cutover launch {job}", cutoverJobID=job
+        )
+
+    def _finalize(self, view: ServerView, resume: bool) -> Head:
+        assert view.server is not None
+        head = view.head
+        if not resume:
+            head = self._record(
+                view, head, Phase.CUTTING_OVER, "finalize requested", run=Run.FINALIZE
+            )
+            self._mgn.finalize_cutover(view.server.source_server_id)
+            self._progress(f"{view.spec.id}: MGN cutover finalised; replication stops")
+        return self._record(view, head, Phase.CUT_OVER, "cutover finalised")
+
+    def _record(
+        self, view: ServerView, head: Head | None, phase: Phase, reason: str, **state: Any
+    ) -> Head:
+        """Transition conditioned on ``head``'s version; keeps the head's state (source
+        server id, job ids) and adds ``state``, dropping a finished run's marker."""
+        assert view.server is not None
+        kept = {k: v for k, v in (head.state if head else {}).items() if k != "run"}
+        new_state = {**kept, "sourceServerID": view.server.source_server_id, **state}
+        new_state = {k: v for k, v in new_state.items() if v is not None}
+        self._tracking.transition(
+            server_id(view.spec.id),
+            phase,
+            expected_version=head.version if head else 0,
+            actor=self._actor,
+            reason=reason,
+            details=new_state,
+            state=new_state,
+            head=head,
+        )
+        current = self._tracking.current(server_id(view.spec.id))
+        assert current is not None
+        return current

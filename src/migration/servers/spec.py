@@ -1,0 +1,56 @@
+"""What the runtime needs of a planned server, as plain data (stdlib only).
+
+The plan (``migration.plan``) builds a :class:`ServerSpec` per server with the wave's
+``server_defaults`` applied; the lifecycle, its gates and the agent command read only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+DEFAULT_MAX_LAG_SECONDS: Final = 60
+"""Replication lag (MGN ``lagDuration``) above which a server is not ready to launch."""
+RIGHT_SIZE: Final = "right-size"
+"""``instance_type: right-size``: MGN picks the type from the source's CPU and RAM (BASIC)."""
+LICENSE_INCLUDED: Final = "license-included"
+BYOL: Final = "byol"
+USE_SOURCE: Final = "use-source"
+LINUX: Final = "linux"
+WINDOWS: Final = "windows"
+MGN: Final = "mgn"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """A planned server and the MGN settings the plan gives it."""
+
+    id: str
+    hostname: str
+    ip: str
+    replication: str = MGN
+    """``mgn`` (Application Migration Service) or ``manual`` (moved by other means)."""
+    os: str = LINUX
+    """``linux`` or ``windows``: which replication agent installer the server needs."""
+    instance_type: str = RIGHT_SIZE
+    """``right-size`` or an EC2 instance type (right-sizing off, this type)."""
+    licensing: str = LICENSE_INCLUDED
+    """``license-included`` or ``byol`` (MGN ``licensing.osByol``)."""
+    boot_mode: str = USE_SOURCE
+    """``use-source``, ``legacy-bios`` or ``uefi`` (MGN ``bootMode``)."""
+    max_lag_seconds: int = DEFAULT_MAX_LAG_SECONDS
+
+    @property
+    def is_mgn(self) -> bool:
+        return self.replication == MGN
+
+    def launch_settings(self) -> dict[str, object]:
+        """The MGN launch configuration fields the plan controls (``UpdateLaunchConfiguration``
+        names); the instance type itself lives in the EC2 launch template MGN manages."""
+        return {
+            "targetInstanceTypeRightSizingMethod": (
+                "BASIC" if self.instance_type == RIGHT_SIZE else "NONE"
+            ),
+            "licensing": {"osByol": self.licensing == BYOL},
+            "bootMode": self.boot_mode.upper().replace("-", "_"),
+        }

@@ -1,0 +1,245 @@
+"""``migrate servers``: status, test, cutover, finalize and agent-command against the stack on
+moto's server, MGN on a Stubber with model-validated responses (moto has no MGN)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from migration import operations
+from migration.tracking import Phase, app_id, server_id
+from tests.cli.conftest import Cli, FakedClients, Knobs, MotoStack
+from tests.runtime.mgn_fixtures import (
+    CUTOVER_JOB,
+    SID,
+    SID2,
+    TEST_JOB,
+    StubbedMgn,
+    job,
+    source_server,
+    stubbed_mgn,
+)
+
+WEB = "storefront-web-01.corp.example.com"
+WEB_JOB = "mgnjob-aaaaaaaaaaaaaaaaa"
+
+
+@pytest.fixture
+def mgn(stack: MotoStack, knobs: Knobs, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedMgn]:
+    """The commands' clients: the stack's, with the stubbed MGN client."""
+    with stubbed_mgn() as stub:
+
+        class WithMgn(FakedClients):
+            def client(self, service: str) -> Any:
+                return stub.client if service == "mgn" else super().client(service)
+
+        monkeypatch.setattr(operations, "make_clients", lambda region: WithMgn(region, knobs))
+        yield stub
+
+
+def both(**web: Any) -> list[dict[str, Any]]:
+    return [source_server(), source_server(SID2, WEB, **web)]
+
+
+def error_lines(result: Any) -> list[str]:
+    return [line for line in result.output.splitlines() if line.startswith("error:")]
+
+
+def test_status_shows_phase_lag_and_progress(cli: Cli, mgn: StubbedMgn) -> None:
+    web = {"life": "NOT_READY", "state": "INITIAL_SYNC", "lag": None, "replicated": 40}
+    mgn.describe(*both(**web))
+    mgn.describe(*both(**web))
+    result = cli("servers", "status")
+    mgn.done()
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines()[2:]}
+    assert "READY_FOR_TEST / CONTINUOUS  5s" in rows["orders-app-01"]
+    assert "test ready" in rows["orders-app-01"]
+    assert "40%" in rows["storefront-web-01"]
+    assert "test waits" in rows["storefront-web-01"]
+    assert "manual" in rows["inventory-app-01"]
+
+
+def test_test_a_wave_launches_each_server_and_records_it(
+    cli: Cli, mgn: StubbedMgn, stack: MotoStack
+) -> None:
+    mgn.describe(*both())
+    mgn.describe(*both())
+    mgn.start("start_test", TEST_JOB)
+    mgn.start("start_test", WEB_JOB, SID2)
+    result = cli("servers", "test", "--wave", "wave-1", "--yes", "--by", "ops")
+    mgn.done()
+    assert result.exit_code == 0, result.output
+    assert f"orders-app-01: TESTING (MGN job {TEST_JOB})" in result.output
+    assert f"storefront-web-01: TESTING (MGN job {WEB_JOB})" in result.output
+    heads = {i["serverId"]["S"]: i for i in stack.items() if i["timestamp"]["S"] == "CURRENT"}
+    assert heads[server_id("orders-app-01")]["migrationPhase"]["S"] == "TESTING"
+
+
+def test_a_refused_server_refuses_the_wave_and_changes_nothing(
+    cli: Cli, mgn: StubbedMgn, stack: MotoStack
+) -> None:
+    before = stack.snapshot()
+    mgn.describe(*both(lag="PT3M"))
+    mgn.describe(*both(lag="PT3M"))
+    result = cli("servers", "test", "--wave", "wave-1", "--yes")
+    mgn.done()  # no StartTest
+    assert result.exit_code == 2
+    assert error_lines(result) == [
+        "error: test refused, nothing changed: server storefront-web-01: replication lag 180s"
+        " over the plan's 60s"
+    ]
+    assert stack.snapshot() == before
+
+
+def test_finalize_before_the_application_completed_is_refused(
+    cli: Cli, mgn: StubbedMgn, stack: MotoStack
+) -> None:
+    from migration.tracking import TrackingStore
+
+    tracking = TrackingStore(stack.dynamodb, stack.table)
+    tracking.transition(
+        server_id("orders-app-01"),
+        Phase.CUTTING_OVER,
+        state={"sourceServerID": SID, "cutoverJobID": CUTOVER_JOB},
+    )
+    tracking.transition(app_id("orders-api"), Phase.SHIFTING)
+    before = stack.snapshot()
+    mgn.describe(source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB), ids=[SID])
+    mgn.jobs(job(CUTOVER_JOB, initiated_by="START_CUTOVER"), job_id=CUTOVER_JOB)
+    result = cli("servers", "finalize", "orders-app-01", "--yes")
+    mgn.done()
+    assert result.exit_code == 2
+    assert error_lines(result) == [
+        "error: finalize refused, nothing changed: server orders-app-01: finalizing stops its"
+        " replication, and not every application using it completed its cutover:"
+        " orders-api (SHIFTING)"
+    ]
+    assert stack.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("test", "web-99", "--yes"), "error: unknown server 'web-99': the plan"),
+        (
+            ("test", "orders-app-01", "--wave", "wave-1"),
+            "error: give a SERVER or --wave WAVE, not both",
+        ),
+        (("cutover",), "error: give a SERVER or --wave WAVE"),
+        (("test", "--wave", "wave-9"), "error: unknown wave 'wave-9'"),
+        (
+            ("test", "--wave", "wave-2", "--yes"),
+            "error: wave wave-2 has no server replicated by mgn",
+        ),
+        (
+            ("agent-command", "inventory-app-01"),
+            "error: server inventory-app-01 is replication: manual",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    cli: Cli, mgn: StubbedMgn, stack: MotoStack, args: tuple[str, ...], message: str
+) -> None:
+    before = stack.snapshot()
+    result = cli("servers", *args)
+    assert result.exit_code == 2, result.output
+    assert len(error_lines(result)) == 1 and error_lines(result)[0].startswith(message)
+    assert stack.snapshot() == before
+
+
+def test_a_manual_server_and_a_missing_yes_are_refused(cli: Cli, mgn: StubbedMgn) -> None:
+    manual = cli("servers", "test", "inventory-app-01", "--yes")
+    assert manual.exit_code == 2
+    assert "inventory-app-01 is replication: manual" in error_lines(manual)[0]
+    mgn.describe(*both())
+    unconfirmed = cli("servers", "test", "orders-app-01")
+    assert unconfirmed.exit_code == 2
+    assert error_lines(unconfirmed) == [
+        "error: not a terminal: pass --yes to confirm the test of orders-app-01"
+    ]
+
+
+def test_a_second_test_of_a_server_is_refused(cli: Cli, mgn: StubbedMgn, stack: MotoStack) -> None:
+    mgn.describe(*both())
+    mgn.start("start_test", TEST_JOB)
+    assert cli("servers", "test", "orders-app-01", "--yes").exit_code == 0
+    mgn.describe(source_server(life="TESTING", test_job=TEST_JOB), ids=[SID])
+    mgn.jobs(job(), job_id=TEST_JOB)
+    again = cli("servers", "test", "orders-app-01", "--yes")
+    mgn.done()
+    assert again.exit_code == 2
+    assert error_lines(again) == ["error: server orders-app-01 is already TESTING; nothing to test"]
+
+
+def test_an_mgn_fault_is_one_line_and_exit_1(cli: Cli, mgn: StubbedMgn) -> None:
+    mgn.fail("describe_source_servers", "AccessDeniedException", "not authorized: mgn:Describe")
+    result = cli("servers", "test", "orders-app-01", "--yes")
+    assert result.exit_code == 1
+    assert len(error_lines(result)) == 1 and "AccessDeniedException" in error_lines(result)[0]
+
+
+def test_agent_command_prints_the_installer_with_temporary_credentials(
+    cli: Cli, mgn: StubbedMgn
+) -> None:
+    linux = cli("servers", "agent-command", "orders-app-01")
+    assert linux.exit_code == 0, linux.output
+    lines = linux.output.splitlines()
+    assert lines[1] == (
+        "sudo wget -O ./aws-replication-installer-init https://aws-application-migration-service"
+        "-us-east-1.s3.us-east-1.amazonaws.com/latest/linux/aws-replication-installer-init"
+    )
+    run = lines[-1]
+    assert run.startswith("sudo ./aws-replication-installer-init --region us-east-1")
+    assert "--aws-session-token" in run and run.endswith("--no-prompt")
+    key = run.split("--aws-access-key-id ")[1].split()[0]
+    assert key.startswith("ASIA")  # temporary credentials, never a long-lived AKIA key
+    assert "arn:aws:iam::123456789012:role/cloudendure-test (900 s, expires" in lines[0]
+    windows = cli("servers", "agent-command", "storefront-web-01", "--duration-seconds", "3600")
+    assert windows.exit_code == 0, windows.output
+    assert "PowerShell as an administrator" in windows.output
+    assert ".\\AwsReplicationWindowsInstaller.exe --region 'us-east-1'" in windows.output
+    too_long = cli("servers", "agent-command", "orders-app-01", "--duration-seconds", "7200")
+    assert too_long.exit_code == 2
+
+
+def test_agent_command_prints_the_steps_when_the_role_cannot_be_assumed(
+    cli: Cli, mgn: StubbedMgn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "AssumeRole"
+        )
+
+    monkeypatch.setattr("migration.servers.agent.assume_agent_role", refuse)
+    result = cli("servers", "agent-command", "orders-app-01")
+    assert result.exit_code == 1
+    assert len(error_lines(result)) == 1 and "AccessDenied" in error_lines(result)[0]
+    assert "aws sts assume-role --role-arn arn:aws:iam::123456789012:role/cloudendure-test" in (
+        result.output
+    )
+    assert "--aws-access-key-id '<AccessKeyId>'" in result.output
+
+
+def test_status_says_a_finalize_waits_for_the_applications(
+    cli: Cli, mgn: StubbedMgn, stack: MotoStack
+) -> None:
+    from migration.tracking import TrackingStore
+
+    TrackingStore(stack.dynamodb, stack.table).transition(
+        server_id("orders-app-01"),
+        Phase.CUTTING_OVER,
+        state={"sourceServerID": SID, "cutoverJobID": CUTOVER_JOB},
+    )
+    mgn.describe(source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB), ids=[SID])
+    mgn.jobs(job(CUTOVER_JOB, initiated_by="START_CUTOVER"), job_id=CUTOVER_JOB)
+    result = cli("servers", "status", "orders-app-01")
+    mgn.done()
+    assert result.exit_code == 0, result.output
+    assert "finalize waits: server orders-app-01: finalizing stops its replication" in (
+        result.output
+    )
+    assert "orders-api (not started)" in result.output

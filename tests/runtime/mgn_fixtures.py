@@ -1,0 +1,211 @@
+"""MGN responses built from MGN's service model in botocore, validated against its output
+shapes (a misspelt field fails here, before any test uses it), and a stubbed ``mgn`` client.
+
+moto has no MGN: tests put these responses on a botocore ``Stubber``, which also validates
+the parameters of every call the runtime makes against the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.stub import ANY, Stubber
+from botocore.validate import ParamValidator
+
+MODEL = botocore.session.get_session().get_service_model("mgn")
+SID = "s-1234567890abcdef0"
+SID2 = "s-abcdef01234567890"
+TEST_JOB = "mgnjob-0123456789abcdef0"
+CUTOVER_JOB = "mgnjob-fedcba9876543210f"
+INSTANCE = "i-0123456789abcdef0"
+
+__all__ = ["ANY", "CUTOVER_JOB", "INSTANCE", "SID", "SID2", "TEST_JOB"]
+
+
+def validated(operation: str, response: Mapping[str, Any]) -> dict[str, Any]:
+    """``response`` if it matches ``operation``'s output shape (names, types, required
+    members, and enum values, which botocore's validator leaves out), else AssertionError."""
+    shape = MODEL.operation_model(operation).output_shape
+    report = ParamValidator().validate(dict(response), shape)
+    if report.has_errors():
+        raise AssertionError(f"{operation} response: {report.generate_report()}")
+    bad = list(_enum_problems(response, shape, operation))
+    if bad:
+        raise AssertionError(f"{operation} response: Invalid value {'; '.join(bad)}")
+    return dict(response)
+
+
+def _enum_problems(value: Any, shape: Any, path: str) -> Iterator[str]:
+    if shape.type_name == "structure" and isinstance(value, Mapping):
+        for name, member in shape.members.items():
+            if name in value:
+                yield from _enum_problems(value[name], member, f"{path}.{name}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _enum_problems(item, shape.member, f"{path}[{i}]")
+    elif shape.type_name == "map" and isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _enum_problems(item, shape.value, f"{path}[{key}]")
+    elif getattr(shape, "enum", None) and value not in shape.enum:
+        yield f"{path}: {value!r} is not one of {shape.enum}"
+
+
+def source_server(
+    sid: str = SID,
+    hostname: str = "orders-app-01.corp.example.com",
+    *,
+    life: str = "READY_FOR_TEST",
+    state: str = "CONTINUOUS",
+    lag: str | None = "PT5S",
+    replicated: int = 100,
+    total: int = 100,
+    error: str | None = None,
+    test_job: str | None = None,
+    cutover_job: str | None = None,
+    finalized: bool = False,
+) -> dict[str, Any]:
+    """A ``SourceServer`` item as ``DescribeSourceServers`` returns it."""
+    replication: dict[str, Any] = {
+        "dataReplicationState": state,
+        "replicatedDisks": [
+            {
+                "deviceName": "/dev/sda",
+                "totalStorageBytes": total,
+                "replicatedStorageBytes": replicated,
+            }
+        ],
+    }
+    if lag is not None:
+        replication["lagDuration"] = lag
+    if error:
+        replication["dataReplicationError"] = {"error": error, "rawError": "agent lost"}
+    life_cycle: dict[str, Any] = {"state": life}
+    if test_job:
+        life_cycle["lastTest"] = {
+            "initiated": {"jobID": test_job, "apiCallDateTime": "2026-11-28T12:00:00Z"}
+        }
+    if cutover_job:
+        last: dict[str, Any] = {"initiated": {"jobID": cutover_job}}
+        if finalized:
+            last["finalized"] = {"apiCallDateTime": "2026-11-28T13:00:00Z"}
+        life_cycle["lastCutover"] = last
+    return {
+        "sourceServerID": sid,
+        "arn": f"arn:aws:mgn:us-east-1:123456789012:source-server/{sid}",
+        "isArchived": False,
+        "dataReplicationInfo": replication,
+        "lifeCycle": life_cycle,
+        "sourceProperties": {
+            "identificationHints": {"hostname": hostname.split(".")[0], "fqdn": hostname},
+            "os": {"fullString": "Ubuntu 22.04"},
+            "recommendedInstanceType": "m6i.large",
+        },
+        "replicationType": "AGENT_BASED",
+    }
+
+
+def servers_page(*items: dict[str, Any]) -> dict[str, Any]:
+    return validated("DescribeSourceServers", {"items": list(items)})
+
+
+def job(
+    job_id: str = TEST_JOB,
+    sid: str = SID,
+    *,
+    initiated_by: str = "START_TEST",
+    launch: str = "LAUNCHED",
+    actions: tuple[tuple[str, str, bool, str], ...] = (("validate", "SUCCESS", True, ""),),
+) -> dict[str, Any]:
+    """A launch ``Job`` (actions: name, executionStatus, mustSucceedForCutover, failureReason)."""
+    statuses = [
+        {
+            "ssmDocument": {
+                "actionName": name,
+                "ssmDocumentName": "migration-validation",
+                "mustSucceedForCutover": must,
+            },
+            "ssmDocumentType": "COMMAND",
+            "executionID": "exec-1",
+            "executionStatus": status,
+            **({"failureReason": reason} if reason else {}),
+        }
+        for name, status, must, reason in actions
+    ]
+    return {
+        "jobID": job_id,
+        "type": "LAUNCH",
+        "initiatedBy": initiated_by,
+        "status": "COMPLETED" if launch in ("LAUNCHED", "FAILED") else "STARTED",
+        "participatingServers": [
+            {
+                "sourceServerID": sid,
+                "launchStatus": launch,
+                "launchedEc2InstanceID": INSTANCE,
+                "postLaunchActionsStatus": {"postLaunchActionsLaunchStatusList": statuses},
+            }
+        ],
+    }
+
+
+def jobs_page(*jobs: dict[str, Any]) -> dict[str, Any]:
+    return validated("DescribeJobs", {"items": list(jobs)})
+
+
+class StubbedMgn:
+    """A real boto3 ``mgn`` client with a Stubber: ``expect`` queues a validated response
+    and the exact parameters the runtime must send."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client("mgn", region_name="us-east-1")
+        self.stubber = Stubber(self.client)
+        self.stubber.activate()
+
+    def expect(self, method: str, response: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+        operation = self.client.meta.method_to_api_mapping[method]
+        self.stubber.add_response(method, validated(operation, response), dict(params))
+
+    def fail(self, method: str, code: str, message: str = "refused") -> None:
+        self.stubber.add_client_error(method, service_error_code=code, service_message=message)
+
+    def describe(self, *items: dict[str, Any], ids: list[str] | None = None) -> None:
+        filters: dict[str, Any] = {"isArchived": False}
+        if ids:
+            filters["sourceServerIDs"] = ids
+        self.expect("describe_source_servers", {"items": list(items)}, {"filters": filters})
+
+    def jobs(self, *found: dict[str, Any], job_id: str) -> None:
+        self.expect("describe_jobs", {"items": list(found)}, {"filters": {"jobIDs": [job_id]}})
+
+    def start(self, method: str, job_id: str, sid: str = SID) -> None:
+        self.expect(
+            method,
+            {"job": {"jobID": job_id, "type": "LAUNCH", "status": "PENDING"}},
+            {"sourceServerIDs": [sid]},
+        )
+
+    def life_cycle(self, state: str, item: dict[str, Any]) -> None:
+        self.expect(
+            "change_server_life_cycle_state",
+            item,
+            {"sourceServerID": item["sourceServerID"], "lifeCycle": {"state": state}},
+        )
+
+    def finalize(self, item: dict[str, Any]) -> None:
+        self.expect("finalize_cutover", item, {"sourceServerID": item["sourceServerID"]})
+
+    def done(self) -> None:
+        """Every queued call was made (and no other: the Stubber refuses unexpected ones)."""
+        self.stubber.assert_no_pending_responses()
+
+
+@contextmanager
+def stubbed_mgn() -> Iterator[StubbedMgn]:
+    stub = StubbedMgn()
+    try:
+        yield stub
+    finally:
+        stub.stubber.deactivate()
