@@ -518,3 +518,34 @@ def sns_event() -> Callable[..., dict[str, Any]]:
 def eventbridge_event() -> Callable[..., dict[str, Any]]:
     """Factory of EventBridge alarm state change events."""
     return eventbridge_alarm_event
+
+
+def add_plain_and_half_records(aws: Aws) -> None:
+    """A name with a plain record and a name with only the on-premises half."""
+    aws.route53.change_resource_record_sets(
+        HostedZoneId=aws.zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": f"plain.{ZONE_NAME}",
+                        "Type": "A",
+                        "TTL": 300,
+                        "ResourceRecords": [{"Value": "10.9.9.9"}],
+                    },
+                },
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": f"half.{ZONE_NAME}",
+                        "Type": "A",
+                        "SetIdentifier": "on-premises",
+                        "Weight": 100,
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "10.9.9.8"}],
+                    },
+                },
+            ]
+        },
+    )

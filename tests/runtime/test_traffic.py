@@ -16,7 +16,7 @@ from migration.errors import (
     UnknownApplicationError,
 )
 from migration.traffic import ROLLED_BACK, Split, normalise_name
-from tests.runtime.conftest import ZONE_NAME, Aws
+from tests.runtime.conftest import ZONE_NAME, Aws, add_plain_and_half_records
 
 
 def test_split_helpers_and_validation() -> None:
@@ -55,33 +55,7 @@ def test_read_all_one_and_many(aws: Aws) -> None:
 
 def test_read_ignores_records_that_are_not_a_weighted_pair(aws: Aws) -> None:
     aws.seed({"orders": (50, 50)})
-    aws.route53.change_resource_record_sets(
-        HostedZoneId=aws.zone_id,
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "CREATE",
-                    "ResourceRecordSet": {
-                        "Name": f"plain.{ZONE_NAME}",
-                        "Type": "A",
-                        "TTL": 300,
-                        "ResourceRecords": [{"Value": "10.9.9.9"}],
-                    },
-                },
-                {
-                    "Action": "CREATE",
-                    "ResourceRecordSet": {
-                        "Name": f"half.{ZONE_NAME}",
-                        "Type": "A",
-                        "SetIdentifier": "on-premises",
-                        "Weight": 100,
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": "10.9.9.8"}],
-                    },
-                },
-            ]
-        },
-    )
+    add_plain_and_half_records(aws)
     shifter = aws.shifter()
     assert set(shifter.splits()) == {"orders"}
     with pytest.raises(UnknownApplicationError) as caught:

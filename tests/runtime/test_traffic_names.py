@@ -7,38 +7,11 @@ import random
 import pytest
 
 from migration.traffic import Split
-from tests.runtime.conftest import ZONE_NAME, Aws
+from tests.runtime.conftest import ZONE_NAME, Aws, add_plain_and_half_records
 
 
 def _plain_and_half(aws: Aws) -> None:
-    """A name with a plain record and a name with only the on-premises half."""
-    aws.route53.change_resource_record_sets(
-        HostedZoneId=aws.zone_id,
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "CREATE",
-                    "ResourceRecordSet": {
-                        "Name": f"plain.{ZONE_NAME}",
-                        "Type": "A",
-                        "TTL": 300,
-                        "ResourceRecords": [{"Value": "10.9.9.9"}],
-                    },
-                },
-                {
-                    "Action": "CREATE",
-                    "ResourceRecordSet": {
-                        "Name": f"half.{ZONE_NAME}",
-                        "Type": "A",
-                        "SetIdentifier": "on-premises",
-                        "Weight": 100,
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": "10.9.9.8"}],
-                    },
-                },
-            ]
-        },
-    )
+    add_plain_and_half_records(aws)
     aws.route53_calls.reset()
 
 
