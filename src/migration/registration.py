@@ -128,8 +128,36 @@ class PlanDiff:
         """The diff as an operator reads it: one line per entity, ``+`` / ``-`` / ``~``."""
         result = [f"+ {name}" for name in self.added]
         result += [f"- {name}" for name in self.removed]
-        result += [f"~ {name}: {'; '.join(what)}" for name, what in self.changed.items()]
+        # Applications, then databases, then waves, each by name.
+        result += [f"~ {name}: {'; '.join(what)}" for name, what in sorted(self.changed.items())]
         return result
+
+
+def _compare(
+    diff: PlanDiff,
+    kind: str,
+    prefix: str,
+    desired: Mapping[str, Any],
+    registered: Mapping[str, Any],
+    to_item: Callable[[Any], dict[str, Any]],
+) -> list[tuple[Any, Any]]:
+    """The registry side of one kind of entity: ``+``/``~``/``-`` lines, items to put and
+    delete. Returns each desired entity with its registered version (None when new)."""
+    result = []
+    for name, new in sorted(desired.items()):
+        old = registered.get(name)
+        if old is None:
+            diff.added.append(f"{kind} {name} ({new.wave}, {new.dns_name})")
+        elif old != new:
+            diff.changed[f"{kind} {name}"] = _field_changes(old, new)
+        if old != new:
+            diff.registry_puts.append(to_item(new))
+        result.append((new, old))
+    for name, old in sorted(registered.items()):
+        if name not in desired:
+            diff.removed.append(f"{kind} {name} ({old.wave}, {old.dns_name})")
+            diff.registry_deletes.append(f"{prefix}{name}")
+    return result
 
 
 def _field_changes(old: Any, new: Any) -> list[str]:
@@ -188,21 +216,20 @@ class Registration:
         pairs: Mapping[str, ApplicationRecords],
         halves: Mapping[str, str],
     ) -> None:
-        for name, app in sorted(desired.applications.items()):
-            old = registered.applications.get(name)
-            if old is None:
-                diff.added.append(f"application {name} ({app.wave}, {app.dns_name})")
-            elif old != app:
-                diff.changed[f"application {name}"] = _field_changes(old, app)
-            if old != app:
-                diff.registry_puts.append(application_item(app))
+        kept = _compare(
+            diff,
+            "application",
+            APP_PREFIX,
+            desired.applications,
+            registered.applications,
+            application_item,
+        )
+        for app, old in kept:
             if old is not None and old.dns_name != app.dns_name:
                 self._drop_pair(diff, old, pairs, f"renamed to {app.dns_name}")
             self._want_pair(diff, app, pairs, halves, registered=old is not None)
         for name, old in sorted(registered.applications.items()):
             if name not in desired.applications:
-                diff.removed.append(f"application {name} ({old.wave}, {old.dns_name})")
-                diff.registry_deletes.append(f"{APP_PREFIX}{name}")
                 self._drop_pair(diff, old, pairs, "removed from the plan")
 
     def _want_pair(
@@ -272,26 +299,20 @@ class Registration:
         registered: RegisteredPlan,
         names: Mapping[str, NameTarget],
     ) -> None:
-        for name, db in sorted(desired.databases.items()):
-            old = registered.databases.get(name)
-            if old is None:
-                diff.added.append(f"database {name} ({db.wave}, {db.dns_name})")
-            elif old != db:
-                diff.changed[f"database {name}"] = _field_changes(old, db)
-            if old != db:
-                diff.registry_puts.append(database_item(db))
+        kept = _compare(
+            diff, "database", DB_PREFIX, desired.databases, registered.databases, database_item
+        )
+        for db, old in kept:
             if old is not None and old.dns_name != db.dns_name:
                 self._drop_name(diff, old, names, f"renamed to {db.dns_name}")
             if normalise_name(db.dns_name) not in names:
                 diff.names_to_create.append(db)
                 if old is not None:
-                    diff.changed.setdefault(f"database {name}", []).append(
+                    diff.changed.setdefault(f"database {db.name}", []).append(
                         f"name {db.dns_name} missing: created pointing at {db.source_host}"
                     )
         for name, old in sorted(registered.databases.items()):
             if name not in desired.databases:
-                diff.removed.append(f"database {name} ({old.wave}, {old.dns_name})")
-                diff.registry_deletes.append(f"{DB_PREFIX}{name}")
                 self._drop_name(diff, old, names, "removed from the plan")
 
     def _drop_name(
