@@ -123,6 +123,7 @@ class CutoverController(Construct):
         log_retention: logs.RetentionDays,
         reserve_concurrency: bool,
         wait_for_insync: bool = True,
+        reads_servers: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         _check_environment_size(cutover_settings)
@@ -156,7 +157,7 @@ class CutoverController(Construct):
             reserve_concurrency=reserve_concurrency,
         )
         grant_zone_table_and_topic(self.role, key, table, topic, hosted_zone)
-        self._grant_gate_reads(replication_tasks)
+        self._grant_gate_reads(replication_tasks, reads_servers)
         self.dead_letter_queue, self.schedule = self._create_schedule(environment_suffix, key)
         self.alarms = self._create_alarms(topic)
         self.errors_alarm = self.alarms["Errors"]
@@ -203,14 +204,18 @@ class CutoverController(Construct):
             tracing=lambda_.Tracing.ACTIVE,
         )
 
-    def _grant_gate_reads(self, replication_tasks: Sequence[dms.CfnReplicationTask]) -> None:
-        # The gates: read-only signals. These three calls take no resource ARN.
+    def _grant_gate_reads(
+        self, replication_tasks: Sequence[dms.CfnReplicationTask], reads_servers: bool
+    ) -> None:
+        # The gates: read-only signals. These calls take no resource ARN. With planned
+        # servers, the servers gate reads MGN (source servers and their launch jobs).
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
                     "dms:DescribeReplicationTasks",
                     "cloudwatch:GetMetricStatistics",
                     "ec2:DescribeVpnConnections",
+                    *(["mgn:DescribeSourceServers", "mgn:DescribeJobs"] if reads_servers else []),
                 ],
                 resources=["*"],
             )
@@ -365,9 +370,10 @@ class CutoverController(Construct):
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
-            "dms:DescribeReplicationTasks, cloudwatch:GetMetricStatistics and "
-            "ec2:DescribeVpnConnections support no resource-level permissions (IAM requires "
-            "Resource *); all three are read-only and feed the go/no-go gates. So do "
+            "dms:DescribeReplicationTasks, cloudwatch:GetMetricStatistics, "
+            "ec2:DescribeVpnConnections and (with planned servers) mgn:DescribeSourceServers "
+            "and mgn:DescribeJobs support no resource-level permissions (IAM requires "
+            "Resource *); all are read-only and feed the go/no-go gates. So do "
             "xray:PutTraceSegments and xray:PutTelemetryRecords, added by active tracing.",
         )
         acknowledge(

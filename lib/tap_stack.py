@@ -33,6 +33,7 @@ from lib.validation import Validation
 from lib.wave_stack import WaveStack, wave_parts
 from migration import alarm_names
 from migration.plan import Plan
+from migration.servers.spec import MGN
 
 # CloudWatch Logs retention, by the number of days ``MigrationConfig.log_retention_days`` accepts.
 LOG_RETENTION = {
@@ -119,6 +120,7 @@ class TapStack(Stack):
             dashboard=self.dashboard,
             log_retention=retention,
             reserve_concurrency=config.rollback_reserved_concurrency > 0,
+            reads_servers=bool(plan and any(s.replication == MGN for s in plan.servers)),
         )
         self.cutover_controller_lambda = controller.function
         self._create_database_step(plan, config, controller)

@@ -111,6 +111,8 @@ class GateChecker(Protocol):
 
     def alarm_gate(self, app: Any) -> GateResult: ...
 
+    def observe_servers(self) -> list[str]: ...
+
 
 class Rollbacks(Protocol):
     """What the controller needs of :class:`migration.rollback.RollbackService`."""
@@ -136,6 +138,8 @@ class TickReport:
     database_steps: list[str] = field(default_factory=list)
     """Databases whose cutover this tick asked the database step function to run."""
     errors: list[str] = field(default_factory=list)
+    servers: list[str] = field(default_factory=list)
+    """Server phases recorded from what MGN shows, and servers MGN could not tell about."""
     summary: str = ""
     """The summary snapshot: "written", "not written: <why>", or "" (none to write)."""
 
@@ -152,6 +156,7 @@ class TickReport:
             "wavesCompleted": self.waves_completed,
             "databaseSteps": self.database_steps,
             "errors": self.errors,
+            "servers": self.servers,
             "summary": self.summary,
         }
 
@@ -362,6 +367,7 @@ class Controller:
             self._roll_back(breached, report)
         if ready:
             self._step(ready, now, report)
+        report.servers.extend(gates.observe_servers())
         if context.running:
             wave_head = self._request_database_steps(name, spec, wave_head, now, report)
         self._maybe_complete_wave(name, spec, wave_head, report)

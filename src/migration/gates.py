@@ -58,6 +58,7 @@ MAX_ALARM_NAMES_PER_CALL = 100
 CUT_OVER = "CUT_OVER"
 FROZEN_PHASES = frozenset({"WRITES_FROZEN", "FAILBACK_FROZEN"})
 BEFORE_APPLICATIONS = "before-applications"
+SERVERS_GATE = "servers"
 
 
 class GatedApplication(Protocol):
@@ -71,6 +72,15 @@ class GatedApplication(Protocol):
 
     @property
     def databases(self) -> tuple[str, ...]: ...
+
+
+class ServerGate(Protocol):
+    """The ``servers`` gate (``migration.servers.watch.ServerWatch``): an application's
+    traffic waits until each of its MGN servers is launched for cutover and validated."""
+
+    def gate(self, app: Any) -> GateResult: ...
+
+    def observe(self) -> list[str]: ...
 
 
 class GatedDatabase(Protocol):
@@ -101,6 +111,10 @@ class GateResult:
     wait: bool = False
     """A failure that means "not yet" (a database's writer moving or not moved yet): the
     application waits at its current split and is never rolled back for it."""
+
+
+def _servers_of(app: Any) -> tuple[str, ...]:
+    return tuple(getattr(app, "servers", ()) or ())
 
 
 def all_ok(results: Iterable[GateResult]) -> bool:
@@ -136,8 +150,10 @@ class Gates:
         cdc_latency_alarms: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utc_now,
         database_phase: DatabasePhases | None = None,
+        servers: ServerGate | None = None,
     ) -> None:
         self._plan = plan
+        self._servers = servers
         self._database_phase = database_phase
         self._dms = dms
         self._cloudwatch = cloudwatch
@@ -189,6 +205,8 @@ class Gates:
         for database in app.databases:
             names += [f"dms-task:{database}", f"dms-latency:{database}"]
             names.append(f"dms-validation:{database}")
+        if _servers_of(app):
+            names.append(SERVERS_GATE)
         return [*names, "vpn", "alarms"]
 
     # -- all gates --------------------------------------------------------------------
@@ -198,9 +216,30 @@ class Gates:
         results: list[GateResult] = []
         for database in self._plan.databases_of(app):
             results += self.database_gates(database)
+        if _servers_of(app):
+            results.append(self.server_gate(app))
         results.append(self.vpn_gate())
         results.append(self.alarm_gate(app))
         return results
+
+    # -- servers ------------------------------------------------------------------------
+
+    def server_gate(self, app: GatedApplication) -> GateResult:
+        """Each of ``app``'s MGN servers launched for cutover and validated; without a
+        way to ask MGN the gate fails ("not yet"), it is never skipped."""
+        if self._servers is None:
+            return GateResult(
+                SERVERS_GATE,
+                False,
+                f"{app.name} runs on server(s) {', '.join(_servers_of(app))}, and these gates "
+                "have no MGN client to check them",
+                wait=True,
+            )
+        return self._servers.gate(app)
+
+    def observe_servers(self) -> list[str]:
+        """Record what MGN shows of the servers not looked at yet; notes (see ServerWatch)."""
+        return self._servers.observe() if self._servers is not None else []
 
     # -- databases ----------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migration.errors import MigrationError
+from migration.servers.spec import DEFAULT_MAX_LAG_SECONDS, ServerSpec
 
 ON_GATE_FAILURE_ROLLBACK = "rollback"
 ON_GATE_FAILURE_HOLD = "hold"
@@ -66,6 +67,9 @@ class ApplicationSpec:
     databases: tuple[str, ...] = ()
     on_gate_failure: str = ON_GATE_FAILURE_ROLLBACK
     manual_approval_steps: tuple[int, ...] = ()
+    servers: tuple[str, ...] = ()
+    """Ids of the servers it runs on: its traffic moves once each ``mgn`` one is launched
+    for cutover and validated (the ``servers`` gate)."""
 
     def percent(self, step: int) -> int:
         """Percentage on AWS after ``step`` (0 = before the first step)."""
@@ -84,6 +88,8 @@ class WaveSpec:
     max_parallel: int
     applications: tuple[ApplicationSpec, ...]
     databases: tuple[DatabaseSpec, ...] = field(default_factory=tuple)
+    servers: tuple[ServerSpec, ...] = field(default_factory=tuple)
+    """The servers of its applications, with their waves' ``server_defaults`` applied."""
 
     def application(self, name: str) -> ApplicationSpec:
         for app in self.applications:
@@ -95,6 +101,18 @@ class WaveSpec:
         """The databases ``app`` depends on (the gates' view of the plan)."""
         by_name = {db.name: db for db in self.databases}
         return tuple(by_name[name] for name in app.databases if name in by_name)
+
+    def servers_of(self, app: ApplicationSpec) -> tuple[ServerSpec, ...]:
+        """The servers ``app`` runs on; an id missing from the definition is a SpecError
+        (the gate must fail, never skip a server)."""
+        by_id = {server.id: server for server in self.servers}
+        missing = [server for server in app.servers if server not in by_id]
+        if missing:
+            raise SpecError(
+                f"wave {self.name}: application {app.name} lists server(s) "
+                f"{', '.join(missing)} the stored definition lacks"
+            )
+        return tuple(by_id[server] for server in app.servers)
 
     # -- serialisation ------------------------------------------------------------------
 
@@ -114,10 +132,12 @@ class WaveSpec:
                         "databases": list(app.databases),
                         "onGateFailure": app.on_gate_failure,
                         "manualApprovalSteps": list(app.manual_approval_steps),
+                        **({"servers": list(app.servers)} if app.servers else {}),
                     }
                     for app in self.applications
                 ],
                 "databases": [_database_json(db) for db in self.databases],
+                **({"servers": [_server_json(s) for s in self.servers]} if self.servers else {}),
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -135,6 +155,7 @@ class WaveSpec:
                 max_parallel=int(data["maxParallel"]),
                 applications=tuple(_application(a) for a in data["applications"]),
                 databases=tuple(_database(d) for d in data.get("databases", [])),
+                servers=tuple(_server(s) for s in data.get("servers", [])),
             )
         except SpecError:
             raise
@@ -151,6 +172,36 @@ def _application(data: Mapping[str, Any]) -> ApplicationSpec:
         databases=tuple(str(d) for d in data.get("databases", [])),
         on_gate_failure=str(data.get("onGateFailure", ON_GATE_FAILURE_ROLLBACK)),
         manual_approval_steps=_ints(data.get("manualApprovalSteps", [])),
+        servers=tuple(str(s) for s in data.get("servers", [])),
+    )
+
+
+def _server_json(server: ServerSpec) -> dict[str, Any]:
+    return {
+        "id": server.id,
+        "hostname": server.hostname,
+        "ip": server.ip,
+        "replication": server.replication,
+        "os": server.os,
+        "instanceType": server.instance_type,
+        "licensing": server.licensing,
+        "bootMode": server.boot_mode,
+        "maxLagSeconds": server.max_lag_seconds,
+    }
+
+
+def _server(data: Mapping[str, Any]) -> ServerSpec:
+    defaults = ServerSpec(id="", hostname="", ip="")
+    return ServerSpec(
+        id=str(data["id"]),
+        hostname=str(data["hostname"]),
+        ip=str(data["ip"]),
+        replication=str(data.get("replication", defaults.replication)),
+        os=str(data.get("os", defaults.os)),
+        instance_type=str(data.get("instanceType", defaults.instance_type)),
+        licensing=str(data.get("licensing", defaults.licensing)),
+        boot_mode=str(data.get("bootMode", defaults.boot_mode)),
+        max_lag_seconds=int(data.get("maxLagSeconds", DEFAULT_MAX_LAG_SECONDS)),
     )
 
 

@@ -28,7 +28,9 @@ def test_dry_run_prints_every_change_and_changes_nothing(cli: Cli, stack: MotoSt
     assert stack.snapshot() == before
     out = lines(result.stdout)
     assert out[0] == "DRY RUN of the cutover of wave-1:"
-    gates = "dms-task:orders-db, dms-latency:orders-db, dms-validation:orders-db, vpn, alarms"
+    gates = (
+        "dms-task:orders-db, dms-latency:orders-db, dms-validation:orders-db, servers, vpn, alarms"
+    )
     for k, percent in enumerate((5, 25, 50, 100), start=1):
         assert f"[storefront] step {k}/4 ({percent}% to AWS): would check gates: {gates}" in out
         assert (

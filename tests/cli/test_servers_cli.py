@@ -243,3 +243,33 @@ def test_status_says_a_finalize_waits_for_the_applications(
         result.output
     )
     assert "orders-api (not started)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("halt", "why"),
+    [
+        ("pause", "wave wave-1 is paused: `migrate resume wave-1` first"),
+        (
+            "abort",
+            "wave wave-1 was aborted: start it again (`migrate cutover --wave wave-1`) first",
+        ),
+    ],
+)
+def test_a_paused_or_aborted_wave_stops_its_servers_too(
+    cli: Cli, mgn: StubbedMgn, stack: MotoStack, halt: str, why: str
+) -> None:
+    started = cli("cutover", "--wave", "wave-1", "--yes")
+    assert started.exit_code == 0, started.output
+    halted = cli(halt, "wave-1", "--reason", "change freeze")
+    assert halted.exit_code == 0, halted.output
+    before = stack.snapshot()
+    mgn.describe(*both())
+    mgn.describe(*both())
+    result = cli("servers", "test", "--wave", "wave-1", "--yes")
+    mgn.done()  # no StartTest
+    assert result.exit_code == 2
+    assert error_lines(result) == [
+        f"error: test refused, nothing changed: server orders-app-01: {why}; "
+        f"server storefront-web-01: {why}"
+    ]
+    assert stack.snapshot() == before

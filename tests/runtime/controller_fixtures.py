@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from migration.controller import Controller, TickReport
+from migration.controller import ACTOR, Controller, TickReport
 from migration.events import RollbackCommand
 from migration.gates import Gates
 from migration.plan import Plan
+from migration.servers.lifecycle import ServerLifecycle
+from migration.servers.mgn import Mgn
+from migration.servers.watch import ServerWatch
 from migration.spec import WaveSpec
 from migration.tracking import Head, Phase, app_id, wave_id
 from migration.traffic import RateLimiter
@@ -23,6 +26,8 @@ class Cutover:
 
     env: GateEnv
     limiter: RateLimiter
+    mgn_client: Any = None
+    """With a (stubbed) ``mgn`` client, a wave with servers gets the servers gate."""
 
     @property
     def plan(self) -> Plan:
@@ -38,7 +43,14 @@ class Cutover:
             alarm_names=BUILTIN_ALARM_NAMES,
             replication_instance_identifier=REPLICATION_INSTANCE,
             clock=env.aws.time.clock,
+            servers=self._server_watch(spec),
         )
+
+    def _server_watch(self, spec: WaveSpec) -> ServerWatch | None:
+        if self.mgn_client is None or not spec.servers:
+            return None
+        lifecycle = ServerLifecycle(self.env.aws.tracking(), Mgn(self.mgn_client), actor=ACTOR)
+        return ServerWatch(lifecycle, spec.servers, spec.servers_of)
 
     def controller(self, **kwargs: Any) -> Controller:
         aws = self.env.aws

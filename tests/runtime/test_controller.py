@@ -147,6 +147,9 @@ class RollbackDuringGates:
             def alarm_gate(self, app: Any) -> GateResult:
                 return inner.alarm_gate(app)
 
+            def observe_servers(self) -> list[str]:
+                return inner.observe_servers()
+
             def check_gates(self, app: Any) -> list[GateResult]:
                 results = inner.check_gates(app)
                 if (

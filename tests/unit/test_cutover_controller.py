@@ -234,18 +234,31 @@ def test_project_key_and_topic(template: Template) -> None:
     assert _actions(publish) == ["sns:Publish"] and publish["Resource"] == TOPIC
 
 
+STAR_READS = [
+    "cloudwatch:GetMetricStatistics",
+    "dms:DescribeReplicationTasks",
+    "ec2:DescribeVpnConnections",
+    # Active tracing: X-Ray has no resource-level permissions for these.
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
+]
+# The servers gate (a plan with mgn servers only): read-only, no resource-level permissions.
+MGN_READS = ["mgn:DescribeJobs", "mgn:DescribeSourceServers"]
+
+
+def _stars(template: Template) -> list[str]:
+    stars = [s for s in _statements(template) if s["Resource"] == "*"]
+    return sorted(a for star in stars for a in _actions(star))
+
+
 def test_gate_reads_without_resource_level_permissions_are_the_only_star(
     template: Template,
 ) -> None:
-    stars = [s for s in _statements(template) if s["Resource"] == "*"]
-    assert sorted(a for star in stars for a in _actions(star)) == [
-        "cloudwatch:GetMetricStatistics",
-        "dms:DescribeReplicationTasks",
-        "ec2:DescribeVpnConnections",
-        # Active tracing: X-Ray has no resource-level permissions for these.
-        "xray:PutTelemetryRecords",
-        "xray:PutTraceSegments",
-    ]
+    assert _stars(template) == sorted(STAR_READS + MGN_READS)
+
+
+def test_mgn_reads_only_with_planned_mgn_servers(site_template: Template) -> None:
+    assert _stars(site_template) == STAR_READS
 
 
 TASK_ARNS = {
@@ -327,6 +340,7 @@ def test_nothing_else_is_granted(template: Template) -> None:
             "dms:DescribeReplicationTasks",
             "cloudwatch:GetMetricStatistics",
             "ec2:DescribeVpnConnections",
+            *MGN_READS,
             "dms:DescribeTableStatistics",
             "cloudwatch:DescribeAlarms",
             "xray:PutTraceSegments",

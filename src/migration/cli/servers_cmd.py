@@ -23,6 +23,7 @@ from migration.servers.gates import ServerView
 from migration.servers.lifecycle import Decision, Run, ServerLifecycle, ServerRequestError
 from migration.servers.mgn import Mgn
 from migration.servers.spec import ServerSpec
+from migration.tracking import Phase, wave_id
 
 from . import common, cutover_cmd, output, wave_cmd
 
@@ -81,6 +82,15 @@ def _lifecycle(runtime: Runtime, by: str | None = None) -> ServerLifecycle:
 
 def _users(runtime: Runtime, spec: ServerSpec) -> list[str]:
     return [a.name for a in runtime.plan.applications_using(spec.id)]
+
+
+def _waves(runtime: Runtime, spec: ServerSpec) -> dict[str, Phase | None]:
+    """The tracked phase of the server's wave and of its applications' waves (a paused or
+    aborted one stops the server's runs)."""
+    plan, tracking = runtime.plan, runtime.tracking()
+    names = {plan.wave_of(spec.id).name, *(plan.wave_of(a).name for a in _users(runtime, spec))}
+    heads = {name: tracking.current(wave_id(name)) for name in sorted(names)}
+    return {name: head.phase if head else None for name, head in heads.items()}
 
 
 @app.command("status")
@@ -165,7 +175,8 @@ def _drive(
     with common.aws_errors():
         service = _lifecycle(runtime, by)
         views = [service.view(spec) for spec in specs]
-        checks = [service.check(run, v, _users(runtime, v.spec)) for v in views]
+        waves = {view.spec.id: _waves(runtime, view.spec) for view in views}
+        checks = [service.check(run, v, _users(runtime, v.spec), waves[v.spec.id]) for v in views]
     todo, skipped = _plan_or_fail(run, views, checks, single=server is not None)
     if not yes and not cutover_cmd.stdin_is_interactive():
         common.fail(f"not a terminal: pass --yes to confirm the {run} of {_names(todo)}")
@@ -178,7 +189,7 @@ def _drive(
     with common.aws_errors():
         for view in todo:
             try:
-                head = service.run(run, view, _users(runtime, view.spec))
+                head = service.run(run, view, _users(runtime, view.spec), waves[view.spec.id])
             except ServerRequestError as exc:
                 common.fail(str(exc))
             job = head.state.get("cutoverJobID" if run is not Run.TEST else "testJobID", "")

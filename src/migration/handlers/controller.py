@@ -7,7 +7,8 @@ return the tick's report. Environment: the rollback function's (``HOSTED_ZONE_ID
 (the stack's CutoverSettings JSON: the DMS instance, the stack's alarm names and the suffix the
 per-database task and alarm names derive from), ``VPN_CONNECTION_ID`` and
 ``ROUTE53_CHANGES_PER_SECOND`` (default 4: under Route 53's five per second per account,
-leaving room for a concurrent rollback).
+leaving room for a concurrent rollback). A wave with servers gets an ``mgn`` client for its
+``servers`` gate (read-only).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from migration.gates import Gates
 from migration.handlers.rollback import build_service, client_config, get_clients
 from migration.outputs import parse_cutover_settings
 from migration.registry import RegisteredPlan, Registry
+from migration.servers.lifecycle import ServerLifecycle
+from migration.servers.mgn import Mgn
+from migration.servers.watch import ServerWatch
 from migration.settings import Settings
 from migration.spec import WaveSpec
 from migration.summary import SummarySnapshots
@@ -87,6 +91,7 @@ def build_controller(
             replication_instance_identifier=cutover.replication_instance_identifier,
             clock=clock,
             database_phase=tracking.database_phase,
+            servers=_server_watch(spec, tracking, client) if spec.servers else None,
         )
 
     lambda_clients = get_clients()
@@ -102,6 +107,15 @@ def build_controller(
         summary=_summary_writer(registered, client("dynamodb"), settings.table_name, clock),
     )
     return controller, limiter
+
+
+def _server_watch(
+    spec: WaveSpec, tracking: TrackingStore, client: Callable[[str], Any]
+) -> ServerWatch:
+    """This tick's view of the wave's servers (MGN read-only: DescribeSourceServers,
+    DescribeJobs; the phases MGN shows recorded as ``server#<id>``)."""
+    lifecycle = ServerLifecycle(tracking, Mgn(client("mgn")), actor=ACTOR)
+    return ServerWatch(lifecycle, spec.servers, spec.servers_of)
 
 
 def _summary_writer(

@@ -131,10 +131,15 @@ class Plan(_Model):
                     databases=tuple(app.databases),
                     on_gate_failure=app.on_gate_failure,
                     manual_approval_steps=tuple(app.manual_approval_steps),
+                    servers=tuple(app.servers),
                 )
                 for app in wave.applications
             ),
             databases=tuple(db.spec() for db in self.databases if db.name in used),
+            servers=tuple(
+                self.server_spec(server)
+                for server in sorted({s for app in wave.applications for s in app.servers})
+            ),
         )
 
     def server_spec(self, server_id: str) -> ServerSpec:

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from migration.gates import GateResult
+from migration.gates import SERVERS_GATE, GateResult
 from migration.servers import mgn
 from migration.servers.mgn import LaunchJob, SourceServer
 from migration.servers.spec import ServerSpec
@@ -203,10 +203,30 @@ def before_finalize(view: ServerView, applications: Mapping[str, str | None]) ->
     return GateResult(name, True, launched.detail)
 
 
+HALTED: Final = {
+    Phase.WAVE_PAUSED: "is paused: `migrate resume {wave}` first",
+    Phase.WAVE_ABORTED: "was aborted: start it again (`migrate cutover --wave {wave}`) first",
+}
+
+
+def wave_controls_gate(view: ServerView, waves: Mapping[str, Phase | None]) -> GateResult | None:
+    """The operator controls apply to servers: no server of a paused or aborted wave (its
+    own, or one of an application using it) is tested, cut over or finalised. ``waves``:
+    wave -> its tracked phase. None when no such wave is halted."""
+    halted = [
+        f"wave {wave} {HALTED[phase].format(wave=wave)}"
+        for wave, phase in sorted(waves.items())
+        if phase in HALTED
+    ]
+    if not halted:
+        return None
+    return GateResult(f"controls:{view.spec.id}", False, f"{view.label}: {'; '.join(halted)}")
+
+
 def application_gate(application: str, views: Sequence[ServerView]) -> GateResult:
     """The application's traffic may move to AWS: each of its ``mgn`` servers was launched
     for cutover and validated (or finalised). Names the first server blocking and why."""
-    name = "servers"
+    name = SERVERS_GATE
     blocking: list[str] = []
     for view in views:
         if not view.spec.is_mgn or view.phase is Phase.CUT_OVER:

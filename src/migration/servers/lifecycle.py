@@ -22,7 +22,7 @@ the job ids.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from migration.errors import MigrationError
@@ -35,6 +35,7 @@ from migration.servers.gates import (
     before_finalize,
     before_test,
     replication_gate,
+    wave_controls_gate,
 )
 from migration.servers.mgn import Mgn
 from migration.servers.spec import ServerSpec
@@ -136,16 +137,25 @@ class ServerLifecycle:
         return {a: (str(h.phase) if h else None) for a, h in heads.items()}
 
     def check(
-        self, run: Run, view: ServerView, applications: Sequence[str] = ()
+        self,
+        run: Run,
+        view: ServerView,
+        applications: Sequence[str] = (),
+        waves: Mapping[str, Phase | None] | None = None,
     ) -> tuple[Decision, GateResult]:
         """What ``run`` would do with the server, and why; reads nothing more, writes nothing.
-        ``applications``: those using the server (``finalize`` waits for each to complete)."""
+        ``applications``: those using the server (``finalize`` waits for each to complete);
+        ``waves``: the tracked phase of the waves of the server and of those applications
+        (a paused or aborted one refuses every run)."""
         name = f"{run}:{view.spec.id}"
         if not view.spec.is_mgn:
             why = f"{view.label} is replication: manual; the runtime does not move it"
             return Decision.REFUSED, GateResult(name, False, why)
         if view.phase in DONE_PHASES[run]:
             return Decision.DONE, GateResult(name, False, f"{view.label} is already {view.phase}")
+        halted = wave_controls_gate(view, waves or {})
+        if halted is not None:
+            return Decision.REFUSED, halted
         server = view.server
         if server is not None and self._mgn_did(run, view):
             return Decision.RESUME, GateResult(
@@ -192,9 +202,15 @@ class ServerLifecycle:
             lagSeconds=view.server.lag_seconds,
         )
 
-    def run(self, run: Run, view: ServerView, applications: Sequence[str] = ()) -> Head:
+    def run(
+        self,
+        run: Run,
+        view: ServerView,
+        applications: Sequence[str] = (),
+        waves: Mapping[str, Phase | None] | None = None,
+    ) -> Head:
         """Carry ``run`` out on one server; ServerRequestError (nothing changed) if refused."""
-        decision, gate = self.check(run, view, applications)
+        decision, gate = self.check(run, view, applications, waves)
         if decision in (Decision.DONE, Decision.REFUSED):
             raise ServerRequestError(gate.detail)
         assert view.server is not None
