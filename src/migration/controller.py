@@ -25,7 +25,8 @@ Per application, each tick (rollback first, then watching, then progress):
    applications mid-cutover per wave), and the next step needs no approval or has it, the
    gates are checked. Failing gates before any traffic moved, or failing only with "not
    yet" (a database's writer moving, or not cut over yet when the plan cuts it over before
-   its applications): it waits and retries next tick. Failing gates after traffic moved:
+   its applications; a server not launched for cutover and validated yet, the ``servers``
+   gate): it waits and retries next tick. Failing gates after traffic moved:
    roll back (default) or, with ``on_gate_failure: hold``, phase HELD (split kept, alarms
    watched every tick).
 5. The applications ready to step in this tick move together: one conditional Route 53
@@ -36,6 +37,9 @@ Per application, each tick (rollback first, then watching, then progress):
 6. After the last step's bake: CUTOVER_COMPLETE. When every application of a wave is
    CUTOVER_COMPLETE or ROLLED_BACK (and, with a database step function, every
    ``after-applications`` database is CUT_OVER or FAILED_BACK) the wave is WAVE_COMPLETE.
+6b. The wave's servers not read by a gate in this tick are read, so that their tracked
+   phase follows MGN's (read-only; :mod:`migration.servers.watch`); what was recorded, and
+   what could not be read, goes into the report's ``servers`` and never fails the tick.
 7. Databases (running waves only): a database whose plan order is ``before-applications``
    (at once) or ``after-applications`` (once every application using it completed), still
    REPLICATING or IN_SYNC, is handed to the database step function (an asynchronous
