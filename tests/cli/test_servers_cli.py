@@ -273,3 +273,25 @@ def test_a_paused_or_aborted_wave_stops_its_servers_too(
         f"server storefront-web-01: {why}"
     ]
     assert stack.snapshot() == before
+
+
+def test_revert_of_a_test_launch_keeps_the_tracked_phase_with_mgn(
+    cli: Cli, mgn: StubbedMgn, stack: MotoStack
+) -> None:
+    mgn.describe(*both())
+    mgn.start("start_test", TEST_JOB)
+    assert cli("servers", "test", "orders-app-01", "--yes").exit_code == 0
+    mgn.describe(source_server(life="TESTING", test_job=TEST_JOB), ids=[SID])
+    mgn.jobs(job(), job_id=TEST_JOB)
+    mgn.life_cycle("READY_FOR_TEST", source_server(test_job=TEST_JOB))
+    result = cli("servers", "revert", "orders-app-01", "--yes", "--by", "ops")
+    assert result.exit_code == 0, result.output
+    assert "orders-app-01: READY_FOR_TEST" in result.output
+    # Nothing launched any more: a second revert has nothing to do (exit 2, no MGN write).
+    mgn.describe(source_server(test_job=TEST_JOB), ids=[SID])
+    again = cli("servers", "revert", "orders-app-01", "--yes")
+    mgn.done()
+    assert again.exit_code == 2
+    assert error_lines(again) == [
+        "error: server orders-app-01 is READY_FOR_TEST; nothing to revert"
+    ]

@@ -5,6 +5,7 @@ nothing changed (no MGN call, no table write), refused for a concurrent second r
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -248,3 +249,99 @@ def test_a_manual_server_is_never_looked_up_nor_moved(aws: Aws, stub: StubbedMgn
     decision, gate = service.check(Run.TEST, view)
     assert decision is Decision.REFUSED and "replication: manual" in gate.detail
     stub.done()
+
+
+# -- revert ---------------------------------------------------------------------------------
+
+
+def test_revert_of_a_test_puts_mgn_and_the_phase_back_to_ready_for_test(
+    aws: Aws, stub: StubbedMgn
+) -> None:
+    set_phase(aws, Phase.TESTING, testJobID=TEST_JOB)
+    service = lifecycle(aws, stub)
+    view = view_by_id(
+        stub, service, source_server(life="TESTING", test_job=TEST_JOB), job(), job_id=TEST_JOB
+    )
+    stub.life_cycle("READY_FOR_TEST", source_server(test_job=TEST_JOB))
+    head = service.run(Run.REVERT, view)
+    stub.done()
+    assert head.phase is Phase.READY_FOR_TEST
+    assert phases(aws)[-2:] == ["TESTING", "READY_FOR_TEST"]
+    assert "run" not in head.state and head.state["testJobID"] == TEST_JOB
+
+
+def test_a_revert_that_died_after_mgn_reverted_only_records_it(aws: Aws, stub: StubbedMgn) -> None:
+    set_phase(aws, Phase.TESTING, testJobID=TEST_JOB, run="revert")
+    service = lifecycle(aws, stub)
+    view = view_by_id(
+        stub,
+        service,
+        source_server(life="READY_FOR_TEST", test_job=TEST_JOB),
+        job(),
+        job_id=TEST_JOB,
+    )
+    assert service.check(Run.REVERT, view)[0] is Decision.RESUME
+    head = service.run(Run.REVERT, view)
+    stub.done()  # no ChangeServerLifeCycleState
+    assert head.phase is Phase.READY_FOR_TEST
+
+
+def test_revert_of_a_cutover_launch_is_refused_while_an_application_may_use_it(
+    aws: Aws, stub: StubbedMgn
+) -> None:
+    set_phase(aws, Phase.CUTTING_OVER, cutoverJobID=CUTOVER_JOB)
+    aws.tracking().transition(app_id("orders-api"), Phase.SHIFTING)
+    service = lifecycle(aws, stub)
+    before = items(aws)
+    item = source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB)
+    view = view_by_id(
+        stub, service, item, job(CUTOVER_JOB, initiated_by="START_CUTOVER"), job_id=CUTOVER_JOB
+    )
+    with pytest.raises(
+        ServerRequestError,
+        match=r"cutover instance may serve traffic of orders-api \(SHIFTING\); roll them back",
+    ):
+        service.run(Run.REVERT, view, ["orders-api"])
+    stub.done()
+    assert items(aws) == before
+
+
+def test_revert_of_a_cutover_launch_after_the_rollback(aws: Aws, stub: StubbedMgn) -> None:
+    set_phase(aws, Phase.CUTTING_OVER, cutoverJobID=CUTOVER_JOB)
+    aws.tracking().transition(app_id("orders-api"), Phase.ROLLED_BACK)
+    service = lifecycle(aws, stub)
+    item = source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB)
+    view = view_by_id(
+        stub, service, item, job(CUTOVER_JOB, initiated_by="START_CUTOVER"), job_id=CUTOVER_JOB
+    )
+    stub.life_cycle("READY_FOR_CUTOVER", source_server(life="READY_FOR_CUTOVER"))
+    head = service.run(Run.REVERT, view, ["orders-api"])
+    stub.done()
+    assert head.phase is Phase.READY_FOR_CUTOVER
+
+
+@pytest.mark.parametrize(
+    ("phase", "decision", "why"),
+    [
+        (
+            Phase.CUT_OVER,
+            Decision.REFUSED,
+            "is CUT_OVER (finalised): there is no replicated copy to revert to",
+        ),
+        (Phase.READY_FOR_TEST, Decision.DONE, "server orders-app-01 is READY_FOR_TEST"),
+    ],
+)
+def test_revert_refused_after_finalize_and_idle_before_any_launch(
+    aws: Aws, stub: StubbedMgn, phase: Phase, decision: Decision, why: str
+) -> None:
+    set_phase(aws, phase)
+    service = lifecycle(aws, stub)
+    before = items(aws)
+    stub.describe(source_server(), ids=[SID])
+    view = service.view(SPEC)
+    got, gate = service.check(Run.REVERT, view)
+    assert got is decision and why in gate.detail
+    with pytest.raises(ServerRequestError, match=re.escape(why)):
+        service.run(Run.REVERT, view)
+    stub.done()
+    assert items(aws) == before

@@ -1,9 +1,10 @@
 """``migrate servers``: the planned servers moved by AWS Application Migration Service (MGN).
 
 ``status`` shows each server's tracked phase, what MGN says (lifecycle, replication state,
-lag, initial-sync progress) and what its next step waits for; ``test``, ``cutover`` and
-``finalize`` drive MGN's lifecycle for one server or a wave, each behind its gates (refused:
-one ``error:`` line, exit 2, nothing changed; AWS faults exit 1); ``agent-command`` prints
+lag, initial-sync progress) and what its next step waits for; ``test``, ``cutover``,
+``finalize`` and ``revert`` drive MGN's lifecycle for one server or a wave, each behind its
+gates (refused: one ``error:`` line, exit 2, nothing changed; AWS faults exit 1); a paused or
+aborted wave refuses them for its servers; ``agent-command`` prints
 the replication agent's installer command with short-lived credentials. Design:
 docs/server-migration.md.
 """
@@ -44,6 +45,10 @@ _ACTIONS = {
     Run.TEST: "launch a test instance (MGN StartTest)",
     Run.CUTOVER: "mark ready for cutover if tested, launch the cutover instance (StartCutover)",
     Run.FINALIZE: "finalize the cutover: MGN stops replicating it for good (FinalizeCutover)",
+    Run.REVERT: (
+        "revert the launch: back to READY_FOR_TEST after a test, READY_FOR_CUTOVER after a"
+        " cutover launch (replication goes on; launched instances stay until terminated)"
+    ),
 }
 
 
@@ -193,7 +198,7 @@ def _drive(
             except ServerRequestError as exc:
                 common.fail(str(exc))
             job = head.state.get("cutoverJobID" if run is not Run.TEST else "testJobID", "")
-            suffix = f" (MGN job {job})" if job and run is not Run.FINALIZE else ""
+            suffix = f" (MGN job {job})" if job and run in (Run.TEST, Run.CUTOVER) else ""
             output.info(f"{view.spec.id}: {head.phase}{suffix}")
 
 
@@ -267,6 +272,23 @@ def finalize(
     """Finalize cutovers (replication stops): only once every application using the server
     completed its cutover and the cutover launch validated."""
     _drive(Run.FINALIZE, server, wave, yes, by, common.open_or_fail(plan, outputs, stack, region))
+
+
+@app.command("revert")
+def revert(
+    server: ServerArgument = None,
+    wave: WaveOption = None,
+    yes: YesOption = False,
+    by: wave_cmd.ByOption = None,
+    outputs: common.OutputsOption = None,
+    stack: common.StackOption = None,
+    plan: common.PlanOption = None,
+    region: common.RegionOption = None,
+) -> None:
+    """Revert a test or cutover launch (MGN's revert), keeping the tracked phase in step:
+    refused after finalize, and for a cutover launch while an application using the server
+    may send it traffic."""
+    _drive(Run.REVERT, server, wave, yes, by, common.open_or_fail(plan, outputs, stack, region))
 
 
 @app.command("agent-command")

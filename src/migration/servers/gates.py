@@ -203,6 +203,46 @@ def before_finalize(view: ServerView, applications: Mapping[str, str | None]) ->
     return GateResult(name, True, launched.detail)
 
 
+REVERTS: Final = {
+    Phase.TESTING: Phase.READY_FOR_TEST,
+    Phase.READY_FOR_CUTOVER: Phase.READY_FOR_TEST,
+    Phase.CUTTING_OVER: Phase.READY_FOR_CUTOVER,
+}
+"""Tracked phase -> the phase MGN's revert returns the server to (``ChangeServerLifeCycleState``:
+"revert to ready for testing" after a test, "revert to ready for cutover" after a cutover
+launch)."""
+OFF_AWS = frozenset({None, "PLANNED", "REPLICATING", "ROLLED_BACK"})
+"""Application phases in which none of its traffic goes to AWS."""
+
+
+def before_revert(view: ServerView, applications: Mapping[str, str | None]) -> GateResult:
+    """A launch may be reverted: tested or launched for cutover, not finalised, and (for a
+    cutover launch) no application using the server may send traffic to its instance."""
+    name = f"revert:{view.spec.id}"
+    if view.phase is Phase.CUT_OVER:
+        return GateResult(
+            name,
+            False,
+            f"{view.label} is CUT_OVER (finalised): there is no replicated copy to revert to;"
+            " the way back is the on-premises server itself",
+        )
+    target = REVERTS.get(view.phase) if view.phase else None
+    if target is None:
+        return GateResult(
+            name, False, f"{view.label} is {_phase_text(view.phase)}: nothing launched to revert"
+        )
+    if view.phase is Phase.CUTTING_OVER:
+        using = [f"{a} ({p})" for a, p in applications.items() if p not in OFF_AWS]
+        if using:
+            return GateResult(
+                name,
+                False,
+                f"{view.label}: its cutover instance may serve traffic of {', '.join(using)}; "
+                "roll them back first (migrate rollback APP)",
+            )
+    return GateResult(name, True, f"{view.label}: back to {target}")
+
+
 HALTED: Final = {
     Phase.WAVE_PAUSED: "is paused: `migrate resume {wave}` first",
     Phase.WAVE_ABORTED: "was aborted: start it again (`migrate cutover --wave {wave}`) first",

@@ -30,9 +30,11 @@ from migration.gates import GateResult
 from migration.servers import mgn
 from migration.servers.gates import (
     NOT_TESTED,
+    REVERTS,
     ServerView,
     before_cutover,
     before_finalize,
+    before_revert,
     before_test,
     replication_gate,
     wave_controls_gate,
@@ -55,6 +57,7 @@ class Run(enum.StrEnum):
     TEST = "test"
     CUTOVER = "cutover"
     FINALIZE = "finalize"
+    REVERT = "revert"
 
 
 class Decision(enum.StrEnum):
@@ -73,6 +76,7 @@ DONE_PHASES = {
     ),
     Run.CUTOVER: frozenset({Phase.CUTTING_OVER, Phase.CUT_OVER}),
     Run.FINALIZE: frozenset({Phase.CUT_OVER}),
+    Run.REVERT: frozenset({None, Phase.REGISTERED, Phase.REPLICATING, Phase.READY_FOR_TEST}),
 }
 
 
@@ -152,7 +156,12 @@ class ServerLifecycle:
             why = f"{view.label} is replication: manual; the runtime does not move it"
             return Decision.REFUSED, GateResult(name, False, why)
         if view.phase in DONE_PHASES[run]:
-            return Decision.DONE, GateResult(name, False, f"{view.label} is already {view.phase}")
+            why = (
+                f"{view.label} is {view.phase or 'not tracked yet'}"
+                if run is Run.REVERT
+                else f"{view.label} is already {view.phase}"
+            )
+            return Decision.DONE, GateResult(name, False, why)
         halted = wave_controls_gate(view, waves or {})
         if halted is not None:
             return Decision.REFUSED, halted
@@ -165,6 +174,8 @@ class ServerLifecycle:
             gate = before_test(view)
         elif run is Run.CUTOVER:
             gate = before_cutover(view)
+        elif run is Run.REVERT:
+            gate = before_revert(view, self.application_phases(applications))
         else:
             gate = before_finalize(view, self.application_phases(applications))
         return (Decision.GO if gate.ok else Decision.REFUSED), gate
@@ -177,6 +188,9 @@ class ServerLifecycle:
             return state == mgn.TESTING and phase in NOT_TESTED
         if run is Run.CUTOVER:
             return state == mgn.CUTTING_OVER and phase in (Phase.TESTING, Phase.READY_FOR_CUTOVER)
+        if run is Run.REVERT:
+            target = REVERTS.get(phase) if phase else None
+            return target is not None and state == str(target)
         return phase is Phase.CUTTING_OVER and (
             view.server.cutover_finalized or state == mgn.CUTOVER
         )
@@ -221,6 +235,8 @@ class ServerLifecycle:
             return self._test(view, resume)
         if run is Run.CUTOVER:
             return self._cutover(view, resume)
+        if run is Run.REVERT:
+            return self._revert(view, resume)
         return self._finalize(view, resume)
 
     def _test(self, view: ServerView, resume: bool) -> Head:
@@ -265,6 +281,18 @@ class ServerLifecycle:
             self._mgn.finalize_cutover(view.server.source_server_id)
             self._progress(f"{view.spec.id}: MGN cutover finalised; replication stops")
         return self._record(view, head, Phase.CUT_OVER, "cutover finalised")
+
+    def _revert(self, view: ServerView, resume: bool) -> Head:
+        """MGN's revert: back to READY_FOR_TEST after a test (or a test marked ready for
+        cutover), to READY_FOR_CUTOVER after a cutover launch. Replication goes on; launched
+        instances stay until terminated (MGN console, TerminateTargetInstances or EC2)."""
+        assert view.server is not None and view.phase is not None
+        head, target = view.head, REVERTS[view.phase]
+        if not resume:
+            head = self._record(view, head, view.phase, "revert requested", run=Run.REVERT)
+            self._mgn.change_life_cycle_state(view.server.source_server_id, str(target))
+            self._progress(f"{view.spec.id}: MGN reverted to {target}")
+        return self._record(view, head, target, f"reverted to {target}")
 
     def _record(
         self, view: ServerView, head: Head | None, phase: Phase, reason: str, **state: Any
