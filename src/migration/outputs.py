@@ -35,6 +35,8 @@ SEED_OUTPUTS = (
     "DashboardName",
 )
 SETTINGS_OUTPUT = "CutoverSettings"
+SERVER_SETTINGS_OUTPUT = "ServerMigrationSettings"
+"""Optional: stacks deployed before server migration lack it (only ``servers init`` reads it)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,26 @@ class CutoverSettings:
 
 
 @dataclass(frozen=True)
+class ServerMigrationSettings:
+    """What the stack created for MGN (the ``ServerMigrationSettings`` output), which
+    ``migrate servers init`` puts into MGN's replication configuration template."""
+
+    staging_subnet_ids: tuple[str, ...]
+    """Private subnets of the project VPC; the staging area uses the first."""
+    replication_security_group_id: str
+    kms_key_arn: str
+    """The project key: staging disks and launched volumes are encrypted with it."""
+    launch_configuration_template_id: str
+    """The stack's ``AWS::MGN::LaunchConfigurationTemplate`` (settings of new source servers)."""
+    validation_document_name: str
+    """The SSM document run as the post-launch validation action."""
+
+    @property
+    def staging_subnet_id(self) -> str:
+        return self.staging_subnet_ids[0]
+
+
+@dataclass(frozen=True)
 class StackOutputs:
     """The stack outputs, typed. ``values`` keeps every output as given."""
 
@@ -115,6 +137,18 @@ class StackOutputs:
     @property
     def vpn_connection_id(self) -> str:
         return self.values["VpnConnectionId"]
+
+    def server_migration_settings(self) -> ServerMigrationSettings:
+        """The ``ServerMigrationSettings`` output, read when asked (an older stack lacks it,
+        and only the commands setting MGN up need it); OutputsError if missing or bad."""
+        raw = self.values.get(SERVER_SETTINGS_OUTPUT)
+        if not raw:
+            raise OutputsError(
+                self.source,
+                f"missing output {SERVER_SETTINGS_OUTPUT}; deploy the stack version that"
+                " creates MGN's settings, then write the outputs again",
+            )
+        return parse_server_migration_settings(raw, self.source)
 
 
 def parse_outputs(data: Any, source: str) -> StackOutputs:
@@ -165,6 +199,38 @@ def parse_cutover_settings(raw: str, source: str) -> CutoverSettings:
         cdc_latency_alarms=names_of("cdcLatencyAlarms"),
         reverse_replication_tasks=names_of("reverseReplicationTasks"),
         reverse_cdc_latency_alarms=names_of("reverseCdcLatencyAlarms"),
+    )
+
+
+def parse_server_migration_settings(raw: str, source: str) -> ServerMigrationSettings:
+    """The ``ServerMigrationSettings`` JSON (a stack output)."""
+    name = SERVER_SETTINGS_OUTPUT
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise OutputsError(source, f"{name}: not JSON ({error.msg})") from None
+    if not isinstance(data, dict):
+        raise OutputsError(source, f"{name}: expected a JSON object")
+
+    def text(key: str) -> str:
+        value = data.get(key)
+        if not isinstance(value, str) or not value:
+            raise OutputsError(source, f"{name}.{key}: expected a non-empty string")
+        return value
+
+    subnets = data.get("stagingSubnetIds")
+    if (
+        not isinstance(subnets, list)
+        or not subnets
+        or not all(isinstance(s, str) and s for s in subnets)
+    ):
+        raise OutputsError(source, f"{name}.stagingSubnetIds: expected a non-empty list of ids")
+    return ServerMigrationSettings(
+        staging_subnet_ids=tuple(subnets),
+        replication_security_group_id=text("replicationSecurityGroupId"),
+        kms_key_arn=text("kmsKeyArn"),
+        launch_configuration_template_id=text("launchConfigurationTemplateId"),
+        validation_document_name=text("validationDocumentName"),
     )
 
 

@@ -3,7 +3,9 @@ moto's server, MGN on a Stubber with model-validated responses (moto has no MGN)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +16,17 @@ from migration.tracking import Phase, app_id, server_id
 from tests.cli.conftest import Cli, FakedClients, Knobs, MotoStack
 from tests.runtime.mgn_fixtures import (
     CUTOVER_JOB,
+    KMS_KEY,
+    SECURITY_GROUP,
     SID,
     SID2,
+    SUBNET,
+    TEMPLATE,
     TEST_JOB,
     StubbedMgn,
     job,
+    launch_configuration,
+    replication_template,
     source_server,
     stubbed_mgn,
 )
@@ -295,3 +303,148 @@ def test_revert_of_a_test_launch_keeps_the_tracked_phase_with_mgn(
     assert error_lines(again) == [
         "error: server orders-app-01 is READY_FOR_TEST; nothing to revert"
     ]
+
+
+# -- init ---------------------------------------------------------------------------------
+
+SERVER_SETTINGS = {
+    "stagingSubnetIds": [SUBNET, "subnet-0fedcba9876543210"],
+    "replicationSecurityGroupId": SECURITY_GROUP,
+    "kmsKeyArn": KMS_KEY,
+    "launchConfigurationTemplateId": "lct-0123456789abcdef0",
+    "validationDocumentName": "migration-validation-test",
+}
+# The example plan's launch settings: orders-app-01 m6i.large, storefront-web-01 right-sized BYOL.
+ORDERS_AS_PLANNED = {"targetInstanceTypeRightSizingMethod": "NONE"}
+WEB_AS_PLANNED = {"licensing": {"osByol": True}}
+
+
+@pytest.fixture
+def with_mgn_outputs(stack: MotoStack) -> Path:
+    """The outputs file of a stack that creates MGN's settings."""
+    path = stack.outputs_path.with_name("with-mgn.json")
+    data = {**stack.outputs, "ServerMigrationSettings": json.dumps(SERVER_SETTINGS)}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def registered(mgn: StubbedMgn, orders: dict[str, Any], web: dict[str, Any]) -> None:
+    """Both servers registered with MGN, with these launch configuration fields."""
+    mgn.describe(*both())
+    mgn.launch(launch_configuration(**orders))
+    mgn.launch(launch_configuration(SID2, **web))
+
+
+def test_init_initialises_mgn_and_a_rerun_changes_nothing(
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path
+) -> None:
+    mgn.uninitialized()
+    mgn.expect("initialize_service", {}, {})
+    created = replication_template()
+    mgn.expect(
+        "create_replication_configuration_template",
+        created,
+        {
+            k: v
+            for k, v in created.items()
+            if k not in ("arn", "replicationConfigurationTemplateID")
+        },
+    )
+    first = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
+    mgn.done()
+    assert first.exit_code == 0, first.output
+    lines = first.output.splitlines()
+    assert lines[0] == "+ MGN in us-east-1: InitializeService"
+    assert f"+ replication template: ebsEncryptionKeyArn = {KMS_KEY}" in lines
+    assert "+ replication template: dataPlaneRouting = PRIVATE_IP" in lines
+    assert lines[-3:] == [
+        "not registered yet: orders-app-01, storefront-web-01: run init again after installing"
+        " the agent (migrate servers agent-command SERVER)",
+        "MGN in us-east-1: initialised",
+        f"replication template {TEMPLATE}: created",
+    ]
+    mgn.templates(created)
+    registered(mgn, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
+    again = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
+    mgn.done()  # reads only: the Stubber refuses any write not queued
+    assert again.exit_code == 0, again.output
+    assert again.output.splitlines() == ["MGN in us-east-1: nothing to change"]
+
+
+def test_init_updates_the_launch_configuration_that_differs_only(
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path
+) -> None:
+    mgn.templates(replication_template())
+    registered(mgn, {}, WEB_AS_PLANNED)  # orders-app-01 still right-sized, MGN's default
+    mgn.expect(
+        "update_launch_configuration",
+        launch_configuration(**ORDERS_AS_PLANNED),
+        {"sourceServerID": SID, **ORDERS_AS_PLANNED},
+    )
+    result = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
+    mgn.done()
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"~ launch configuration orders-app-01 ({SID}): targetInstanceTypeRightSizingMethod"
+        " BASIC -> NONE",
+        f"launch configuration orders-app-01 ({SID}): 1 field updated",
+    ]
+
+
+def test_init_without_the_stack_output_is_one_line_and_exit_2(
+    cli: Cli, mgn: StubbedMgn, stack: MotoStack
+) -> None:
+    result = cli("servers", "init", "--yes")
+    mgn.done()  # no MGN call at all
+    assert result.exit_code == 2
+    assert error_lines(result) == [
+        f"error: {stack.outputs_path}: missing output ServerMigrationSettings; deploy the stack"
+        " version that creates MGN's settings, then write the outputs again"
+    ]
+
+
+def test_init_without_yes_and_no_terminal_changes_nothing(
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path
+) -> None:
+    mgn.templates(replication_template(bandwidthThrottling=50))
+    registered(mgn, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
+    result = cli("servers", "init", outputs=with_mgn_outputs)
+    mgn.done()  # no UpdateReplicationConfigurationTemplate
+    assert result.exit_code == 2
+    assert f"~ replication template {TEMPLATE}: bandwidthThrottling 50 -> 0" in result.output
+    assert error_lines(result) == ["error: not a terminal: pass --yes to apply these MGN settings"]
+
+
+def test_init_dry_run_and_a_declined_prompt_change_nothing(
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migration.cli import cutover_cmd
+
+    mgn.templates(replication_template(createPublicIP=True))
+    registered(mgn, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
+    dry = cli("servers", "init", "--dry-run", outputs=with_mgn_outputs)
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.splitlines() == [
+        f"~ replication template {TEMPLATE}: createPublicIP true -> false",
+        "dry run: nothing was changed",
+    ]
+    monkeypatch.setattr(cutover_cmd, "stdin_is_interactive", lambda: True)
+    mgn.templates(replication_template(createPublicIP=True))
+    registered(mgn, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
+    declined = cli("servers", "init", input="n\n", outputs=with_mgn_outputs)
+    mgn.done()  # neither run wrote anything
+    assert declined.exit_code == 1
+    assert "aborted: nothing was changed" in declined.output
+
+
+def test_init_an_mgn_fault_is_one_line_and_exit_1(
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path
+) -> None:
+    mgn.fail(
+        "describe_replication_configuration_templates",
+        "AccessDeniedException",
+        "not authorized: mgn:DescribeReplicationConfigurationTemplates",
+    )
+    result = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
+    assert result.exit_code == 1
+    assert len(error_lines(result)) == 1 and "AccessDeniedException" in error_lines(result)[0]

@@ -22,8 +22,26 @@ SID2 = "s-abcdef01234567890"
 TEST_JOB = "mgnjob-0123456789abcdef0"
 CUTOVER_JOB = "mgnjob-fedcba9876543210f"
 INSTANCE = "i-0123456789abcdef0"
+TEMPLATE = "rct-0123456789abcdef0"
+SUBNET = "subnet-0123456789abcdef0"
+SUBNET2 = "subnet-0fedcba9876543210"
+SECURITY_GROUP = "sg-0123456789abcdef0"
+ARN_PREFIX = "arn:aws:mgn:us-east-1:123456789012:"
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 
-__all__ = ["ANY", "CUTOVER_JOB", "INSTANCE", "SID", "SID2", "TEST_JOB"]
+__all__ = [
+    "ANY",
+    "CUTOVER_JOB",
+    "INSTANCE",
+    "KMS_KEY",
+    "SECURITY_GROUP",
+    "SID",
+    "SID2",
+    "SUBNET",
+    "SUBNET2",
+    "TEMPLATE",
+    "TEST_JOB",
+]
 
 
 def validated(operation: str, response: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,6 +173,52 @@ def jobs_page(*jobs: dict[str, Any]) -> dict[str, Any]:
     return validated("DescribeJobs", {"items": list(jobs)})
 
 
+def replication_template(template_id: str = TEMPLATE, **fields: Any) -> dict[str, Any]:
+    """A ``ReplicationConfigurationTemplate`` item of
+    ``DescribeReplicationConfigurationTemplates``: as ``servers init`` sets it with the
+    plan's defaults and the stack of tests/cli (suffix ``test``), ``fields`` changed (a
+    field given as None is left out, as MGN does with one never set)."""
+    template: dict[str, Any] = {
+        "replicationConfigurationTemplateID": template_id,
+        "arn": f"{ARN_PREFIX}replication-configuration-template/{template_id}",
+        "stagingAreaSubnetId": SUBNET,
+        "associateDefaultSecurityGroup": False,
+        "replicationServersSecurityGroupsIDs": [SECURITY_GROUP],
+        "replicationServerInstanceType": "t3.small",
+        "useDedicatedReplicationServer": False,
+        "defaultLargeStagingDiskType": "GP3",
+        "ebsEncryption": "CUSTOM",
+        "ebsEncryptionKeyArn": KMS_KEY,
+        "bandwidthThrottling": 0,
+        "dataPlaneRouting": "PRIVATE_IP",
+        "createPublicIP": False,
+        "stagingAreaTags": {"Environment": "test", "Project": "migration-orchestration"},
+        "useFipsEndpoint": False,
+    }
+    template.update(fields)
+    template = {k: v for k, v in template.items() if v is not None}
+    validated("DescribeReplicationConfigurationTemplates", {"items": [template]})
+    return template
+
+
+def launch_configuration(sid: str = SID, **fields: Any) -> dict[str, Any]:
+    """A ``GetLaunchConfiguration`` response: MGN's defaults for a new source server
+    (right-sizing BASIC, licence included, boot mode from the source), ``fields`` changed."""
+    config: dict[str, Any] = {
+        "sourceServerID": sid,
+        "name": "orders-app-01",
+        "ec2LaunchTemplateID": "lt-0123456789abcdef0",
+        "launchDisposition": "STARTED",
+        "targetInstanceTypeRightSizingMethod": "BASIC",
+        "copyPrivateIp": False,
+        "copyTags": True,
+        "licensing": {"osByol": False},
+        "bootMode": "USE_SOURCE",
+    }
+    config.update(fields)
+    return validated("GetLaunchConfiguration", config)
+
+
 class StubbedMgn:
     """A real boto3 ``mgn`` client with a Stubber: ``expect`` queues a validated response
     and the exact parameters the runtime must send."""
@@ -196,6 +260,22 @@ class StubbedMgn:
 
     def finalize(self, item: dict[str, Any]) -> None:
         self.expect("finalize_cutover", item, {"sourceServerID": item["sourceServerID"]})
+
+    def uninitialized(self) -> None:
+        """MGN's answer in a region where it was never initialised."""
+        self.fail(
+            "describe_replication_configuration_templates",
+            "UninitializedAccountException",
+            "Account not initialized",
+        )
+
+    def templates(self, *items: dict[str, Any]) -> None:
+        self.expect("describe_replication_configuration_templates", {"items": list(items)}, {})
+
+    def launch(self, config: dict[str, Any]) -> None:
+        self.expect(
+            "get_launch_configuration", config, {"sourceServerID": config["sourceServerID"]}
+        )
 
     def done(self) -> None:
         """Every queued call was made (and no other: the Stubber refuses unexpected ones)."""

@@ -14,6 +14,7 @@ from migration.errors import OutputsError
 from migration.outputs import (
     SEED_OUTPUTS,
     CutoverSettings,
+    ServerMigrationSettings,
     fetch_outputs,
     load_outputs,
     parse_outputs,
@@ -231,3 +232,67 @@ def test_fetch_outputs_of_a_stack_without_the_settings_output() -> None:
     assert str(caught.value) == (
         "stack Old: missing output(s) CutoverSettings; is this the migration stack's outputs file?"
     )
+
+
+SERVER_SETTINGS = {
+    "stagingSubnetIds": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+    "replicationSecurityGroupId": "sg-0123456789abcdef0",
+    "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/abc",
+    "launchConfigurationTemplateId": "lct-0123456789abcdef0",
+    "validationDocumentName": "migration-validation-dev",
+}
+
+
+def test_server_migration_settings_are_read_when_asked() -> None:
+    loaded = parse_outputs(outputs(ServerMigrationSettings=json.dumps(SERVER_SETTINGS)), "f.json")
+    assert loaded.server_migration_settings() == ServerMigrationSettings(
+        staging_subnet_ids=("subnet-0123456789abcdef0", "subnet-0fedcba9876543210"),
+        replication_security_group_id="sg-0123456789abcdef0",
+        kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/abc",
+        launch_configuration_template_id="lct-0123456789abcdef0",
+        validation_document_name="migration-validation-dev",
+    )
+    assert loaded.server_migration_settings().staging_subnet_id == "subnet-0123456789abcdef0"
+
+
+def test_server_migration_settings_are_optional_until_asked() -> None:
+    loaded = parse_outputs(outputs(), "f.json")  # an older stack: every command still works
+    with pytest.raises(OutputsError) as caught:
+        loaded.server_migration_settings()
+    assert str(caught.value) == (
+        "f.json: missing output ServerMigrationSettings; deploy the stack version that creates"
+        " MGN's settings, then write the outputs again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            "{",
+            "ServerMigrationSettings: not JSON (Expecting property name enclosed in double quotes)",
+        ),
+        ("[]", "ServerMigrationSettings: expected a JSON object"),
+        (
+            json.dumps({**SERVER_SETTINGS, "stagingSubnetIds": []}),
+            "ServerMigrationSettings.stagingSubnetIds: expected a non-empty list of ids",
+        ),
+        (
+            json.dumps({**SERVER_SETTINGS, "stagingSubnetIds": "subnet-0123456789abcdef0"}),
+            "ServerMigrationSettings.stagingSubnetIds: expected a non-empty list of ids",
+        ),
+        (
+            json.dumps({**SERVER_SETTINGS, "kmsKeyArn": ""}),
+            "ServerMigrationSettings.kmsKeyArn: expected a non-empty string",
+        ),
+        (
+            json.dumps({k: v for k, v in SERVER_SETTINGS.items() if k != "validationDocumentName"}),
+            "ServerMigrationSettings.validationDocumentName: expected a non-empty string",
+        ),
+    ],
+)
+def test_bad_server_migration_settings(settings: str, message: str) -> None:
+    loaded = parse_outputs(outputs(ServerMigrationSettings=settings), "file.json")
+    with pytest.raises(OutputsError) as caught:
+        loaded.server_migration_settings()
+    assert str(caught.value) == f"file.json: {message}"

@@ -113,6 +113,10 @@ EXPECTED: dict[str, list[str]] = {
         "waves[0].servers[0].licensing: must be 'license-included' or 'byol', got string"
         " 'bring-your-own'",
     ],
+    "server_replication_invalid": [
+        "server_replication.bandwidth_throttling_mbps: must be at least 0, got -5",
+        "server_replication.staging_disk_type: must be 'GP2', 'GP3' or 'ST1', got string 'IO2'",
+    ],
     "name_used_twice_across_kinds": [
         f"{DB0}.name: 'orders-api' is already used by waves[0].applications[0]"
     ],

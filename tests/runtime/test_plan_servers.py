@@ -8,8 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from migration.plan import PlanError, load_plan, parse_plan
+from migration.plan.errors import problems_from
+from migration.plan.model import ServerReplication
+from migration.servers.replication import ReplicationSpec
 from migration.servers.spec import DEFAULT_MAX_LAG_SECONDS, ServerSpec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "migration-plan.yaml"
@@ -109,3 +113,34 @@ def test_bad_server_settings_are_one_line_each(field: str, value: Any, message: 
     problems = _problems(data)
     assert len(problems) == 1
     assert problems[0].startswith(f"waves[0].servers[0].{field}: {message}")
+
+
+def test_the_server_replication_block_defaults_and_its_errors() -> None:
+    assert ServerReplication().spec() == ReplicationSpec(0, "t3.small", "GP3", False)
+    block = ServerReplication.model_validate(
+        {
+            "bandwidth_throttling_mbps": 200,
+            "replication_server_instance_type": "m5.large",
+            "staging_disk_type": "ST1",
+            "dedicated_replication_server": True,
+        }
+    )
+    assert block.spec() == ReplicationSpec(200, "m5.large", "ST1", True)
+    with pytest.raises(ValidationError) as caught:
+        ServerReplication.model_validate(
+            {
+                "bandwidth_throttling_mbps": -1,
+                "replication_server_instance_type": "right-size",
+                "staging_disk_type": "IO2",
+                "dedicated_replication_server": "yes",
+                "throttle": 5,
+            }
+        )
+    assert [str(p) for p in problems_from(caught.value)] == [
+        "bandwidth_throttling_mbps: must be at least 0, got -1",
+        "replication_server_instance_type: 'right-size' is not an EC2 instance type"
+        " (family.size, e.g. t3.small)",
+        "staging_disk_type: must be 'GP2', 'GP3' or 'ST1', got string 'IO2'",
+        "dedicated_replication_server: must be true or false, got string 'yes'",
+        "throttle: unknown field",
+    ]

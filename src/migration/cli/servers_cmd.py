@@ -4,9 +4,10 @@
 lag, initial-sync progress) and what its next step waits for; ``test``, ``cutover``,
 ``finalize`` and ``revert`` drive MGN's lifecycle for one server or a wave, each behind its
 gates (refused: one ``error:`` line, exit 2, nothing changed; AWS faults exit 1); a paused or
-aborted wave refuses them for its servers; ``agent-command`` prints
-the replication agent's installer command with short-lived credentials. Design:
-docs/server-migration.md.
+aborted wave refuses them for its servers; ``agent-command`` prints the replication agent's
+installer command with short-lived credentials; ``init`` sets up what MGN offers only
+through its API (service, replication template, launch settings), showing the diff first.
+Design: docs/server-migration.md.
 """
 
 from __future__ import annotations
@@ -17,19 +18,24 @@ from typing import Annotated
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from migration.errors import OutputsError
 from migration.gates import GateResult
 from migration.operations import Runtime
 from migration.servers import agent
 from migration.servers.gates import ServerView
 from migration.servers.lifecycle import Decision, Run, ServerLifecycle, ServerRequestError
 from migration.servers.mgn import Mgn
+from migration.servers.replication import ReplicationSpec
+from migration.servers.setup import MgnSetup
 from migration.servers.spec import ServerSpec
-from migration.tracking import Phase, wave_id
+from migration.tracking import Phase, server_id, wave_id
 
 from . import common, cutover_cmd, output, wave_cmd
 
 app = typer.Typer(
-    help="Servers moved by AWS Application Migration Service: status, test, cutover, finalize.",
+    help=(
+        "Servers moved by AWS Application Migration Service: init, status, test, cutover, finalize."
+    ),
     no_args_is_help=True,
 )
 
@@ -337,3 +343,67 @@ def agent_command(
     )
     for line in agent.installer_commands(spec.os, where, credentials):
         output.info(line)
+
+
+@app.command("init")
+def init(
+    yes: YesOption = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
+    outputs: common.OutputsOption = None,
+    stack: common.StackOption = None,
+    plan: common.PlanOption = None,
+    region: common.RegionOption = None,
+) -> None:
+    """Set MGN up in the region: initialise the service, the replication template (staging
+    subnet, security group and key of the stack, replication over the VPN, the plan's
+    server_replication) and each registered server's launch settings. Shows the diff and
+    asks first; a rerun changes nothing."""
+    runtime = common.open_or_fail(plan, outputs, stack, region)
+    try:
+        network = runtime.outputs.server_migration_settings()
+    except OutputsError as exc:
+        common.fail(str(exc))
+    specs = [runtime.plan.server_spec(s.id) for s in runtime.plan.servers]
+    client = runtime.clients.client("mgn")
+    setup = MgnSetup(Mgn(client), str(client.meta.region_name))
+    with common.aws_errors():
+        tracking = runtime.tracking()
+        heads = {spec.id: tracking.current(server_id(spec.id)) for spec in specs if spec.is_mgn}
+        recorded = [
+            (spec, str(head.state.get("sourceServerID", "")) if head else "")
+            for spec, head in ((s, heads[s.id]) for s in specs if s.is_mgn)
+        ]
+        changes = setup.plan(
+            network,
+            _replication(runtime),
+            runtime.outputs.settings.environment_suffix,
+            recorded,
+        )
+    for line in changes.lines():
+        output.info(line)
+    if changes.unregistered:
+        output.info(
+            f"not registered yet: {', '.join(changes.unregistered)}: run init again after"
+            " installing the agent (migrate servers agent-command SERVER)"
+        )
+    if changes.empty:
+        output.info(f"MGN in {changes.region}: nothing to change")
+        return
+    if dry_run:
+        output.info("dry run: nothing was changed")
+        return
+    if not yes and not cutover_cmd.stdin_is_interactive():
+        common.fail("not a terminal: pass --yes to apply these MGN settings")
+    if not yes and not typer.confirm("Apply these changes?", default=False):
+        output.info("aborted: nothing was changed")
+        raise typer.Exit(common.EXIT_FAILED)
+    with common.aws_errors():
+        for line in setup.apply(changes):
+            output.info(line)
+
+
+def _replication(runtime: Runtime) -> ReplicationSpec:
+    """The plan's ``server_replication`` block (its defaults when the plan has none)."""
+    return runtime.plan.server_replication.spec()

@@ -36,6 +36,9 @@ Schema (see ``examples/migration-plan.yaml`` for an annotated example)::
         server_defaults: {instance_type?, licensing?, boot_mode?, max_lag_seconds?}
         servers: [{id, hostname, ip, replication?, os?, instance_type?, licensing?,
                    boot_mode?, max_lag_seconds?}]
+    server_replication:                 optional; MGN's replication template (servers init)
+      {bandwidth_throttling_mbps?, replication_server_instance_type?, staging_disk_type?,
+       dedicated_replication_server?}
 
 Every name (wave, application, database, server id) is unique across the whole plan, in a
 single namespace, so a name always identifies one thing. Applications may reference the
@@ -47,7 +50,7 @@ The package, by job::
     errors       Problem, PlanError, pydantic errors as one line per field path
     validators   field rules (names, addresses, CIDRs, secrets) and the site's network rules
     model        the entries: Site, Alarm, Application, Endpoint, TableSelection, Database,
-                 ServerDefaults, Server, Wave
+                 ServerDefaults, Server, ServerReplication, Wave
     references   checks across entries (unique names, DNS names, addresses, alarms, databases,
                  servers)
     document     Plan: the entries put together, cross-checked, with accessors

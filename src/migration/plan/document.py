@@ -10,7 +10,16 @@ from pydantic import Field, ValidatorFunctionWrapHandler, model_validator
 
 from migration.plan.constants import BUILTIN_ALARMS
 from migration.plan.errors import problems_at
-from migration.plan.model import Alarm, Application, Database, Server, Site, Wave, _Model
+from migration.plan.model import (
+    Alarm,
+    Application,
+    Database,
+    Server,
+    ServerReplication,
+    Site,
+    Wave,
+    _Model,
+)
 from migration.plan.references import (
     default_database_name,
     default_dns_name,
@@ -28,6 +37,8 @@ class Plan(_Model):
     site: Site
     alarms: tuple[Alarm, ...] = ()
     waves: Annotated[tuple[Wave, ...], Field(min_length=1)]
+    server_replication: ServerReplication = ServerReplication()
+    """How MGN replicates the plan's servers (``migrate servers init``)."""
 
     @model_validator(mode="before")
     @classmethod

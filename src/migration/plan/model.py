@@ -10,7 +10,7 @@ import ipaddress
 import re
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from migration.plan.constants import (
     BUILTIN_FREEZE_ENGINES,
@@ -31,6 +31,7 @@ from migration.plan.validators import (
     BgpAsn,
     Cidr,
     DnsName,
+    Ec2InstanceType,
     Hostname,
     InstanceType,
     IPv4,
@@ -42,6 +43,12 @@ from migration.plan.validators import (
     Text,
     cidr_overlaps,
     is_ipv4,
+)
+from migration.servers.replication import (
+    DEFAULT_REPLICATION_SERVER_INSTANCE_TYPE,
+    DEFAULT_STAGING_DISK_TYPE,
+    MAX_BANDWIDTH_THROTTLING_MBPS,
+    ReplicationSpec,
 )
 from migration.servers.spec import DEFAULT_MAX_LAG_SECONDS, ServerSpec
 from migration.spec import DatabaseSpec, EndpointSpec
@@ -352,6 +359,30 @@ class Server(_Model):
             licensing=self.licensing or defaults.licensing,
             boot_mode=self.boot_mode or defaults.boot_mode,
             max_lag_seconds=self.max_lag_seconds or defaults.max_lag_seconds,
+        )
+
+
+class ServerReplication(_Model):
+    """How MGN replicates every server of the plan (its replication configuration template,
+    applied by ``migrate servers init``); the network, security group and key come from the
+    stack."""
+
+    bandwidth_throttling_mbps: Annotated[
+        StrictInt, Field(ge=0, le=MAX_BANDWIDTH_THROTTLING_MBPS)
+    ] = 0
+    """Per source server, in Mbps; 0 = no throttling (the VPN shares its bandwidth)."""
+    replication_server_instance_type: Ec2InstanceType = DEFAULT_REPLICATION_SERVER_INSTANCE_TYPE
+    staging_disk_type: Literal["GP2", "GP3", "ST1"] = DEFAULT_STAGING_DISK_TYPE
+    """EBS type of staging disks over 500 GiB (smaller ones are always GP2/GP3)."""
+    dedicated_replication_server: StrictBool = False
+
+    def spec(self) -> ReplicationSpec:
+        """This block as ``migration.servers.setup`` applies it."""
+        return ReplicationSpec(
+            bandwidth_throttling_mbps=self.bandwidth_throttling_mbps,
+            replication_server_instance_type=self.replication_server_instance_type,
+            staging_disk_type=self.staging_disk_type,
+            dedicated_replication_server=self.dedicated_replication_server,
         )
 
 

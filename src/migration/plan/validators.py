@@ -95,6 +95,13 @@ def _check_instance_type(value: str) -> str:
     return value
 
 
+def _check_ec2_instance_type(value: str) -> str:
+    """An EC2 instance type such as ``t3.small`` (no ``right-size``)."""
+    if not _INSTANCE_TYPE_RE.fullmatch(value):
+        raise value_error(f"{value!r} is not an EC2 instance type (family.size, e.g. t3.small)")
+    return value
+
+
 # -- addresses and networks --------------------------------------------------------------------
 
 
@@ -268,3 +275,4 @@ Port = Annotated[StrictInt, Field(ge=PORT_MIN, le=PORT_MAX)]
 SecretRef = Annotated[str, AfterValidator(_check_secret)]
 Text = Annotated[str, AfterValidator(_check_text)]
 InstanceType = Annotated[str, AfterValidator(_check_instance_type)]
+Ec2InstanceType = Annotated[str, AfterValidator(_check_ec2_instance_type)]

@@ -7,7 +7,8 @@ against ``sourceProperties.identificationHints``), ``StartTest``, ``StartCutover
 ``ChangeServerLifeCycleState`` (``READY_FOR_TEST``, ``READY_FOR_CUTOVER``: MGN has no
 "mark as ready for cutover" call of its own), ``FinalizeCutover``, ``DescribeJobs`` (a launch
 job's ``participatingServers[].postLaunchActionsStatus``), ``GetLaunchConfiguration``,
-``InitializeService`` and ``DescribeReplicationConfigurationTemplates``.
+``UpdateLaunchConfiguration``, ``InitializeService`` and the replication configuration
+templates (``Describe``/``Create``/``UpdateReplicationConfigurationTemplate``).
 
 Only the standard library and botocore are imported: this module may ship to Lambda.
 """
@@ -18,6 +19,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+from botocore.exceptions import ClientError
 
 from migration.errors import MigrationError
 
@@ -38,6 +41,8 @@ LAUNCH_FAILED: Final = "FAILED"
 SUCCESS: Final = "SUCCESS"
 FAILED: Final = "FAILED"
 IN_PROGRESS: Final = "IN_PROGRESS"
+# The error MGN answers in a region where it was never initialised.
+UNINITIALIZED: Final = "UninitializedAccountException"
 
 _DURATION_RE: Final = re.compile(
     r"^P(?:(?P<days>\d+(?:\.\d+)?)D)?"
@@ -221,14 +226,25 @@ class Mgn:
     def find(self, hostname: str) -> SourceServer | None:
         """The source server MGN identifies as ``hostname``; None if none; MgnError if
         several (an agent installed twice: archive the stale one in MGN)."""
-        found = [s for s in self.source_servers() if s.matches(hostname)]
-        if len(found) > 1:
-            ids = ", ".join(s.source_server_id for s in found)
-            raise MgnError(
-                f"{len(found)} MGN source servers identify as {hostname} ({ids}); archive the"
-                " stale one(s) in MGN"
-            )
-        return found[0] if found else None
+        return self.find_each([hostname])[hostname]
+
+    def find_each(
+        self, hostnames: Iterable[str], among: Sequence[SourceServer] | None = None
+    ) -> dict[str, SourceServer | None]:
+        """:meth:`find` for several hosts, listing MGN's source servers once (or looking
+        ``among`` those already listed)."""
+        listed = list(self.source_servers()) if among is None else among
+        result: dict[str, SourceServer | None] = {}
+        for hostname in hostnames:
+            found = [s for s in listed if s.matches(hostname)]
+            if len(found) > 1:
+                ids = ", ".join(s.source_server_id for s in found)
+                raise MgnError(
+                    f"{len(found)} MGN source servers identify as {hostname} ({ids}); archive"
+                    " the stale one(s) in MGN"
+                )
+            result[hostname] = found[0] if found else None
+        return result
 
     def launch_job(self, job_id: str, source_server_id: str) -> LaunchJob | None:
         """A launch job for one server (``DescribeJobs`` by id), or None if MGN has none."""
@@ -248,6 +264,16 @@ class Mgn:
         """Every replication configuration template (``servers init`` reads them)."""
         paginator = self._client.get_paginator("describe_replication_configuration_templates")
         return [item for page in paginator.paginate() for item in page.get("items", [])]
+
+    def replication_templates_if_initialized(self) -> list[dict[str, Any]] | None:
+        """:meth:`replication_templates`, or None where MGN was never initialised (it
+        answers ``UninitializedAccountException``)."""
+        try:
+            return self.replication_templates()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == UNINITIALIZED:
+                return None
+            raise
 
     # -- the lifecycle's calls ----------------------------------------------------------
 
@@ -278,3 +304,20 @@ class Mgn:
     def initialize_service(self) -> None:
         """``InitializeService`` (idempotent on MGN's side)."""
         self._client.initialize_service()
+
+    # -- ``servers init``'s writes -----------------------------------------------------------
+
+    def create_replication_template(self, fields: Mapping[str, Any]) -> str:
+        """``CreateReplicationConfigurationTemplate``; returns the new template's id."""
+        response = self._client.create_replication_configuration_template(**fields)
+        return str(response["replicationConfigurationTemplateID"])
+
+    def update_replication_template(self, template_id: str, fields: Mapping[str, Any]) -> None:
+        """``UpdateReplicationConfigurationTemplate`` of ``fields`` only (the others stay)."""
+        self._client.update_replication_configuration_template(
+            replicationConfigurationTemplateID=template_id, **fields
+        )
+
+    def update_launch_configuration(self, source_server_id: str, fields: Mapping[str, Any]) -> None:
+        """``UpdateLaunchConfiguration`` of ``fields`` only (the others stay)."""
+        self._client.update_launch_configuration(sourceServerID=source_server_id, **fields)

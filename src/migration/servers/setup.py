@@ -1,0 +1,296 @@
+"""``migrate servers init``: the MGN settings that exist only in MGN's API, applied
+idempotently, each change shown field by field before it is made.
+
+1. ``InitializeService`` where MGN was never initialised in the region (MGN answers
+   ``UninitializedAccountException`` to ``DescribeReplicationConfigurationTemplates``).
+2. The replication configuration template: created when there is none (every required
+   member sent), else the single existing one updated with the fields that differ only.
+   Staging area in the stack's subnet and security group (not the default one), staging
+   and launched disks encrypted with the project key, replication over the Site-to-Site VPN
+   (``dataPlaneRouting PRIVATE_IP``, no public IP), the project's tags on staging
+   resources (others already there are kept), and the plan's ``server_replication``.
+3. Per planned ``mgn`` server already registered with MGN, the plan's launch settings
+   (``ServerSpec.launch_settings()``) with ``UpdateLaunchConfiguration``, only where
+   ``GetLaunchConfiguration`` differs. A server without the agent yet is listed, not an error.
+
+:meth:`MgnSetup.plan` only reads; :meth:`MgnSetup.apply` makes the writes the plan lists,
+so a second run finds nothing to change and makes no write.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from migration.outputs import ServerMigrationSettings
+from migration.servers.mgn import Mgn, MgnError, SourceServer
+from migration.servers.replication import ReplicationSpec
+from migration.servers.spec import ServerSpec
+
+PROJECT_TAGS: Final = {"Project": "migration-orchestration"}
+"""Tags ``tap.py`` puts on every resource of the stack, plus ``Environment`` (the suffix)."""
+UNSET: Final = "(unset)"
+
+
+class Call(enum.StrEnum):
+    """The MGN write a step makes."""
+
+    INITIALIZE = "InitializeService"
+    CREATE_TEMPLATE = "CreateReplicationConfigurationTemplate"
+    UPDATE_TEMPLATE = "UpdateReplicationConfigurationTemplate"
+    UPDATE_LAUNCH = "UpdateLaunchConfiguration"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field a step sets: its MGN name (``licensing.osByol`` for a member of a
+    structure), the value MGN has (None: unset) and the value wanted."""
+
+    name: str
+    before: Any
+    after: Any
+
+    def text(self, new: bool) -> str:
+        if new:
+            return f"{self.name} = {_show(self.after)}"
+        return f"{self.name} {_show(self.before)} -> {_show(self.after)}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One MGN write: what it touches, what it changes and what it sends."""
+
+    call: Call
+    target: str
+    """What it changes, as the diff names it (``launch configuration web-01 (s-...)``)."""
+    changes: tuple[FieldChange, ...] = ()
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    """The write's parameters besides the id: the changed fields, every field to create."""
+    resource_id: str = ""
+    """The template id (update) or the source server id (launch configuration)."""
+
+    def lines(self) -> list[str]:
+        """``+`` lines for what is created, ``~`` lines for each field that changes."""
+        if self.call is Call.INITIALIZE:
+            return [f"+ {self.target}: {self.call}"]
+        new = self.call is Call.CREATE_TEMPLATE
+        mark = "+" if new else "~"
+        return [f"{mark} {self.target}: {change.text(new)}" for change in self.changes]
+
+
+@dataclass
+class SetupPlan:
+    """What ``servers init`` would change in one region, and what it cannot touch yet."""
+
+    region: str
+    steps: list[Step] = field(default_factory=list)
+    unregistered: list[str] = field(default_factory=list)
+    """Planned ``mgn`` servers MGN does not know yet (no agent installed)."""
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+    def lines(self) -> list[str]:
+        return [line for step in self.steps for line in step.lines()]
+
+
+def staging_tags(environment_suffix: str) -> dict[str, str]:
+    """The tags of the staging area's resources: the stack's own."""
+    return {"Environment": environment_suffix, **PROJECT_TAGS}
+
+
+def desired_template(
+    network: ServerMigrationSettings, replication: ReplicationSpec, environment_suffix: str
+) -> dict[str, Any]:
+    """The replication configuration template, every required member of
+    ``CreateReplicationConfigurationTemplate`` given."""
+    return {
+        "stagingAreaSubnetId": network.staging_subnet_id,
+        # The stack's security group only: the default one may allow more than replication.
+        "associateDefaultSecurityGroup": False,
+        "replicationServersSecurityGroupsIDs": [network.replication_security_group_id],
+        "replicationServerInstanceType": replication.replication_server_instance_type,
+        "useDedicatedReplicationServer": replication.dedicated_replication_server,
+        "defaultLargeStagingDiskType": replication.staging_disk_type,
+        "ebsEncryption": "CUSTOM",
+        "ebsEncryptionKeyArn": network.kms_key_arn,
+        "bandwidthThrottling": replication.bandwidth_throttling_mbps,
+        # Replication goes over the VPN to private addresses; nothing gets a public IP.
+        "dataPlaneRouting": "PRIVATE_IP",
+        "createPublicIP": False,
+        "stagingAreaTags": staging_tags(environment_suffix),
+        "useFipsEndpoint": False,
+    }
+
+
+def field_changes(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[FieldChange]:
+    """The fields of ``wanted`` that ``current`` lacks or holds otherwise. A structure or
+    map is compared member by member (members ``current`` has beyond ``wanted``, such as
+    tags added by hand, are no difference); a list regardless of its order."""
+    found: list[FieldChange] = []
+    for name, value in wanted.items():
+        have = current.get(name)
+        if isinstance(value, Mapping):
+            members = have if isinstance(have, Mapping) else {}
+            found += [
+                FieldChange(f"{name}.{key}", members.get(key), member)
+                for key, member in value.items()
+                if members.get(key) != member
+            ]
+        elif _normal(have) != _normal(value):
+            found.append(FieldChange(name, have, value))
+    return found
+
+
+def fields_to_send(
+    current: Mapping[str, Any], wanted: Mapping[str, Any], changes: Sequence[FieldChange]
+) -> dict[str, Any]:
+    """The top-level fields the changes touch, a structure merged over what MGN has (an
+    update replaces a structure or map as a whole)."""
+    names = {change.name.split(".", 1)[0] for change in changes}
+    sent: dict[str, Any] = {}
+    for name in wanted:
+        if name not in names:
+            continue
+        value = wanted[name]
+        have = current.get(name)
+        if isinstance(value, Mapping) and isinstance(have, Mapping):
+            value = {**have, **value}
+        sent[name] = value
+    return sent
+
+
+class MgnSetup:
+    """Plans and applies ``servers init`` over an injected :class:`Mgn`."""
+
+    def __init__(self, service: Mgn, region: str) -> None:
+        self._mgn = service
+        self._region = region
+
+    def plan(
+        self,
+        network: ServerMigrationSettings,
+        replication: ReplicationSpec,
+        environment_suffix: str,
+        servers: Sequence[tuple[ServerSpec, str]],
+    ) -> SetupPlan:
+        """What to change (reads only). ``servers``: each planned ``mgn`` server with the
+        source server id the tracking store recorded for it ("" when none)."""
+        result = SetupPlan(self._region)
+        wanted = desired_template(network, replication, environment_suffix)
+        templates = self._mgn.replication_templates_if_initialized()
+        if templates is None:
+            # Nothing is registered where MGN is not initialised: no server to look up.
+            result.steps.append(Step(Call.INITIALIZE, f"MGN in {self._region}"))
+            result.steps.append(self._create(wanted))
+            result.unregistered = [spec.id for spec, _ in servers]
+            return result
+        template = self._template_step(templates, wanted)
+        if template is not None:
+            result.steps.append(template)
+        for spec, found in self._locate(servers):
+            if found is None:
+                result.unregistered.append(spec.id)
+                continue
+            step = self._launch_step(spec, found)
+            if step is not None:
+                result.steps.append(step)
+        return result
+
+    def apply(self, plan: SetupPlan) -> list[str]:
+        """Make the plan's writes in order; one line per write done."""
+        done: list[str] = []
+        for step in plan.steps:
+            if step.call is Call.INITIALIZE:
+                self._mgn.initialize_service()
+                done.append(f"{step.target}: initialised")
+            elif step.call is Call.CREATE_TEMPLATE:
+                created = self._mgn.create_replication_template(step.fields)
+                done.append(f"{step.target} {created}: created")
+            elif step.call is Call.UPDATE_TEMPLATE:
+                self._mgn.update_replication_template(step.resource_id, step.fields)
+                done.append(f"{step.target}: {_plural(len(step.changes), 'field')} updated")
+            else:
+                self._mgn.update_launch_configuration(step.resource_id, step.fields)
+                done.append(f"{step.target}: {_plural(len(step.changes), 'field')} updated")
+        return done
+
+    # -- steps -------------------------------------------------------------------------
+
+    @staticmethod
+    def _create(wanted: Mapping[str, Any]) -> Step:
+        changes = tuple(field_changes({}, wanted))
+        return Step(Call.CREATE_TEMPLATE, "replication template", changes, dict(wanted))
+
+    def _template_step(
+        self, templates: Sequence[Mapping[str, Any]], wanted: Mapping[str, Any]
+    ) -> Step | None:
+        if not templates:
+            return self._create(wanted)
+        if len(templates) > 1:
+            ids = ", ".join(str(t.get("replicationConfigurationTemplateID")) for t in templates)
+            raise MgnError(
+                f"{len(templates)} replication configuration templates in {self._region} ({ids});"
+                " servers init manages a single one: delete the others in MGN"
+            )
+        current = templates[0]
+        template_id = str(current["replicationConfigurationTemplateID"])
+        changes = field_changes(current, wanted)
+        if not changes:
+            return None
+        return Step(
+            Call.UPDATE_TEMPLATE,
+            f"replication template {template_id}",
+            tuple(changes),
+            fields_to_send(current, wanted, changes),
+            template_id,
+        )
+
+    def _locate(
+        self, servers: Sequence[tuple[ServerSpec, str]]
+    ) -> list[tuple[ServerSpec, SourceServer | None]]:
+        """Each server's source server: by its recorded id, else by hostname (MGN's source
+        servers listed once)."""
+        if not servers:
+            return []
+        listed = list(self._mgn.source_servers())
+        by_id = {s.source_server_id: s for s in listed}
+        unknown = [spec.hostname for spec, recorded in servers if recorded not in by_id]
+        by_host = self._mgn.find_each(unknown, among=listed)
+        return [
+            (spec, by_id.get(recorded) or by_host.get(spec.hostname)) for spec, recorded in servers
+        ]
+
+    def _launch_step(self, spec: ServerSpec, server: SourceServer) -> Step | None:
+        current = self._mgn.launch_configuration(server.source_server_id)
+        wanted = spec.launch_settings()
+        changes = field_changes(current, wanted)
+        if not changes:
+            return None
+        return Step(
+            Call.UPDATE_LAUNCH,
+            f"launch configuration {spec.id} ({server.source_server_id})",
+            tuple(changes),
+            fields_to_send(current, wanted, changes),
+            server.source_server_id,
+        )
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return sorted(value, key=str)
+    return value
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return UNSET
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"

@@ -1,0 +1,240 @@
+"""``migrate servers init``'s logic (migration.servers.setup) against a stubbed ``mgn`` client:
+every response validated against MGN's model, every call's parameters checked, and no call
+beyond those queued (a write not expected fails the test)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from migration.outputs import ServerMigrationSettings
+from migration.servers.mgn import Mgn, MgnError
+from migration.servers.replication import ReplicationSpec
+from migration.servers.setup import Call, MgnSetup, desired_template
+from migration.servers.spec import ServerSpec
+from tests.runtime.mgn_fixtures import (
+    KMS_KEY,
+    SECURITY_GROUP,
+    SID2,
+    SUBNET,
+    SUBNET2,
+    TEMPLATE,
+    StubbedMgn,
+    launch_configuration,
+    replication_template,
+    source_server,
+    stubbed_mgn,
+)
+
+NETWORK = ServerMigrationSettings(
+    staging_subnet_ids=(SUBNET, SUBNET2),
+    replication_security_group_id=SECURITY_GROUP,
+    kms_key_arn=KMS_KEY,
+    launch_configuration_template_id="lct-0123456789abcdef0",
+    validation_document_name="migration-validation-test",
+)
+ORDERS = ServerSpec("orders-app-01", "orders-app-01.corp.example.com", "192.168.10.21")
+WEB = ServerSpec(
+    "storefront-web-01",
+    "storefront-web-01.corp.example.com",
+    "192.168.10.31",
+    instance_type="m6i.large",
+    licensing="byol",
+    boot_mode="uefi",
+)
+WEB_HOST = "storefront-web-01.corp.example.com"
+DEFAULTS = ReplicationSpec()
+
+
+def run_plan(
+    stub: StubbedMgn,
+    replication: ReplicationSpec = DEFAULTS,
+    servers: tuple[tuple[ServerSpec, str], ...] = (),
+) -> Any:
+    return MgnSetup(Mgn(stub.client), "us-east-1").plan(NETWORK, replication, "test", servers)
+
+
+def test_an_uninitialised_region_is_initialised_then_gets_its_template() -> None:
+    with stubbed_mgn() as stub:
+        stub.uninitialized()
+        plan = run_plan(stub, servers=((ORDERS, ""),))
+        assert [s.call for s in plan.steps] == [Call.INITIALIZE, Call.CREATE_TEMPLATE]
+        assert plan.unregistered == ["orders-app-01"]
+        assert plan.lines() == [
+            "+ MGN in us-east-1: InitializeService",
+            f"+ replication template: stagingAreaSubnetId = {SUBNET}",
+            "+ replication template: associateDefaultSecurityGroup = false",
+            f'+ replication template: replicationServersSecurityGroupsIDs = ["{SECURITY_GROUP}"]',
+            "+ replication template: replicationServerInstanceType = t3.small",
+            "+ replication template: useDedicatedReplicationServer = false",
+            "+ replication template: defaultLargeStagingDiskType = GP3",
+            "+ replication template: ebsEncryption = CUSTOM",
+            f"+ replication template: ebsEncryptionKeyArn = {KMS_KEY}",
+            "+ replication template: bandwidthThrottling = 0",
+            "+ replication template: dataPlaneRouting = PRIVATE_IP",
+            "+ replication template: createPublicIP = false",
+            "+ replication template: stagingAreaTags.Environment = test",
+            "+ replication template: stagingAreaTags.Project = migration-orchestration",
+            "+ replication template: useFipsEndpoint = false",
+        ]
+        stub.expect("initialize_service", {}, {})
+        created = replication_template()
+        sent = {
+            k: v
+            for k, v in created.items()
+            if k not in ("arn", "replicationConfigurationTemplateID")
+        }
+        stub.expect("create_replication_configuration_template", created, sent)
+        done = MgnSetup(Mgn(stub.client), "us-east-1").apply(plan)
+        stub.done()
+    assert done == ["MGN in us-east-1: initialised", f"replication template {TEMPLATE}: created"]
+
+
+def test_the_create_sends_every_required_member() -> None:
+    from tests.runtime.mgn_fixtures import MODEL
+
+    shape = MODEL.operation_model("CreateReplicationConfigurationTemplate").input_shape
+    template = desired_template(NETWORK, ReplicationSpec(), "test")
+    assert set(shape.required_members) <= set(template)
+    assert template["stagingAreaSubnetId"] == SUBNET  # the first of the stack's subnets
+
+
+def test_a_differing_template_is_updated_with_the_changed_fields_only() -> None:
+    current = replication_template(
+        bandwidthThrottling=50,
+        dataPlaneRouting="PUBLIC_IP",
+        createPublicIP=True,
+        ebsEncryption="DEFAULT",
+        ebsEncryptionKeyArn=None,
+        stagingAreaTags={"owner": "infra"},
+        replicationServersSecurityGroupsIDs=["sg-0aaaaaaaaaaaaaaaa"],
+    )
+    replication = ReplicationSpec(bandwidth_throttling_mbps=100, staging_disk_type="ST1")
+    with stubbed_mgn() as stub:
+        stub.templates(current)
+        plan = run_plan(stub, replication)
+        assert plan.lines() == [
+            f"~ replication template {TEMPLATE}: replicationServersSecurityGroupsIDs"
+            f' ["sg-0aaaaaaaaaaaaaaaa"] -> ["{SECURITY_GROUP}"]',
+            f"~ replication template {TEMPLATE}: defaultLargeStagingDiskType GP3 -> ST1",
+            f"~ replication template {TEMPLATE}: ebsEncryption DEFAULT -> CUSTOM",
+            f"~ replication template {TEMPLATE}: ebsEncryptionKeyArn (unset) -> {KMS_KEY}",
+            f"~ replication template {TEMPLATE}: bandwidthThrottling 50 -> 100",
+            f"~ replication template {TEMPLATE}: dataPlaneRouting PUBLIC_IP -> PRIVATE_IP",
+            f"~ replication template {TEMPLATE}: createPublicIP true -> false",
+            f"~ replication template {TEMPLATE}: stagingAreaTags.Environment (unset) -> test",
+            f"~ replication template {TEMPLATE}: stagingAreaTags.Project (unset) ->"
+            " migration-orchestration",
+        ]
+        stub.expect(
+            "update_replication_configuration_template",
+            replication_template(),
+            {
+                "replicationConfigurationTemplateID": TEMPLATE,
+                "replicationServersSecurityGroupsIDs": [SECURITY_GROUP],
+                "defaultLargeStagingDiskType": "ST1",
+                "ebsEncryption": "CUSTOM",
+                "ebsEncryptionKeyArn": KMS_KEY,
+                "bandwidthThrottling": 100,
+                "dataPlaneRouting": "PRIVATE_IP",
+                "createPublicIP": False,
+                # The tags added by hand stay: a map is replaced whole, so it is merged.
+                "stagingAreaTags": {
+                    "owner": "infra",
+                    "Environment": "test",
+                    "Project": "migration-orchestration",
+                },
+            },
+        )
+        done = MgnSetup(Mgn(stub.client), "us-east-1").apply(plan)
+        stub.done()
+    assert done == [f"replication template {TEMPLATE}: 9 fields updated"]
+
+
+def test_a_template_as_wanted_is_nothing_to_change_and_no_write() -> None:
+    tagged = replication_template(
+        stagingAreaTags={"Environment": "test", "Project": "migration-orchestration", "x": "y"},
+        replicationServersSecurityGroupsIDs=[SECURITY_GROUP],
+    )
+    with stubbed_mgn() as stub:
+        stub.templates(tagged)
+        stub.describe(source_server())
+        stub.launch(launch_configuration())
+        plan = run_plan(stub, servers=((ORDERS, ""),))
+        assert plan.empty and plan.lines() == []
+        assert MgnSetup(Mgn(stub.client), "us-east-1").apply(plan) == []
+        stub.done()  # the Stubber refuses any call not queued: no write was made
+
+
+def test_launch_settings_are_updated_only_where_they_differ() -> None:
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server(), source_server(SID2, WEB_HOST))
+        stub.launch(launch_configuration())  # orders-app-01: right-size, as MGN's default
+        stub.launch(launch_configuration(SID2, licensing={"osByol": False}))
+        # WEB found by its recorded id, ORDERS by hostname.
+        plan = run_plan(stub, servers=((ORDERS, ""), (WEB, SID2)))
+        assert plan.lines() == [
+            f"~ launch configuration storefront-web-01 ({SID2}):"
+            " targetInstanceTypeRightSizingMethod BASIC -> NONE",
+            f"~ launch configuration storefront-web-01 ({SID2}): licensing.osByol false -> true",
+            f"~ launch configuration storefront-web-01 ({SID2}): bootMode USE_SOURCE -> UEFI",
+        ]
+        stub.expect(
+            "update_launch_configuration",
+            launch_configuration(
+                SID2,
+                targetInstanceTypeRightSizingMethod="NONE",
+                licensing={"osByol": True},
+                bootMode="UEFI",
+            ),
+            {
+                "sourceServerID": SID2,
+                "targetInstanceTypeRightSizingMethod": "NONE",
+                "licensing": {"osByol": True},
+                "bootMode": "UEFI",
+            },
+        )
+        done = MgnSetup(Mgn(stub.client), "us-east-1").apply(plan)
+        stub.done()
+    assert done == [f"launch configuration storefront-web-01 ({SID2}): 3 fields updated"]
+
+
+def test_servers_without_the_agent_are_listed_not_looked_up_further() -> None:
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server(SID2, WEB_HOST))
+        stub.launch(
+            launch_configuration(
+                SID2,
+                targetInstanceTypeRightSizingMethod="NONE",
+                licensing={"osByol": True},
+                bootMode="UEFI",
+            )
+        )
+        plan = run_plan(stub, servers=((ORDERS, ""), (WEB, "")))
+        stub.done()
+    assert plan.empty
+    assert plan.unregistered == ["orders-app-01"]
+
+
+def test_two_templates_or_two_sources_for_one_host_are_errors() -> None:
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template(), replication_template("rct-abcdefabcdefabcde"))
+        with pytest.raises(MgnError, match="2 replication configuration templates in us-east-1"):
+            run_plan(stub)
+        stub.templates(replication_template())
+        stub.describe(source_server(), source_server(SID2))
+        with pytest.raises(MgnError, match="2 MGN source servers identify as orders-app-01"):
+            run_plan(stub, servers=((ORDERS, ""),))
+        stub.done()
+
+
+def test_another_mgn_fault_is_raised() -> None:
+    from botocore.exceptions import ClientError
+
+    with stubbed_mgn() as stub:
+        stub.fail("describe_replication_configuration_templates", "AccessDeniedException")
+        with pytest.raises(ClientError, match="AccessDeniedException"):
+            run_plan(stub)
