@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from migration.local import invoke
 from migration.local.mgn_operations import StandInBug, answer
 from migration.local.mgn_stand_in import ENDPOINT_VARIABLE, MgnStandIn
 from migration.local.mgn_world import MgnWorld
@@ -66,6 +68,42 @@ def test_boto3_reaches_it_through_the_service_specific_endpoint_variable(
     assert client.meta.endpoint_url == stand_in.endpoint_url
     assert [s.source_server_id for s in Mgn(client).source_servers()] == [sid]
     assert stand_in.environment() == {"AWS_ENDPOINT_URL_MGN": stand_in.endpoint_url}
+
+
+def test_the_local_controller_invocation_routes_mgn_to_it(
+    stand_in: MgnStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``invoke_controller_locally(mgn_endpoint_url=...)``: the handler's own client factory
+    (through the environment) and a given factory both reach the stand-in for ``mgn``, the
+    emulator for the rest."""
+    from migration.handlers import controller
+
+    sid = stand_in.add_server(HOST, "192.168.10.21")
+    seen: list[tuple[str, str, list[dict[str, Any]]]] = []
+
+    def run(env: Any, client: Any = controller._client, **_: Any) -> dict[str, Any]:
+        mgn_client = client("mgn")
+        items = mgn_client.describe_source_servers(filters={})["items"]
+        seen.append((mgn_client.meta.endpoint_url, client("dynamodb").meta.endpoint_url, items))
+        return {}
+
+    monkeypatch.setattr(controller, "run", run)
+    monkeypatch.setattr(invoke, "controller_function_arn", lambda *a, **k: "arn:fn:controller")
+    monkeypatch.setattr(invoke, "function_environment", lambda *a, **k: {"TABLE_NAME": "t"})
+    emulator = "http://127.0.0.1:9"
+    outputs: Any = SimpleNamespace(values={}, source="test")  # the function is found above
+
+    def factory(service: str) -> Any:
+        return boto3.Session(region_name="us-east-1").client(service, endpoint_url=emulator)
+
+    for given in (None, factory):
+        invoke.invoke_controller_locally(
+            outputs, endpoint_url=emulator, client=given, mgn_endpoint_url=stand_in.endpoint_url
+        )
+    assert [(m, d, [i["sourceServerID"] for i in items]) for m, d, items in seen] == [
+        (stand_in.endpoint_url, emulator, [sid])
+    ] * 2
+    assert stand_in.calls == ["DescribeSourceServers"] * 2
 
 
 # -- the world as the runtime reads it -------------------------------------------------------
