@@ -1,5 +1,6 @@
 """MGN responses built from MGN's service model in botocore, validated against its output
-shapes (a misspelt field fails here, before any test uses it), and a stubbed ``mgn`` client.
+shapes (``migration.local.mgn_shapes.validated``, which the local MGN stand-in also uses: a
+misspelt field fails here, before any test uses it), and a stubbed ``mgn`` client.
 
 moto has no MGN: tests put these responses on a botocore ``Stubber``, which also validates
 the parameters of every call the runtime makes against the model.
@@ -12,11 +13,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
-import botocore.session
 from botocore.stub import ANY, Stubber
-from botocore.validate import ParamValidator
 
-MODEL = botocore.session.get_session().get_service_model("mgn")
+from migration.local.mgn_shapes import service_model, validated
+
+MODEL = service_model()
 SID = "s-1234567890abcdef0"
 SID2 = "s-abcdef01234567890"
 TEST_JOB = "mgnjob-0123456789abcdef0"
@@ -41,35 +42,8 @@ __all__ = [
     "SUBNET2",
     "TEMPLATE",
     "TEST_JOB",
+    "validated",
 ]
-
-
-def validated(operation: str, response: Mapping[str, Any]) -> dict[str, Any]:
-    """``response`` if it matches ``operation``'s output shape (names, types, required
-    members, and enum values, which botocore's validator leaves out), else AssertionError."""
-    shape = MODEL.operation_model(operation).output_shape
-    report = ParamValidator().validate(dict(response), shape)
-    if report.has_errors():
-        raise AssertionError(f"{operation} response: {report.generate_report()}")
-    bad = list(_enum_problems(response, shape, operation))
-    if bad:
-        raise AssertionError(f"{operation} response: Invalid value {'; '.join(bad)}")
-    return dict(response)
-
-
-def _enum_problems(value: Any, shape: Any, path: str) -> Iterator[str]:
-    if shape.type_name == "structure" and isinstance(value, Mapping):
-        for name, member in shape.members.items():
-            if name in value:
-                yield from _enum_problems(value[name], member, f"{path}.{name}")
-    elif shape.type_name == "list" and isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _enum_problems(item, shape.member, f"{path}[{i}]")
-    elif shape.type_name == "map" and isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _enum_problems(item, shape.value, f"{path}[{key}]")
-    elif getattr(shape, "enum", None) and value not in shape.enum:
-        yield f"{path}: {value!r} is not one of {shape.enum}"
 
 
 def source_server(

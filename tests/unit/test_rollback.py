@@ -393,6 +393,8 @@ def test_asset_ships_the_runtime_without_cli_plan_or_bytecode(asset_dir: Path) -
     assert "migration/__init__.py" in files
     assert not [f for f in files if f.startswith("migration/cli/")]
     assert not [f for f in files if f.startswith("migration/plan/")]
+    # The local emulator tooling (moto, the MGN and database stand-ins) never ships.
+    assert not [f for f in files if f.startswith("migration/local/")]
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
     assert not [f for f in files if ".egg-info" in f]
 

@@ -10,12 +10,14 @@ from migration.local.invoke import (
     invoke_controller_locally,
     invoke_rollback_locally,
 )
+from migration.local.mgn_stand_in import MgnStandIn
 
 __all__ = [
     "Emulator",
     "LocalDeployError",
     "LocalDeployment",
     "LocalInvokeError",
+    "MgnStandIn",
     "deploy_local",
     "invoke_controller_locally",
     "invoke_rollback_locally",

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 
 from migration.local.emulator import DUMMY_CREDENTIALS
+from migration.local.mgn_shapes import ENDPOINT_VARIABLE as MGN_ENDPOINT_VARIABLE
 from migration.outputs import StackOutputs
 from migration.tracking import utc_now
 
@@ -104,6 +105,20 @@ def _emulator_environment(
     }
 
 
+def _with_mgn(
+    factory: Callable[[str], Any], mgn_endpoint_url: str, region: str
+) -> Callable[[str], Any]:
+    """``factory`` with its ``mgn`` clients going to the local MGN stand-in."""
+    session = boto3.Session(region_name=region, **DUMMY_CREDENTIALS)
+
+    def client(service: str) -> Any:
+        if service == "mgn":
+            return session.client("mgn", endpoint_url=mgn_endpoint_url)
+        return factory(service)
+
+    return client
+
+
 def invoke_rollback_locally(
     outputs: StackOutputs,
     event: Any,
@@ -136,6 +151,7 @@ def invoke_controller_locally(
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     client: Callable[[str], Any] | None = None,
+    mgn_endpoint_url: str | None = None,
 ) -> dict[str, Any]:
     """One tick of the deployed cutover controller, as its scheduled invocation would run it.
 
@@ -144,14 +160,21 @@ def invoke_controller_locally(
     :func:`invoke_rollback_locally` does, and the given clocks (the demo compresses time).
     ``client`` replaces the handler's boto3 client factory for the gates and Route 53 (e.g.
     to wrap ``dms``/``ec2`` with :mod:`migration.local.signals`, for the two signals moto
-    cannot emulate); its rollbacks always use the handler's own clients. Returns the tick's
-    summary; a tick with errors raises ``ControllerTickError`` as the function would.
+    cannot emulate); its rollbacks always use the handler's own clients.
+    ``mgn_endpoint_url`` (the local MGN stand-in's, :mod:`migration.local.mgn_stand_in`)
+    routes the handler's ``mgn`` clients there: ``AWS_ENDPOINT_URL_MGN`` in its environment,
+    and ``client("mgn")`` of a given factory. Returns the tick's summary; a tick with errors
+    raises ``ControllerTickError`` as the function would.
     """
     from migration.handlers import controller, rollback
 
     arn = controller_function_arn(outputs, endpoint_url=endpoint_url, region=region)
     variables = function_environment(arn, endpoint_url=endpoint_url, region=region)
     environment = _emulator_environment(variables, endpoint_url, region)
+    if mgn_endpoint_url:
+        environment[MGN_ENDPOINT_VARIABLE] = mgn_endpoint_url
+        if client is not None:
+            client = _with_mgn(client, mgn_endpoint_url, region)
     options: dict[str, Any] = {"clock": clock, "monotonic": monotonic, "sleep": sleep}
     if client is not None:
         options["client"] = client
