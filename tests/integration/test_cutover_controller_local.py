@@ -2,8 +2,10 @@
 
 A wave of the example plan is started the way ``migrate cutover`` starts it (a guarded write
 of the wave's head); then the deployed controller function's handler runs in-process with the
-function's own environment (``invoke_controller_locally``) on a fake clock, and its first tick
-moves the wave's applications to their first step in the deployed zone and table.
+function's own environment (``invoke_controller_locally``) on a fake clock. Its first tick
+holds the applications: their servers replicate in MGN (the local MGN stand-in) but were
+never launched; once they are launched for cutover and validated, the next tick moves the
+wave's applications to their first step in the deployed zone and table.
 
 The account is prepared the way a real one would be on cutover night (DMS task running, CDC
 latency datapoints, the plan's alarms existing and every alarm OK). The two signals moto cannot
@@ -25,9 +27,12 @@ from migration.handlers.rollback import Clients, build_service
 from migration.local import LocalInvokeError, invoke_controller_locally
 from migration.local import invoke as invoke_module
 from migration.local.deploy import client_factory
+from migration.local.mgn_stand_in import MgnStandIn
 from migration.local.signals import DmsWithValidation, Ec2WithTunnels
 from migration.outputs import StackOutputs
 from migration.plan import Plan, load_plan
+from migration.servers.lifecycle import Run, ServerLifecycle
+from migration.servers.mgn import Mgn
 from migration.settings import Settings
 from migration.tracking import Phase, TrackingStore, app_id
 from migration.traffic import ROLLED_BACK, Split, TrafficShifter
@@ -170,8 +175,36 @@ def cutover_night(local: Target, plan: Plan, clean_table: None) -> Iterator[Fake
             dms.stop_replication_task(ReplicationTaskArn=arn)
 
 
-def test_first_tick_moves_the_started_wave_to_its_first_step(
-    local: Target, plan: Plan, cutover_night: FakeTime
+@pytest.fixture
+def mgn(local: Target, plan: Plan) -> Iterator[MgnStandIn]:
+    """The local MGN stand-in with the wave's servers replicating (agents installed, initial
+    sync done: READY_FOR_TEST), their launches validated by the deployed SSM document."""
+    actions = [
+        {
+            "actionName": "migration-validation",
+            "ssmDocumentName": local.outputs["SsmDocumentName"],
+            "mustSucceedForCutover": True,
+        }
+    ]
+    with MgnStandIn(post_launch_actions=actions, region=local.region) as stand_in:
+        for server in plan.wave_spec(WAVE).servers:
+            stand_in.add_server(server.hostname, server.ip, server.os)
+        stand_in.advance(60)
+        yield stand_in
+
+
+def _launch_for_cutover(tracking: TrackingStore, mgn: MgnStandIn, plan: Plan) -> None:
+    """What `migrate servers test` then `migrate servers cutover` do, each validated."""
+    lifecycle = ServerLifecycle(tracking, Mgn(mgn.client()), actor="integration-test")
+    servers = plan.wave_spec(WAVE).servers
+    for run in (Run.TEST, Run.CUTOVER):
+        for server in servers:
+            lifecycle.run(run, lifecycle.view(server))
+        mgn.advance(2)  # launched, then the post-launch validation succeeded
+
+
+def test_the_wave_waits_for_its_servers_then_moves_to_its_first_step(
+    local: Target, plan: Plan, cutover_night: FakeTime, mgn: MgnStandIn
 ) -> None:
     outputs, client = local.outputs, local.client
     assert local.endpoint_url is not None
@@ -183,15 +216,31 @@ def test_first_tick_moves_the_started_wave_to_its_first_step(
     spec = plan.wave_spec(WAVE)
     WaveControls(tracking, rollbacks, actor="integration-test").start(spec)
 
-    summary = invoke_controller_locally(
-        outputs,
-        endpoint_url=local.endpoint_url,
-        region=local.region,
-        clock=cutover_night.clock,
-        monotonic=cutover_night.monotonic,
-        sleep=cutover_night.sleep,
-        client=_signals_client(local, plan),
-    )
+    def tick() -> dict[str, Any]:
+        return invoke_controller_locally(
+            outputs,
+            endpoint_url=local.endpoint_url or "",
+            region=local.region,
+            clock=cutover_night.clock,
+            monotonic=cutover_night.monotonic,
+            sleep=cutover_night.sleep,
+            client=_signals_client(local, plan),
+            mgn_endpoint_url=mgn.endpoint_url,
+        )
+
+    # The servers replicate but were never launched: no traffic moves, each wait names them.
+    waiting = tick()
+    assert waiting["moved"] == {} and waiting["errors"] == []
+    for app in spec.applications:
+        (server,) = app.servers
+        assert waiting["waiting"][app.name] == (
+            f"gates failed: servers: {app.name} waits for its servers: server {server} is"
+            " READY_FOR_TEST (not launched for cutover)"
+        )
+    assert sorted(waiting["servers"]) == [f"server {s.id}: READY_FOR_TEST" for s in spec.servers]
+
+    _launch_for_cutover(tracking, mgn, plan)
+    summary = tick()
 
     assert summary["errors"] == [] and summary["waves"] == [WAVE]
     assert summary["moved"] == {app.name: 1 for app in spec.applications}
@@ -213,17 +262,10 @@ def test_first_tick_moves_the_started_wave_to_its_first_step(
         assert head.state["step"] == 1
         assert "dms-validation:orders-db ok" in head.state["gates"]
         assert "vpn ok" in head.state["gates"]
+        assert "servers ok" in head.state["gates"]
 
     # The bake has not passed on the fake clock: the next tick watches and moves nothing.
-    again = invoke_controller_locally(
-        outputs,
-        endpoint_url=local.endpoint_url,
-        region=local.region,
-        clock=cutover_night.clock,
-        monotonic=cutover_night.monotonic,
-        sleep=cutover_night.sleep,
-        client=_signals_client(local, plan),
-    )
+    again = tick()
     assert again["moved"] == {} and again["errors"] == [] and again["route53Changes"] == 0
     assert shifter.splits([app.name for app in spec.applications]) == splits
 
