@@ -23,6 +23,7 @@ validation statistics and VPN tunnel telemetry (see ``migration.local.signals``)
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -38,9 +39,11 @@ import typer
 from migration import alarm_names, operations
 from migration.cli import create_app
 from migration.local.demo_database import DatabaseScene, choose_database
+from migration.local.demo_servers import ServerScene, post_launch_actions
 from migration.local.deploy import LocalDeployError, deploy_local
 from migration.local.emulator import Emulator
 from migration.local.invoke import invoke_controller_locally, invoke_rollback_locally
+from migration.local.mgn_stand_in import MgnStandIn
 from migration.local.postgres_clusters import LocalClusters
 from migration.local.signals import DmsWithValidation, Ec2WithTunnels
 from migration.outputs import LOCAL_OUTPUTS_PATH, StackOutputs, load_outputs
@@ -68,7 +71,11 @@ class EmulatorClients:
     """The CLI's client factory for the demo: emulator clients plus the two stated signals."""
 
     def __init__(
-        self, emulator: Emulator, plan: Plan, lambda_client: Callable[[Any], Any] | None = None
+        self,
+        emulator: Emulator,
+        plan: Plan,
+        lambda_client: Callable[[Any], Any] | None = None,
+        mgn: MgnStandIn | None = None,
     ) -> None:
         self._emulator = emulator
         tables = [(t.schema_name, t.table_name) for d in plan.databases for t in d.tables]
@@ -78,6 +85,8 @@ class EmulatorClients:
         }
         if lambda_client is not None:
             self._wrapped["lambda"] = lambda_client(emulator.client("lambda"))
+        if mgn is not None:
+            self._wrapped["mgn"] = mgn.client()
 
     @property
     def region(self) -> str:
@@ -118,12 +127,18 @@ class Schedule:
     handler per simulated minute, with the function's own environment."""
 
     def __init__(
-        self, emulator: Emulator, outputs: StackOutputs, clients: Any, clock: CompressedTime
+        self,
+        emulator: Emulator,
+        outputs: StackOutputs,
+        clients: Any,
+        clock: CompressedTime,
+        mgn_endpoint_url: str | None = None,
     ) -> None:
         self._emulator = emulator
         self._outputs = outputs
         self._clients = clients
         self._clock = clock
+        self._mgn_endpoint_url = mgn_endpoint_url
         self.ticks = 0
 
     def __call__(self) -> dict[str, Any]:
@@ -136,6 +151,7 @@ class Schedule:
             monotonic=self._clock.monotonic,
             sleep=self._clock.advance,
             client=self._clients.client,
+            mgn_endpoint_url=self._mgn_endpoint_url,
         )
 
 
@@ -392,8 +408,10 @@ def wire(
     story: Story,
     clock: CompressedTime,
     scene: DatabaseScene | None = None,
+    servers: ServerScene | None = None,
 ) -> tuple[Schedule, AlarmDuringBake]:
-    """The compressed schedule of the controller, the alarm injection, and the CLI's seams."""
+    """The compressed schedule of the controller, the alarm injection, MGN's clock (the
+    stand-in's), and the CLI's seams."""
     shifter = TrafficShifter(
         emulator.client("route53"),
         outputs.hosted_zone_id,
@@ -402,12 +420,17 @@ def wire(
     chaos = AlarmDuringBake(
         emulator, outputs, shifter, story.victim, story.victim_alarm, story.inject_at
     )
-    factory = EmulatorClients(emulator, story.plan, scene.lambda_client if scene else None)
-    schedule = Schedule(emulator, outputs, factory, clock)
+    mgn = servers.stand_in if servers else None
+    factory = EmulatorClients(emulator, story.plan, scene.lambda_client if scene else None, mgn=mgn)
+    schedule = Schedule(
+        emulator, outputs, factory, clock, mgn_endpoint_url=mgn.endpoint_url if mgn else None
+    )
 
     def minute() -> None:
         schedule()
         chaos()
+        if servers is not None:
+            servers.minute()
 
     clock.on_minute = minute
 
@@ -423,7 +446,9 @@ def wire(
     return schedule, chaos
 
 
-def cutover_night(emulator: Emulator, story: Story, schedule: Schedule) -> dict[str, int]:
+def cutover_night(
+    emulator: Emulator, story: Story, schedule: Schedule, servers: ServerScene | None = None
+) -> dict[str, int]:
     """Steps 4-7: status, the watched cutover, reset and second attempt, status and history.
 
     Returns the exit status of each command that the story checks, and the tick counts.
@@ -442,6 +467,8 @@ def cutover_night(emulator: Emulator, story: Story, schedule: Schedule) -> dict[
     first = migrate(["cutover", "--wave", wave.name, "--yes", *watch, *common])
     say(f"   migrate cutover exited {first} (1 = an application was rolled back)")
     first_ticks = schedule.ticks
+    if servers is not None:
+        servers.after_rollback()
 
     heading(6, f"Reset {victim.name} for a second attempt, and run the wave again")
     reason = "5xx fixed in release 2.4.1"
@@ -456,6 +483,9 @@ def cutover_night(emulator: Emulator, story: Story, schedule: Schedule) -> dict[
     heading(7, "After the cutover")
     migrate(["status", "--wave", wave.name, *common])
     migrate(["history", victim.name, *common])
+    if servers is not None:
+        say("   every application using the servers completed: replication may end")
+        servers.finalize()
     return {
         "first": first,
         "reset": reset,
@@ -502,6 +532,33 @@ def check(
     return problems
 
 
+def server_scene(
+    emulator: Emulator, outputs: StackOutputs, story: Story, template: Path, stack: ExitStack
+) -> ServerScene | None:
+    """The MGN stand-in with the deployed launch template's post-launch validation, and the
+    scene of the wave's MGN servers (None when the wave has none)."""
+    if not any(s.is_mgn for s in story.plan.wave_spec(story.wave.name).servers):
+        return None
+    actions = post_launch_actions(json.loads(template.read_text()), outputs)
+    mgn = stack.enter_context(MgnStandIn(post_launch_actions=actions, region=emulator.region))
+    tracking = TrackingStore(emulator.client("dynamodb"), outputs.table_name)
+    return ServerScene(story.plan, story.wave, mgn, tracking, story.common, migrate, say)
+
+
+def report_servers(servers: ServerScene) -> list[str]:
+    """The server scene's promises, printed; its problems."""
+    problems = servers.check()
+    for problem in problems:
+        say(f"   FAIL {problem}")
+    if not problems:
+        names = ", ".join(s.id for s in servers.servers)
+        say(
+            f"   OK {names}: tested, launched for cutover while the controller held their "
+            "applications, still launched after the rollback, finalised once all completed"
+        )
+    return problems
+
+
 def run(
     template: Path, plan_path: Path, outputs_path: Path, region: str, show_resources: bool = False
 ) -> int:
@@ -533,9 +590,14 @@ def run(
             onprem, aws = stack.enter_context(LocalClusters())
             scene = DatabaseScene(database, emulator, outputs, onprem, aws)
             scene.start(say)
-        schedule, chaos = wire(emulator, outputs, story, clock, scene)
-        codes = cutover_night(emulator, story, schedule)
+        servers = server_scene(emulator, outputs, story, template, stack)
+        schedule, chaos = wire(emulator, outputs, story, clock, scene, servers)
+        if servers is not None:
+            servers.start()
+        codes = cutover_night(emulator, story, schedule, servers)
         problems = check(emulator, outputs, story, chaos, codes)
+        if servers is not None:
+            problems += report_servers(servers)
         if scene is not None:
             problems += scene.after_the_night(migrate, say, heading, story.common)
     say()
