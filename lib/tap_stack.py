@@ -26,7 +26,7 @@ from lib.name_resolution import NameResolution
 from lib.network import Network
 from lib.notifications import Notifications
 from lib.rollback import Rollback
-from lib.server_replication import ServerReplication
+from lib.server_replication import ServerReplication, launch_defaults
 from lib.tracking import Tracking
 from lib.traffic import Traffic
 from lib.validation import Validation
@@ -102,6 +102,7 @@ class TapStack(Stack):
         database = self._create_connectivity(config, retention)
         self._create_cutover_targets(config, plan)
         rollback, monitoring = self._create_safety_net(config, database, retention)
+        self._create_server_migration(config, plan)
         self._wire_rollback_triggers(monitoring.rollback_alarms, rollback)
         self._create_wave_stacks(plan, config, database, rollback)
         self.cutover_settings = self._cutover_settings(database)
@@ -164,12 +165,9 @@ class TapStack(Stack):
         return database
 
     def _create_cutover_targets(self, config: MigrationConfig, plan: Plan | None) -> None:
-        """What the plan moves: servers, the zone, name resolution."""
+        """What the plan moves: the zone, name resolution (servers: ``_create_server_migration``,
+        once the validation document exists)."""
         suffix = self.environment_suffix
-        self.cloudendure_role = ServerReplication(
-            self, "ServerReplication", environment_suffix=suffix
-        ).role
-
         self.private_hosted_zone = Traffic(
             self, "Traffic", vpc=self.vpc, zone_name=config.zone_name
         ).hosted_zone
@@ -187,6 +185,37 @@ class TapStack(Stack):
         # No record sets here: ``migrate plan apply`` creates each application's weighted pair
         # and each database's writer name, so no deploy can move traffic (docs/plan-registry.md).
         self.database_names = {d.name: d.dns_name for d in (plan.databases if plan else ())}
+
+    def _create_server_migration(self, config: MigrationConfig, plan: Plan | None) -> None:
+        """MGN: the agent-installation role, the replication servers' security group and the
+        launch configuration template validating every launch with the SSM document."""
+        replication = ServerReplication(
+            self,
+            "ServerReplication",
+            environment_suffix=self.environment_suffix,
+            vpc=self.vpc,
+            key=self.kms_key,
+            on_premises_cidrs=config.on_premises.cidrs,
+            validation_document_name=self.ssm_document.ref,
+            server_defaults=launch_defaults(plan),
+        )
+        self.cloudendure_role = replication.role
+        self.mgn_replication_security_group = replication.security_group
+        self.mgn_launch_template = replication.launch_template
+        # The staging area: the private subnets. Their route tables get the on-premises routes
+        # from the VPN (lib/hybrid_connectivity.py) and reach the MGN and EC2 endpoints through
+        # the NAT gateway; the public subnets hold only the NAT gateway, and there are no
+        # isolated subnets (replication servers need those endpoints).
+        self.server_migration_settings: dict[str, Any] = {
+            "stagingSubnetIds": [subnet.subnet_id for subnet in self.vpc.private_subnets],
+            "replicationSecurityGroupId": replication.security_group.security_group_id,
+            "kmsKeyArn": self.kms_key.key_arn,
+            # Ref is the template's ARN; MGN's API names a template by its ID (lct-...).
+            "launchConfigurationTemplateId": (
+                replication.launch_template.attr_launch_configuration_template_id
+            ),
+            "validationDocumentName": self.ssm_document.ref,
+        }
 
     def _create_wave_stacks(
         self,
@@ -363,6 +392,8 @@ class TapStack(Stack):
             ),
             # Where on-premises DNS forwards the migration zone (pinned addresses).
             "ResolverInboundAddresses": ",".join(self.name_resolution.inbound_addresses),
+            # What `migrate servers init` configures MGN with (docs/server-migration.md).
+            "ServerMigrationSettings": self.to_json_string(self.server_migration_settings),
         }
         for name, value in outputs.items():
             CfnOutput(

@@ -16,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_mgn as mgn
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
@@ -57,6 +58,8 @@ CONTROLLER_OUTPUT = {
     "DatabaseStepFunctionArn": {"Fn::GetAtt": ["DatabaseStepFunctionBD07D551", "Arn"]},
     "ResolverInboundAddresses": "10.0.3.53,10.0.4.53",
 }
+# Last: what `migrate servers init` configures MGN with (tests/unit/test_server_replication.py).
+SERVER_OUTPUT = ["ServerMigrationSettings"]
 
 ATTRIBUTE_TYPES = {
     "kms_key": kms.Key,
@@ -77,6 +80,10 @@ ATTRIBUTE_TYPES = {
     "name_resolution": NameResolution,
     "database_names": dict,
     "dms_reverse_replication_tasks": dict,
+    # Server migration (MGN).
+    "mgn_launch_template": mgn.CfnLaunchConfigurationTemplate,
+    "mgn_replication_security_group": ec2.SecurityGroup,
+    "server_migration_settings": dict,
 }
 
 RESOURCE_INVENTORY = {
@@ -96,8 +103,10 @@ RESOURCE_INVENTORY = {
     "AWS::EC2::VPNGateway": 1,
     "AWS::EC2::VPNConnection": 1,
     "AWS::EC2::VPNGatewayRoutePropagation": 1,
-    # DMS, the Route 53 Resolver inbound and outbound endpoints, the database step function.
-    "AWS::EC2::SecurityGroup": 4,
+    # DMS, the Route 53 Resolver inbound and outbound endpoints, the database step function,
+    # MGN's replication servers.
+    "AWS::EC2::SecurityGroup": 5,
+    "AWS::MGN::LaunchConfigurationTemplate": 1,
     "AWS::DMS::ReplicationSubnetGroup": 1,
     "AWS::DMS::ReplicationInstance": 1,
     "AWS::Route53::HostedZone": 1,
@@ -212,6 +221,7 @@ def test_the_ten_seed_outputs_then_cutover_settings_then_the_controller(
         *OUTPUT_VALUES,
         "CutoverSettings",
         *CONTROLLER_OUTPUT,
+        *SERVER_OUTPUT,
     ]
 
 
@@ -247,7 +257,13 @@ def test_cutover_settings_name_what_the_runtime_looks_up(default_synth: Synthesi
 def test_export_names_follow_the_suffix(qa_template: Template) -> None:
     outputs = qa_template.find_outputs("*")
     assert {name: o["Export"]["Name"] for name, o in outputs.items()} == {
-        name: f"{name}-qa" for name in [*OUTPUT_VALUES, "CutoverSettings", *CONTROLLER_OUTPUT]
+        name: f"{name}-qa"
+        for name in [
+            *OUTPUT_VALUES,
+            "CutoverSettings",
+            *CONTROLLER_OUTPUT,
+            *SERVER_OUTPUT,
+        ]
     }
 
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from migration.local import lambda_layers, resolver
+from migration.local import lambda_layers, mgn_templates, resolver
 from migration.local.filling import FillContext, Filled, generated_name
 
 __all__ = ["FILLERS", "FillContext", "Filled", "Filler", "generated_name"]
@@ -370,4 +370,5 @@ FILLERS: dict[str, tuple[Filler, str]] = {
     "AWS::SQS::QueuePolicy": (queue_policy, "not supported by moto's CloudFormation"),
     **resolver.FILLERS,
     **lambda_layers.FILLERS,
+    **mgn_templates.FILLERS,
 }

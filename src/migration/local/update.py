@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from migration.local import mgn_templates
 from migration.local.deploy_types import CLOUDFORMATION, TOOL, LocalDeployError
 from migration.local.fillers import event_invoke_config, queue_policy, topic_policy
 from migration.local.filling import FillContext, Filled
@@ -207,6 +208,15 @@ def update_function(ctx: FillContext, filled: Filled, old: Mapping[str, Any], ne
     return filled
 
 
+def update_launch_template(
+    ctx: FillContext, filled: Filled, old: Mapping[str, Any], new: Any
+) -> Filled:
+    """An MGN launch configuration template: its recorded properties replaced, the same ID
+    (CloudFormation updates it in place; its Tags are create-only)."""
+    _unchanged(old, new, ["Tags"])
+    return mgn_templates.launch_configuration_template(ctx, new)
+
+
 Updater = Callable[[FillContext, Filled, Mapping[str, Any], Any], Filled]
 
 # Filler types the local deployment can update in place (any other change is refused).
@@ -216,6 +226,7 @@ TOOL_UPDATERS: dict[str, Updater] = {
     "AWS::SQS::QueuePolicy": update_policy,
     "AWS::Lambda::EventInvokeConfig": update_invoke_config,
     "AWS::Lambda::Function": update_function,
+    mgn_templates.TYPE: update_launch_template,
 }
 
 
@@ -277,6 +288,10 @@ def _delete_document(client: Callable[[str], Any], kept: ToolResource) -> str:
     return "ssm:DeleteDocument"
 
 
+def _forget_launch_template(_client: Callable[[str], Any], _kept: ToolResource) -> str:
+    return "nothing held on the emulator: moto has no MGN; its recorded properties dropped"
+
+
 Deleter = Callable[[Callable[[str], Any], ToolResource], str]
 
 TOOL_DELETERS: dict[str, Deleter] = {
@@ -287,6 +302,7 @@ TOOL_DELETERS: dict[str, Deleter] = {
     "AWS::Lambda::EventInvokeConfig": _delete_invoke_config,
     "AWS::Logs::LogGroup": _delete_log_group,
     "AWS::SSM::Document": _delete_document,
+    mgn_templates.TYPE: _forget_launch_template,
 }
 
 

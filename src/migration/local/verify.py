@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from migration.local import lambda_layers, resolver, security_groups
+from migration.local import lambda_layers, mgn_templates, resolver, security_groups
 from migration.local.deploy_types import DeployedStack, LocalDeployError
 from migration.local.fillers import DMS_ENDPOINT_NAMES
 from migration.local.template import UnresolvedError
@@ -442,6 +442,7 @@ CHECKERS: dict[str, Checker] = {
     "AWS::EC2::SecurityGroup": security_groups.check_security_group,
     **resolver.CHECKERS,
     **lambda_layers.CHECKERS,
+    **mgn_templates.CHECKERS,
 }
 
 # Types whose physical id moto's CloudFormation leaves empty; their checker proves them.

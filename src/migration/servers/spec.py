@@ -47,10 +47,16 @@ class ServerSpec:
     def launch_settings(self) -> dict[str, object]:
         """The MGN launch configuration fields the plan controls (``UpdateLaunchConfiguration``
         names); the instance type itself lives in the EC2 launch template MGN manages."""
-        return {
-            "targetInstanceTypeRightSizingMethod": (
-                "BASIC" if self.instance_type == RIGHT_SIZE else "NONE"
-            ),
-            "licensing": {"osByol": self.licensing == BYOL},
-            "bootMode": self.boot_mode.upper().replace("-", "_"),
-        }
+        return launch_settings(
+            instance_type=self.instance_type, licensing=self.licensing, boot_mode=self.boot_mode
+        )
+
+
+def launch_settings(*, instance_type: str, licensing: str, boot_mode: str) -> dict[str, object]:
+    """Plan values (a server's, or a wave's ``server_defaults``) as MGN launch configuration
+    fields: the one mapping, used per server and by the stack's launch configuration template."""
+    return {
+        "targetInstanceTypeRightSizingMethod": "BASIC" if instance_type == RIGHT_SIZE else "NONE",
+        "licensing": {"osByol": licensing == BYOL},
+        "bootMode": boot_mode.upper().replace("-", "_"),
+    }
