@@ -82,6 +82,27 @@ def test_demo_exits_0_and_tells_the_whole_story(demo, template):
     assert re.search(r"SHIFTING -> ROLLED_BACK +rollback", out)
     assert "ROLLED_BACK -> PLANNED" in out
     assert "OK orders-api: rolled back to 100% on-premises by the rollback function" in out
+    # The servers' part, on the labelled MGN stand-in.
+    assert "MGN: local stand-in (replication progress, launched instances and post-launch" in out
+    assert "replication template: ebsEncryption = CUSTOM" in out
+    assert re.search(r"orders-app-01 +wave-1 +- +NOT_READY / INITIAL_SYNC .* 33%", out)
+    assert "orders-app-01: TESTING (MGN job mgnjob-" in out
+    assert (
+        "gates failed: servers: orders-api waits for its servers: server orders-app-01 is"
+        " TESTING (not launched for cutover)"
+    ) in out
+    assert "orders-app-01: CUTTING_OVER (MGN job mgnjob-" in out
+    assert (
+        "error: finalize refused, nothing changed: server orders-app-01: finalizing stops its"
+        " replication, and not every application using it completed its cutover: orders-api"
+        " (ROLLED_BACK)"
+    ) in demo.stderr
+    assert re.search(r"orders-app-01 +wave-1 +CUT_OVER +CUTOVER / DISCONNECTED", out)
+    assert (
+        "OK orders-app-01, storefront-web-01: tested, launched for cutover while the controller"
+        " held their applications, still launched after the rollback, finalised once all"
+        " completed"
+    ) in out
     # The database chapter: the writer moves to AWS and back, nothing acknowledged is lost.
     assert "database step function (run here on the controller's request): {'status':" in out
     assert re.search(r"WRITES_FROZEN -> CUT_OVER +database-step", out)

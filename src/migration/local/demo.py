@@ -9,7 +9,12 @@ compressed: each minute the watch waits, the deployed cutover controller's handl
 with the function's own environment, as its schedule would. An alarm is injected while one
 application bakes; the rollback function's handler runs on that alarm's state-change event (as
 EventBridge would) while the other applications complete. Then ``migrate reset`` and a second,
-clean attempt; status and history. It checks the story's end state. Then the database
+clean attempt; status and history. The wave's servers move next to their traffic
+(``migration.local.demo_servers``, on the local MGN stand-in, said on screen): agents
+installed, ``servers init``, a validated test; the controller holds each application until the
+operator launches its servers for cutover; after the rollback they stay launched and
+``servers finalize`` is refused, after the second attempt it ends replication. It checks the
+story's end state. Then the database
 chapter (``migration.local.demo_database``): the plan's first PostgreSQL database on two real
 local clusters, ``migrate db cutover`` and ``migrate db failback`` with a workload writing
 through the database's name, and the count of acknowledged rows lost or duplicated (0/0, or
@@ -17,7 +22,7 @@ the demo fails). Finally it stops the emulator and the clusters.
 
 What the emulator cannot provide is supplied explicitly and said on screen: DMS table
 validation statistics and VPN tunnel telemetry (see ``migration.local.signals``); alarm states
-(moto evaluates no metrics).
+(moto evaluates no metrics); MGN (``migration.local.mgn_stand_in``).
 """
 
 from __future__ import annotations
