@@ -14,11 +14,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
 
 from migration.local import invoke
 from migration.local.mgn_operations import StandInBug, answer
 from migration.local.mgn_stand_in import ENDPOINT_VARIABLE, MgnStandIn
-from migration.local.mgn_world import MgnWorld
+from migration.local.mgn_world import DEFAULT_INSTANCE_TYPE, MgnWorld
 from migration.servers import mgn
 from migration.servers.gates import before_cutover, before_test
 from migration.servers.lifecycle import Decision, Run, ServerLifecycle, ServerRequestError
@@ -389,3 +390,35 @@ def test_init_calls_store_what_is_sent(stand_in: MgnStandIn) -> None:
     configuration = Mgn(client).launch_configuration(sid)
     assert {k: configuration[k] for k in SPEC.launch_settings()} == SPEC.launch_settings()
     assert configuration["postLaunchActions"]["ssmDocuments"] == [VALIDATE]
+
+
+# -- MGN's EC2 launch template, in the emulator's EC2 ---------------------------------------
+
+
+def test_without_an_ec2_client_the_launch_template_id_is_made_up(stand_in: MgnStandIn) -> None:
+    sid = stand_in.add_server(HOST, "192.168.10.21")
+    template = Mgn(stand_in.client()).launch_configuration(sid)["ec2LaunchTemplateID"]
+    assert re.fullmatch(r"lt-[0-9a-f]{17}", template)
+    world = MgnWorld()
+    again = world.add_server(HOST, "192.168.10.21")
+    assert world.servers[again].launch_configuration["ec2LaunchTemplateID"] == template
+
+
+def test_each_server_gets_its_launch_template_in_the_emulators_ec2() -> None:
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        with MgnStandIn(post_launch_actions=[VALIDATE], ec2=ec2) as stand_in:
+            sid = stand_in.add_server(HOST, "192.168.10.21")
+            other = stand_in.add_server("storefront-web-01.corp.example.com", "192.168.10.31")
+            service = Mgn(stand_in.client())
+            ids = [service.launch_configuration(s)["ec2LaunchTemplateID"] for s in (sid, other)]
+        found = ec2.describe_launch_templates(LaunchTemplateIds=ids)["LaunchTemplates"]
+        (version,) = ec2.describe_launch_template_versions(
+            LaunchTemplateId=ids[0], Versions=["$Default"]
+        )["LaunchTemplateVersions"]
+    by_id = {t["LaunchTemplateId"]: t for t in found}
+    assert [by_id[i]["LaunchTemplateName"] for i in ids] == [f"mgn-{sid}", f"mgn-{other}"]
+    assert {"Key": "MgnSourceServerID", "Value": sid} in by_id[ids[0]]["Tags"]
+    assert {"Key": "CreatedBy", "Value": "local MGN stand-in"} in by_id[ids[0]]["Tags"]
+    assert version["VersionNumber"] == 1
+    assert version["LaunchTemplateData"]["InstanceType"] == DEFAULT_INSTANCE_TYPE == "t3.medium"
