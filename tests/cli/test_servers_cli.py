@@ -1,5 +1,6 @@
 """``migrate servers``: status, test, cutover, finalize and agent-command against the stack on
-moto's server, MGN on a Stubber with model-validated responses (moto has no MGN)."""
+moto's server, MGN on a Stubber with model-validated responses (moto has no MGN); MGN's EC2
+launch templates, which ``init`` reads and changes, in moto's EC2."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -26,9 +28,11 @@ from tests.runtime.mgn_fixtures import (
     StubbedMgn,
     job,
     launch_configuration,
+    mgn_launch_template,
     replication_template,
     source_server,
     stubbed_mgn,
+    template_versions,
 )
 
 WEB = "storefront-web-01.corp.example.com"
@@ -328,15 +332,33 @@ def with_mgn_outputs(stack: MotoStack) -> Path:
     return path
 
 
-def registered(mgn: StubbedMgn, orders: dict[str, Any], web: dict[str, Any]) -> None:
+@pytest.fixture
+def ec2(stack: MotoStack) -> Any:
+    """moto's EC2, where MGN's launch templates are."""
+    return boto3.client("ec2", endpoint_url=stack.url, region_name="us-east-1")
+
+
+@pytest.fixture
+def templates(ec2: Any) -> dict[str, str]:
+    """The EC2 launch template MGN made for each server: orders-app-01's with its planned
+    type (m6i.large), storefront-web-01's (right-sized) with MGN's t3.medium."""
+    return {
+        SID: mgn_launch_template(ec2, SID, "m6i.large"),
+        SID2: mgn_launch_template(ec2, SID2, hostname="storefront-web-01"),
+    }
+
+
+def registered(
+    mgn: StubbedMgn, templates: dict[str, str], orders: dict[str, Any], web: dict[str, Any]
+) -> None:
     """Both servers registered with MGN, with these launch configuration fields."""
     mgn.describe(*both())
-    mgn.launch(launch_configuration(**orders))
-    mgn.launch(launch_configuration(SID2, **web))
+    mgn.launch(launch_configuration(ec2LaunchTemplateID=templates[SID], **orders))
+    mgn.launch(launch_configuration(SID2, ec2LaunchTemplateID=templates[SID2], **web))
 
 
 def test_init_initialises_mgn_and_a_rerun_changes_nothing(
-    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path, templates: dict[str, str]
 ) -> None:
     mgn.uninitialized()
     mgn.expect("initialize_service", {}, {})
@@ -364,7 +386,7 @@ def test_init_initialises_mgn_and_a_rerun_changes_nothing(
         f"replication template {TEMPLATE}: created",
     ]
     mgn.templates(created)
-    registered(mgn, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
+    registered(mgn, templates, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
     again = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
     mgn.done()  # reads only: the Stubber refuses any write not queued
     assert again.exit_code == 0, again.output
@@ -372,13 +394,13 @@ def test_init_initialises_mgn_and_a_rerun_changes_nothing(
 
 
 def test_init_updates_the_launch_configuration_that_differs_only(
-    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path, templates: dict[str, str]
 ) -> None:
     mgn.templates(replication_template())
-    registered(mgn, {}, WEB_AS_PLANNED)  # orders-app-01 still right-sized, MGN's default
+    registered(mgn, templates, {}, WEB_AS_PLANNED)  # orders-app-01 still right-sized
     mgn.expect(
         "update_launch_configuration",
-        launch_configuration(**ORDERS_AS_PLANNED),
+        launch_configuration(ec2LaunchTemplateID=templates[SID], **ORDERS_AS_PLANNED),
         {"sourceServerID": SID, **ORDERS_AS_PLANNED},
     )
     result = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
@@ -404,10 +426,10 @@ def test_init_without_the_stack_output_is_one_line_and_exit_2(
 
 
 def test_init_without_yes_and_no_terminal_changes_nothing(
-    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path, templates: dict[str, str]
 ) -> None:
     mgn.templates(replication_template(bandwidthThrottling=50))
-    registered(mgn, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
+    registered(mgn, templates, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
     result = cli("servers", "init", outputs=with_mgn_outputs)
     mgn.done()  # no UpdateReplicationConfigurationTemplate
     assert result.exit_code == 2
@@ -416,25 +438,85 @@ def test_init_without_yes_and_no_terminal_changes_nothing(
 
 
 def test_init_dry_run_and_a_declined_prompt_change_nothing(
-    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path, ec2: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from migration.cli import cutover_cmd
 
+    # orders-app-01's launch template still has MGN's t3.medium, not the planned m6i.large.
+    small = {
+        SID: mgn_launch_template(ec2, SID),
+        SID2: mgn_launch_template(ec2, SID2, hostname="storefront-web-01"),
+    }
     mgn.templates(replication_template(createPublicIP=True))
-    registered(mgn, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
+    registered(mgn, small, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
     dry = cli("servers", "init", "--dry-run", outputs=with_mgn_outputs)
     assert dry.exit_code == 0, dry.output
     assert dry.output.splitlines() == [
         f"~ replication template {TEMPLATE}: createPublicIP true -> false",
+        f"~ launch template orders-app-01 ({small[SID]}): InstanceType t3.medium -> m6i.large",
         "dry run: nothing was changed",
     ]
     monkeypatch.setattr(cutover_cmd, "stdin_is_interactive", lambda: True)
     mgn.templates(replication_template(createPublicIP=True))
-    registered(mgn, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
+    registered(mgn, small, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
     declined = cli("servers", "init", input="n\n", outputs=with_mgn_outputs)
-    mgn.done()  # neither run wrote anything
+    mgn.done()  # neither run wrote anything to MGN
     assert declined.exit_code == 1
     assert "aborted: nothing was changed" in declined.output
+    assert template_versions(ec2, small[SID]) == (1, {1: "t3.medium"})  # nor to EC2
+
+
+def test_init_sets_the_planned_instance_type_in_mgns_launch_template(
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path, ec2: Any
+) -> None:
+    """orders-app-01 is planned m6i.large: right-sizing off, then a new default version of
+    its launch template with that type; storefront-web-01 is right-sized: its template is
+    MGN's. A rerun changes nothing."""
+    small = {
+        SID: mgn_launch_template(ec2, SID),
+        SID2: mgn_launch_template(ec2, SID2, hostname="storefront-web-01"),
+    }
+    mgn.templates(replication_template())
+    registered(mgn, small, {}, WEB_AS_PLANNED)  # orders-app-01 right-sized, MGN's default
+    mgn.expect(
+        "update_launch_configuration",
+        launch_configuration(ec2LaunchTemplateID=small[SID], **ORDERS_AS_PLANNED),
+        {"sourceServerID": SID, **ORDERS_AS_PLANNED},
+    )
+    result = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
+    mgn.done()
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"~ launch configuration orders-app-01 ({SID}): targetInstanceTypeRightSizingMethod"
+        " BASIC -> NONE",
+        f"~ launch template orders-app-01 ({small[SID]}): InstanceType t3.medium -> m6i.large",
+        f"launch configuration orders-app-01 ({SID}): 1 field updated",
+        f"launch template orders-app-01 ({small[SID]}): InstanceType m6i.large in version 2"
+        " (from 1), now the default",
+    ]
+    assert template_versions(ec2, small[SID]) == (2, {1: "t3.medium", 2: "m6i.large"})
+    assert template_versions(ec2, small[SID2]) == (1, {1: "t3.medium"})  # right-sized
+    mgn.templates(replication_template())
+    registered(mgn, small, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
+    again = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
+    mgn.done()
+    assert again.exit_code == 0, again.output
+    assert again.output.splitlines() == ["MGN in us-east-1: nothing to change"]
+    assert template_versions(ec2, small[SID]) == (2, {1: "t3.medium", 2: "m6i.large"})
+
+
+def test_init_an_ec2_fault_is_one_line_and_exit_1(
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path
+) -> None:
+    """A launch template MGN names and EC2 does not know (deleted by hand): EC2's error."""
+    mgn.templates(replication_template())
+    mgn.describe(*both())
+    mgn.launch(launch_configuration(ec2LaunchTemplateID="lt-0123456789abcdef0"))
+    result = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
+    mgn.done()  # the plan stopped there: nothing written
+    assert result.exit_code == 1
+    assert len(error_lines(result)) == 1, result.output
+    assert "lt-0123456789abcdef0" in error_lines(result)[0], result.output
 
 
 def test_init_an_mgn_fault_is_one_line_and_exit_1(

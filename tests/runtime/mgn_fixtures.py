@@ -16,6 +16,7 @@ import boto3
 from botocore.stub import ANY, Stubber
 
 from migration.local.mgn_shapes import service_model, validated
+from migration.local.mgn_world import create_launch_template
 
 MODEL = service_model()
 SID = "s-1234567890abcdef0"
@@ -175,9 +176,31 @@ def replication_template(template_id: str = TEMPLATE, **fields: Any) -> dict[str
     return template
 
 
+def mgn_launch_template(
+    ec2: Any, sid: str = SID, instance_type: str = "t3.medium", hostname: str = "orders-app-01"
+) -> str:
+    """The EC2 launch template MGN makes for a new source server, in moto's EC2 (``ec2``: a
+    moto-backed boto3 client), as the local MGN stand-in makes it; returns its id, for
+    :func:`launch_configuration`'s ``ec2LaunchTemplateID``."""
+    return create_launch_template(ec2, sid, hostname, instance_type)
+
+
+def template_versions(ec2: Any, template_id: str) -> tuple[int, dict[int, str | None]]:
+    """A launch template's default version number and each version's instance type."""
+    (template,) = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"]
+    versions = ec2.describe_launch_template_versions(LaunchTemplateId=template_id)
+    types = {
+        int(v["VersionNumber"]): v["LaunchTemplateData"].get("InstanceType")
+        for v in versions["LaunchTemplateVersions"]
+    }
+    return int(template["DefaultVersionNumber"]), types
+
+
 def launch_configuration(sid: str = SID, **fields: Any) -> dict[str, Any]:
     """A ``GetLaunchConfiguration`` response: MGN's defaults for a new source server
-    (right-sizing BASIC, licence included, boot mode from the source), ``fields`` changed."""
+    (right-sizing BASIC, licence included, boot mode from the source), ``fields`` changed
+    (``ec2LaunchTemplateID``: one :func:`mgn_launch_template` made in moto's EC2, where
+    ``servers init`` reads or changes the instance type)."""
     config: dict[str, Any] = {
         "sourceServerID": sid,
         "name": "orders-app-01",
@@ -190,6 +213,7 @@ def launch_configuration(sid: str = SID, **fields: Any) -> dict[str, Any]:
         "bootMode": "USE_SOURCE",
     }
     config.update(fields)
+    config = {k: v for k, v in config.items() if v is not None}  # None: a member left out
     return validated("GetLaunchConfiguration", config)
 
 

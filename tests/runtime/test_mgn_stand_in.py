@@ -14,15 +14,19 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
 
 from migration.local import invoke
 from migration.local.mgn_operations import StandInBug, answer
 from migration.local.mgn_stand_in import ENDPOINT_VARIABLE, MgnStandIn
-from migration.local.mgn_world import MgnWorld
+from migration.local.mgn_world import DEFAULT_INSTANCE_TYPE, MgnWorld
+from migration.outputs import ServerMigrationSettings
 from migration.servers import mgn
 from migration.servers.gates import before_cutover, before_test
 from migration.servers.lifecycle import Decision, Run, ServerLifecycle, ServerRequestError
 from migration.servers.mgn import Mgn, MgnError
+from migration.servers.replication import ReplicationSpec
+from migration.servers.setup import MgnSetup
 from migration.servers.spec import ServerSpec
 from migration.tracking import Phase
 from tests.runtime.conftest import Aws
@@ -389,3 +393,80 @@ def test_init_calls_store_what_is_sent(stand_in: MgnStandIn) -> None:
     configuration = Mgn(client).launch_configuration(sid)
     assert {k: configuration[k] for k in SPEC.launch_settings()} == SPEC.launch_settings()
     assert configuration["postLaunchActions"]["ssmDocuments"] == [VALIDATE]
+
+
+# -- MGN's EC2 launch template, in the emulator's EC2 ---------------------------------------
+
+
+def test_without_an_ec2_client_the_launch_template_id_is_made_up(stand_in: MgnStandIn) -> None:
+    sid = stand_in.add_server(HOST, "192.168.10.21")
+    template = Mgn(stand_in.client()).launch_configuration(sid)["ec2LaunchTemplateID"]
+    assert re.fullmatch(r"lt-[0-9a-f]{17}", template)
+    world = MgnWorld()
+    again = world.add_server(HOST, "192.168.10.21")
+    assert world.servers[again].launch_configuration["ec2LaunchTemplateID"] == template
+
+
+def test_each_server_gets_its_launch_template_in_the_emulators_ec2() -> None:
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        with MgnStandIn(post_launch_actions=[VALIDATE], ec2=ec2) as stand_in:
+            sid = stand_in.add_server(HOST, "192.168.10.21")
+            other = stand_in.add_server("storefront-web-01.corp.example.com", "192.168.10.31")
+            service = Mgn(stand_in.client())
+            ids = [service.launch_configuration(s)["ec2LaunchTemplateID"] for s in (sid, other)]
+        found = ec2.describe_launch_templates(LaunchTemplateIds=ids)["LaunchTemplates"]
+        (version,) = ec2.describe_launch_template_versions(
+            LaunchTemplateId=ids[0], Versions=["$Default"]
+        )["LaunchTemplateVersions"]
+    by_id = {t["LaunchTemplateId"]: t for t in found}
+    assert [by_id[i]["LaunchTemplateName"] for i in ids] == [f"mgn-{sid}", f"mgn-{other}"]
+    assert {"Key": "MgnSourceServerID", "Value": sid} in by_id[ids[0]]["Tags"]
+    assert {"Key": "CreatedBy", "Value": "local MGN stand-in"} in by_id[ids[0]]["Tags"]
+    assert version["VersionNumber"] == 1
+    assert version["LaunchTemplateData"]["InstanceType"] == DEFAULT_INSTANCE_TYPE == "t3.medium"
+
+
+def test_servers_init_sets_a_planned_type_in_the_stand_ins_launch_template() -> None:
+    """``migrate servers init``'s logic against the stand-in and the emulator's EC2 together:
+    right-sizing off in MGN, the type in a new default version of the template; a rerun
+    changes nothing."""
+    spec = ServerSpec(
+        id="orders-app-01", hostname=HOST, ip="192.168.10.21", instance_type="m6i.large"
+    )
+    network = ServerMigrationSettings(
+        staging_subnet_ids=("subnet-0123456789abcdef0",),
+        replication_security_group_id="sg-0123456789abcdef0",
+        kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+        launch_configuration_template_id="lct-0123456789abcdef0",
+        validation_document_name="migration-validation-test",
+    )
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        with MgnStandIn(ec2=ec2) as stand_in:
+            sid = stand_in.add_server(HOST, "192.168.10.21")
+            setup = MgnSetup(Mgn(stand_in.client()), "us-east-1", ec2)
+            plan = setup.plan(network, ReplicationSpec(), "test", [(spec, sid)])
+            template = Mgn(stand_in.client()).launch_configuration(sid)["ec2LaunchTemplateID"]
+            lines = [line for line in plan.lines() if "replication template" not in line]
+            done = setup.apply(plan)
+            again = setup.plan(network, ReplicationSpec(), "test", [(spec, sid)])
+            configuration = Mgn(stand_in.client()).launch_configuration(sid)
+        (version,) = ec2.describe_launch_template_versions(
+            LaunchTemplateId=template, Versions=["$Default"]
+        )["LaunchTemplateVersions"]
+    assert lines == [
+        f"~ launch configuration orders-app-01 ({sid}): targetInstanceTypeRightSizingMethod"
+        " BASIC -> NONE",
+        f"~ launch template orders-app-01 ({template}): InstanceType t3.medium -> m6i.large",
+    ]
+    assert done[-1] == (
+        f"launch template orders-app-01 ({template}): InstanceType m6i.large in version 2"
+        " (from 1), now the default"
+    )
+    assert again.empty
+    assert configuration["targetInstanceTypeRightSizingMethod"] == "NONE"
+    assert (version["VersionNumber"], version["LaunchTemplateData"]["InstanceType"]) == (
+        2,
+        "m6i.large",
+    )

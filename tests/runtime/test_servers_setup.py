@@ -1,12 +1,16 @@
 """``migrate servers init``'s logic (migration.servers.setup) against a stubbed ``mgn`` client:
 every response validated against MGN's model, every call's parameters checked, and no call
-beyond those queued (a write not expected fails the test)."""
+beyond those queued (a write not expected fails the test). MGN's EC2 launch templates are in
+moto's EC2 (in-process), each EC2 call the runtime makes recorded."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from migration.outputs import ServerMigrationSettings
 from migration.servers.mgn import Mgn, MgnError
@@ -16,15 +20,18 @@ from migration.servers.spec import ServerSpec
 from tests.runtime.mgn_fixtures import (
     KMS_KEY,
     SECURITY_GROUP,
+    SID,
     SID2,
     SUBNET,
     SUBNET2,
     TEMPLATE,
     StubbedMgn,
     launch_configuration,
+    mgn_launch_template,
     replication_template,
     source_server,
     stubbed_mgn,
+    template_versions,
 )
 
 NETWORK = ServerMigrationSettings(
@@ -47,12 +54,41 @@ WEB_HOST = "storefront-web-01.corp.example.com"
 DEFAULTS = ReplicationSpec()
 
 
+class Ec2:
+    """A moto-backed ``ec2`` client for ``servers init`` and the EC2 calls made through it
+    (name, parameters); ``moto``: another one for the tests' own set-up and reads."""
+
+    def __init__(self) -> None:
+        self.moto = boto3.client("ec2", region_name="us-east-1")
+        self.client = boto3.client("ec2", region_name="us-east-1")
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            self.calls.append((model.name, dict(params)))
+
+        self.client.meta.events.register("before-parameter-build.ec2.*", record)
+
+    def writes(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(name, params) for name, params in self.calls if not name.startswith("Describe")]
+
+
+@pytest.fixture
+def ec2() -> Iterator[Ec2]:
+    with mock_aws():
+        yield Ec2()
+
+
 def run_plan(
     stub: StubbedMgn,
     replication: ReplicationSpec = DEFAULTS,
     servers: tuple[tuple[ServerSpec, str], ...] = (),
+    ec2: Ec2 | None = None,
 ) -> Any:
-    return MgnSetup(Mgn(stub.client), "us-east-1").plan(NETWORK, replication, "test", servers)
+    return setup(stub, ec2).plan(NETWORK, replication, "test", servers)
+
+
+def setup(stub: StubbedMgn, ec2: Ec2 | None = None) -> MgnSetup:
+    return MgnSetup(Mgn(stub.client), "us-east-1", ec2.client if ec2 else None)
 
 
 def test_an_uninitialised_region_is_initialised_then_gets_its_template() -> None:
@@ -167,14 +203,19 @@ def test_a_template_as_wanted_is_nothing_to_change_and_no_write() -> None:
         stub.done()  # the Stubber refuses any call not queued: no write was made
 
 
-def test_launch_settings_are_updated_only_where_they_differ() -> None:
+def test_launch_settings_are_updated_only_where_they_differ(ec2: Ec2) -> None:
+    web_template = mgn_launch_template(ec2.moto, SID2, "m6i.large")  # its type as planned
     with stubbed_mgn() as stub:
         stub.templates(replication_template())
         stub.describe(source_server(), source_server(SID2, WEB_HOST))
         stub.launch(launch_configuration())  # orders-app-01: right-size, as MGN's default
-        stub.launch(launch_configuration(SID2, licensing={"osByol": False}))
+        stub.launch(
+            launch_configuration(
+                SID2, licensing={"osByol": False}, ec2LaunchTemplateID=web_template
+            )
+        )
         # WEB found by its recorded id, ORDERS by hostname.
-        plan = run_plan(stub, servers=((ORDERS, ""), (WEB, SID2)))
+        plan = run_plan(stub, servers=((ORDERS, ""), (WEB, SID2)), ec2=ec2)
         assert plan.lines() == [
             f"~ launch configuration storefront-web-01 ({SID2}):"
             " targetInstanceTypeRightSizingMethod BASIC -> NONE",
@@ -188,6 +229,7 @@ def test_launch_settings_are_updated_only_where_they_differ() -> None:
                 targetInstanceTypeRightSizingMethod="NONE",
                 licensing={"osByol": True},
                 bootMode="UEFI",
+                ec2LaunchTemplateID=web_template,
             ),
             {
                 "sourceServerID": SID2,
@@ -196,12 +238,13 @@ def test_launch_settings_are_updated_only_where_they_differ() -> None:
                 "bootMode": "UEFI",
             },
         )
-        done = MgnSetup(Mgn(stub.client), "us-east-1").apply(plan)
+        done = setup(stub, ec2).apply(plan)
         stub.done()
     assert done == [f"launch configuration storefront-web-01 ({SID2}): 3 fields updated"]
+    assert ec2.writes() == []  # the template already has the planned type
 
 
-def test_servers_without_the_agent_are_listed_not_looked_up_further() -> None:
+def test_servers_without_the_agent_are_listed_not_looked_up_further(ec2: Ec2) -> None:
     with stubbed_mgn() as stub:
         stub.templates(replication_template())
         stub.describe(source_server(SID2, WEB_HOST))
@@ -211,9 +254,10 @@ def test_servers_without_the_agent_are_listed_not_looked_up_further() -> None:
                 targetInstanceTypeRightSizingMethod="NONE",
                 licensing={"osByol": True},
                 bootMode="UEFI",
+                ec2LaunchTemplateID=mgn_launch_template(ec2.moto, SID2, "m6i.large"),
             )
         )
-        plan = run_plan(stub, servers=((ORDERS, ""), (WEB, "")))
+        plan = run_plan(stub, servers=((ORDERS, ""), (WEB, "")), ec2=ec2)
         stub.done()
     assert plan.empty
     assert plan.unregistered == ["orders-app-01"]
@@ -238,3 +282,123 @@ def test_another_mgn_fault_is_raised() -> None:
         stub.fail("describe_replication_configuration_templates", "AccessDeniedException")
         with pytest.raises(ClientError, match="AccessDeniedException"):
             run_plan(stub)
+
+
+# -- the instance type, in the EC2 launch template MGN manages -------------------------------
+
+ORDERS_FIXED = ServerSpec(
+    "orders-app-01", "orders-app-01.corp.example.com", "192.168.10.21", instance_type="m6i.large"
+)
+NOT_RIGHT_SIZED = {"targetInstanceTypeRightSizingMethod": "NONE"}
+
+
+def test_a_fixed_type_goes_into_a_new_default_version_after_right_sizing_is_off(
+    ec2: Ec2,
+) -> None:
+    template = mgn_launch_template(ec2.moto)  # t3.medium, as MGN made it
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server())
+        stub.launch(launch_configuration(ec2LaunchTemplateID=template))  # right-sizing BASIC
+        plan = run_plan(stub, servers=((ORDERS_FIXED, SID),), ec2=ec2)
+        assert [s.call for s in plan.steps] == [Call.UPDATE_LAUNCH, Call.SET_INSTANCE_TYPE]
+        assert plan.lines() == [
+            f"~ launch configuration orders-app-01 ({SID}): targetInstanceTypeRightSizingMethod"
+            " BASIC -> NONE",
+            f"~ launch template orders-app-01 ({template}): InstanceType t3.medium -> m6i.large",
+        ]
+        assert ec2.writes() == [] and template_versions(ec2.moto, template) == (
+            1,
+            {1: "t3.medium"},
+        )  # planning (a dry run) writes nothing
+        stub.expect(
+            "update_launch_configuration",
+            launch_configuration(ec2LaunchTemplateID=template, **NOT_RIGHT_SIZED),
+            {"sourceServerID": SID, **NOT_RIGHT_SIZED},
+        )
+        done = setup(stub, ec2).apply(plan)
+        stub.done()
+    assert done == [
+        f"launch configuration orders-app-01 ({SID}): 1 field updated",
+        f"launch template orders-app-01 ({template}): InstanceType m6i.large in version 2"
+        " (from 1), now the default",
+    ]
+    assert ec2.writes() == [
+        (
+            "CreateLaunchTemplateVersion",
+            {
+                "LaunchTemplateId": template,
+                "SourceVersion": "1",  # the rest of MGN's template is inherited
+                "VersionDescription": "migrate servers init: instance type from the migration plan",
+                "LaunchTemplateData": {"InstanceType": "m6i.large"},
+            },
+        ),
+        ("ModifyLaunchTemplate", {"LaunchTemplateId": template, "DefaultVersion": "2"}),
+    ]
+    assert template_versions(ec2.moto, template) == (2, {1: "t3.medium", 2: "m6i.large"})
+
+
+def test_a_rerun_finds_the_type_set_and_writes_nothing(ec2: Ec2) -> None:
+    template = mgn_launch_template(ec2.moto)
+    configuration = launch_configuration(ec2LaunchTemplateID=template, **NOT_RIGHT_SIZED)
+    with stubbed_mgn() as stub:
+        for _ in range(2):
+            stub.templates(replication_template())
+            stub.describe(source_server())
+            stub.launch(configuration)
+        setup(stub, ec2).apply(run_plan(stub, servers=((ORDERS_FIXED, SID),), ec2=ec2))
+        writes = [name for name, _ in ec2.writes()]
+        again = run_plan(stub, servers=((ORDERS_FIXED, SID),), ec2=ec2)
+        assert again.empty and again.lines() == []
+        assert setup(stub, ec2).apply(again) == []
+        stub.done()
+    assert writes == ["CreateLaunchTemplateVersion", "ModifyLaunchTemplate"]
+    assert len(ec2.writes()) == 2  # none by the rerun
+    assert template_versions(ec2.moto, template) == (2, {1: "t3.medium", 2: "m6i.large"})
+
+
+def test_a_right_sized_server_leaves_the_launch_template_to_mgn(ec2: Ec2) -> None:
+    template = mgn_launch_template(ec2.moto)
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server())
+        stub.launch(launch_configuration(ec2LaunchTemplateID=template))
+        plan = run_plan(stub, servers=((ORDERS, SID),), ec2=ec2)
+        stub.done()
+    assert plan.empty
+    assert ec2.calls == []  # not even read: MGN sets the type at launch
+    assert template_versions(ec2.moto, template) == (1, {1: "t3.medium"})
+
+
+def test_a_type_set_meanwhile_is_not_set_again(ec2: Ec2) -> None:
+    """The default version is read again when applying (MGN makes versions of its own)."""
+    template = mgn_launch_template(ec2.moto)
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server())
+        stub.launch(launch_configuration(ec2LaunchTemplateID=template, **NOT_RIGHT_SIZED))
+        plan = run_plan(stub, servers=((ORDERS_FIXED, SID),), ec2=ec2)
+        ec2.moto.create_launch_template_version(
+            LaunchTemplateId=template, LaunchTemplateData={"InstanceType": "m6i.large"}
+        )
+        ec2.moto.modify_launch_template(LaunchTemplateId=template, DefaultVersion="2")
+        done = setup(stub, ec2).apply(plan)
+        stub.done()
+    assert done == [f"launch template orders-app-01 ({template}): InstanceType already m6i.large"]
+    assert ec2.writes() == []
+    assert template_versions(ec2.moto, template) == (2, {1: "t3.medium", 2: "m6i.large"})
+
+
+def test_a_fixed_type_without_an_ec2_client_or_a_template_is_an_error(ec2: Ec2) -> None:
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server())
+        stub.launch(launch_configuration(**NOT_RIGHT_SIZED))
+        with pytest.raises(MgnError, match=r"instance_type m6i\.large .* no ec2 client"):
+            run_plan(stub, servers=((ORDERS_FIXED, SID),))
+        stub.templates(replication_template())
+        stub.describe(source_server())
+        stub.launch(launch_configuration(ec2LaunchTemplateID=None, **NOT_RIGHT_SIZED))
+        with pytest.raises(MgnError, match="names no EC2 launch template"):
+            run_plan(stub, servers=((ORDERS_FIXED, SID),), ec2=ec2)
+        stub.done()

@@ -6,7 +6,8 @@ lag, initial-sync progress) and what its next step waits for; ``test``, ``cutove
 gates (refused: one ``error:`` line, exit 2, nothing changed; AWS faults exit 1); a paused or
 aborted wave refuses them for its servers; ``agent-command`` prints the replication agent's
 installer command with short-lived credentials; ``init`` sets up what MGN offers only
-through its API (service, replication template, launch settings), showing the diff first.
+through its API (service, replication template, launch settings, the instance type in
+MGN's EC2 launch templates), showing the diff first.
 Design: docs/server-migration.md.
 """
 
@@ -358,8 +359,9 @@ def init(
 ) -> None:
     """Set MGN up in the region: initialise the service, the replication template (staging
     subnet, security group and key of the stack, replication over the VPN, the plan's
-    server_replication) and each registered server's launch settings. Shows the diff and
-    asks first; a rerun changes nothing."""
+    server_replication), each registered server's launch settings and, where the plan
+    fixes one, its instance type in MGN's EC2 launch template. Shows the diff and asks
+    first; a rerun changes nothing."""
     runtime = common.open_or_fail(plan, outputs, stack, region)
     try:
         network = runtime.outputs.server_migration_settings()
@@ -367,7 +369,7 @@ def init(
         common.fail(str(exc))
     specs = [runtime.plan.server_spec(s.id) for s in runtime.plan.servers]
     client = runtime.clients.client("mgn")
-    setup = MgnSetup(Mgn(client), str(client.meta.region_name))
+    setup = MgnSetup(Mgn(client), str(client.meta.region_name), runtime.clients.client("ec2"))
     with common.aws_errors():
         tracking = runtime.tracking()
         heads = {spec.id: tracking.current(server_id(spec.id)) for spec in specs if spec.is_mgn}

@@ -545,7 +545,9 @@ def server_scene(
     if not any(s.is_mgn for s in story.plan.wave_spec(story.wave.name).servers):
         return None
     actions = post_launch_actions(json.loads(template.read_text()), outputs)
-    mgn = stack.enter_context(MgnStandIn(post_launch_actions=actions, region=emulator.region))
+    mgn = stack.enter_context(
+        MgnStandIn(post_launch_actions=actions, region=emulator.region, ec2=emulator.client("ec2"))
+    )
     tracking = TrackingStore(emulator.client("dynamodb"), outputs.table_name)
     return ServerScene(story.plan, story.wave, mgn, tracking, story.common, migrate, say)
 

@@ -66,7 +66,10 @@ class MgnStandIn:
     ``post_launch_actions``: the SSM documents every launch runs (MGN ``SsmDocument``s:
     ``actionName``, ``ssmDocumentName``, ``mustSucceedForCutover``, ...), as the launch
     configuration template gives them; ``initialized=False``: an account where
-    ``InitializeService`` was never called. ``calls`` lists the operations answered.
+    ``InitializeService`` was never called; ``ec2``: the emulator's boto3 ``ec2`` client, in
+    which :meth:`add_server` creates the server's EC2 launch template as MGN does (without
+    it the launch configuration's ``ec2LaunchTemplateID`` names nothing). ``calls`` lists
+    the operations answered.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class MgnStandIn:
         launch_minutes: float = 1.0,
         post_launch_minutes: float = 1.0,
         host: str = "127.0.0.1",
+        ec2: Any | None = None,
     ) -> None:
         self.world = MgnWorld(
             post_launch_actions=post_launch_actions,
@@ -89,6 +93,7 @@ class MgnStandIn:
             start=start,
             launch_minutes=launch_minutes,
             post_launch_minutes=post_launch_minutes,
+            ec2=ec2,
         )
         self.region = region
         self.calls: list[str] = []
@@ -162,7 +167,8 @@ class MgnStandIn:
 
     def add_server(self, hostname: str, ip: str, os: str = "linux", **options: Any) -> str:
         """The replication agent was installed on ``hostname``; returns the source server
-        id (``s-`` + 17 hex, the same for the same world). ``options``: ``disk_bytes``,
+        id (``s-`` + 17 hex, the same for the same world) and, given an ``ec2`` client,
+        creates its EC2 launch template there. ``options``: ``disk_bytes``,
         ``sync_minutes``, ``initiating_minutes``."""
         with self._lock:
             return self.world.add_server(hostname, ip, os, **options)

@@ -14,6 +14,10 @@ results are *stated* by the world's rules below and by the faults a test or the 
   after it started (``LAUNCHED``, post-launch actions ``IN_PROGRESS``) and finishes their
   post-launch actions ``post_launch_minutes`` later (``SUCCESS``, or ``FAILED`` after
   :meth:`fail_post_launch`).
+* Each server's EC2 launch template (its launch configuration's ``ec2LaunchTemplateID``):
+  created in the given ``ec2`` client (the emulator's) as ``mgn-<source server id>`` with
+  :data:`DEFAULT_INSTANCE_TYPE`, as MGN creates one per source server; without a client the
+  id is made up (``lt-`` + 17 hex) and names nothing.
 * Faults: :meth:`stall` (``STALLED`` with a ``dataReplicationError``; a continuous server's
   lag then grows with the clock), :meth:`set_lag`, :meth:`fail_post_launch`;
   :meth:`clear_faults` undoes them.
@@ -33,6 +37,10 @@ from migration.local.mgn_shapes import MgnApiError
 START: Final = datetime(2026, 1, 1, tzinfo=UTC)
 GIB: Final = 2**30
 DEFAULT_LAG_SECONDS: Final = 5.0
+DEFAULT_INSTANCE_TYPE: Final = "t3.medium"
+"""The instance type of the EC2 launch template made for a new source server (stated: MGN
+writes the type it recommends for the source's CPU and RAM)."""
+STAND_IN_TAG: Final = {"Key": "CreatedBy", "Value": "local MGN stand-in"}
 TEST: Final = "START_TEST"
 CUTOVER: Final = "START_CUTOVER"
 # Which lifecycle states each launch may start from (MGN's console offers the same).
@@ -52,6 +60,30 @@ def stable_id(prefix: str, *parts: object) -> str:
     """``prefix`` + 17 hex digits derived from ``parts`` (the same world, the same ids)."""
     digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
     return f"{prefix}{digest[:17]}"
+
+
+def launch_template_name(sid: str) -> str:
+    """The name of the EC2 launch template made for source server ``sid``."""
+    return f"mgn-{sid}"
+
+
+def create_launch_template(
+    ec2: Any, sid: str, hostname: str, instance_type: str = DEFAULT_INSTANCE_TYPE
+) -> str:
+    """The EC2 launch template of a new source server, in ``ec2`` (a boto3 client: the
+    emulator's); returns its id. Version 1, the default, sets the instance type only."""
+    tags = [
+        {"Key": "Name", "Value": hostname.split(".", 1)[0]},
+        {"Key": "MgnSourceServerID", "Value": sid},
+        STAND_IN_TAG,
+    ]
+    created = ec2.create_launch_template(
+        LaunchTemplateName=launch_template_name(sid),
+        VersionDescription="made by the local MGN stand-in for a new source server",
+        LaunchTemplateData={"InstanceType": instance_type},
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": tags}],
+    )
+    return str(created["LaunchTemplate"]["LaunchTemplateId"])
 
 
 @dataclass
@@ -125,8 +157,11 @@ class MgnWorld:
         start: datetime = START,
         launch_minutes: float = 1.0,
         post_launch_minutes: float = 1.0,
+        ec2: Any | None = None,
     ) -> None:
         self.post_launch_actions = [dict(a) for a in post_launch_actions]
+        self.ec2 = ec2
+        """The emulator's boto3 ``ec2`` client, where each server's launch template is made."""
         self.region = region
         self.account = account
         self.initialized = initialized
@@ -216,7 +251,11 @@ class MgnWorld:
         return {
             "sourceServerID": sid,
             "name": hostname.split(".", 1)[0],
-            "ec2LaunchTemplateID": stable_id("lt-", sid),
+            "ec2LaunchTemplateID": (
+                create_launch_template(self.ec2, sid, hostname)
+                if self.ec2 is not None
+                else stable_id("lt-", sid)
+            ),
             "launchDisposition": "STARTED",
             "targetInstanceTypeRightSizingMethod": "BASIC",
             "copyPrivateIp": False,

@@ -12,6 +12,12 @@ idempotently, each change shown field by field before it is made.
 3. Per planned ``mgn`` server already registered with MGN, the plan's launch settings
    (``ServerSpec.launch_settings()``) with ``UpdateLaunchConfiguration``, only where
    ``GetLaunchConfiguration`` differs. A server without the agent yet is listed, not an error.
+4. Per such server whose plan fixes an EC2 instance type (not ``right-size``), that type in
+   the EC2 launch template MGN manages for it (``ec2LaunchTemplateID``), where the template's
+   default version has another: a new version from the default one with ``InstanceType``,
+   made the default (:mod:`migration.servers.launch_template`). After the launch
+   configuration's right-sizing ``NONE``, so MGN does not set its own type back. A
+   right-sized server's template is left to MGN.
 
 :meth:`MgnSetup.plan` only reads; :meth:`MgnSetup.apply` makes the writes the plan lists,
 so a second run finds nothing to change and makes no write.
@@ -26,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from migration.outputs import ServerMigrationSettings
+from migration.servers.launch_template import LaunchTemplates
 from migration.servers.mgn import Mgn, MgnError, SourceServer
 from migration.servers.replication import ReplicationSpec
 from migration.servers.spec import ServerSpec
@@ -42,6 +49,8 @@ class Call(enum.StrEnum):
     CREATE_TEMPLATE = "CreateReplicationConfigurationTemplate"
     UPDATE_TEMPLATE = "UpdateReplicationConfigurationTemplate"
     UPDATE_LAUNCH = "UpdateLaunchConfiguration"
+    SET_INSTANCE_TYPE = "CreateLaunchTemplateVersion"
+    """Then ``ModifyLaunchTemplate``: the new version becomes the default."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,8 @@ class Step:
     fields: Mapping[str, Any] = field(default_factory=dict)
     """The write's parameters besides the id: the changed fields, every field to create."""
     resource_id: str = ""
-    """The template id (update) or the source server id (launch configuration)."""
+    """The template id (update), the source server id (launch configuration) or the EC2
+    launch template id (instance type)."""
 
     def lines(self) -> list[str]:
         """``+`` lines for what is created, ``~`` lines for each field that changes."""
@@ -165,11 +175,15 @@ def fields_to_send(
 
 
 class MgnSetup:
-    """Plans and applies ``servers init`` over an injected :class:`Mgn`."""
+    """Plans and applies ``servers init`` over an injected :class:`Mgn` and boto3 ``ec2``
+    client (MGN's EC2 launch templates). Without ``ec2``, a registered server whose plan
+    fixes an instance type is an error (its type could not be checked); right-sized ones
+    need no EC2 call."""
 
-    def __init__(self, service: Mgn, region: str) -> None:
+    def __init__(self, service: Mgn, region: str, ec2: Any | None = None) -> None:
         self._mgn = service
         self._region = region
+        self._templates = LaunchTemplates(ec2) if ec2 is not None else None
 
     def plan(
         self,
@@ -196,9 +210,7 @@ class MgnSetup:
             if found is None:
                 result.unregistered.append(spec.id)
                 continue
-            step = self._launch_step(spec, found)
-            if step is not None:
-                result.steps.append(step)
+            result.steps += self._server_steps(spec, found)
         return result
 
     def apply(self, plan: SetupPlan) -> list[str]:
@@ -214,6 +226,8 @@ class MgnSetup:
             elif step.call is Call.UPDATE_TEMPLATE:
                 self._mgn.update_replication_template(step.resource_id, step.fields)
                 done.append(f"{step.target}: {_plural(len(step.changes), 'field')} updated")
+            elif step.call is Call.SET_INSTANCE_TYPE:
+                done.append(self._set_instance_type(step))
             else:
                 self._mgn.update_launch_configuration(step.resource_id, step.fields)
                 done.append(f"{step.target}: {_plural(len(step.changes), 'field')} updated")
@@ -265,18 +279,71 @@ class MgnSetup:
             (spec, by_id.get(recorded) or by_host.get(spec.hostname)) for spec, recorded in servers
         ]
 
-    def _launch_step(self, spec: ServerSpec, server: SourceServer) -> Step | None:
-        current = self._mgn.launch_configuration(server.source_server_id)
+    def _server_steps(self, spec: ServerSpec, server: SourceServer) -> list[Step]:
+        """The launch configuration's update, then the launch template's instance type
+        (right-sizing NONE first: with BASIC, MGN sets the type itself)."""
+        sid = server.source_server_id
+        current = self._mgn.launch_configuration(sid)
         wanted = spec.launch_settings()
         changes = field_changes(current, wanted)
-        if not changes:
+        steps = []
+        if changes:
+            steps.append(
+                Step(
+                    Call.UPDATE_LAUNCH,
+                    f"launch configuration {spec.id} ({sid})",
+                    tuple(changes),
+                    fields_to_send(current, wanted, changes),
+                    sid,
+                )
+            )
+        instance_type = self._instance_type_step(spec, sid, current)
+        if instance_type is not None:
+            steps.append(instance_type)
+        return steps
+
+    def _instance_type_step(
+        self, spec: ServerSpec, sid: str, configuration: Mapping[str, Any]
+    ) -> Step | None:
+        """The plan's fixed type where the launch template's default version has another."""
+        wanted = spec.fixed_instance_type
+        if wanted is None:
+            return None  # right-sized: MGN sets the type at launch
+        template_id = configuration.get("ec2LaunchTemplateID")
+        if not template_id:
+            raise MgnError(
+                f"MGN's launch configuration of {spec.id} ({sid}) names no EC2 launch template"
+                f" (ec2LaunchTemplateID): its instance type {wanted} cannot be set"
+            )
+        if self._templates is None:
+            raise MgnError(
+                f"server {spec.id}: instance_type {wanted} is set in MGN's EC2 launch template"
+                f" {template_id}, and servers init was given no ec2 client to read it"
+            )
+        current = self._templates.default_version(str(template_id))
+        if current.instance_type == wanted:
             return None
         return Step(
-            Call.UPDATE_LAUNCH,
-            f"launch configuration {spec.id} ({server.source_server_id})",
-            tuple(changes),
-            fields_to_send(current, wanted, changes),
-            server.source_server_id,
+            Call.SET_INSTANCE_TYPE,
+            f"launch template {spec.id} ({template_id})",
+            (FieldChange("InstanceType", current.instance_type, wanted),),
+            {"InstanceType": wanted},
+            str(template_id),
+        )
+
+    def _set_instance_type(self, step: Step) -> str:
+        """A new default version with the type, from the default version as it is now (MGN
+        may have made one since the plan was read); none when it already has the type."""
+        if self._templates is None:  # plan() made no such step without an ec2 client
+            raise MgnError(f"{step.target}: no ec2 client to change it")
+        wanted = str(step.fields["InstanceType"])
+        current = self._templates.default_version(step.resource_id)
+        if current.instance_type == wanted:
+            return f"{step.target}: InstanceType already {wanted}"
+        number = self._templates.set_instance_type(current, wanted)
+        return (
+            f"{step.target}: InstanceType {wanted} in version {number} (from {current.number}),"
+            " now the default"
         )
 
 

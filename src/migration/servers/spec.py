@@ -44,9 +44,16 @@ class ServerSpec:
     def is_mgn(self) -> bool:
         return self.replication == MGN
 
+    @property
+    def fixed_instance_type(self) -> str | None:
+        """The EC2 instance type the plan fixes (None for ``right-size``): set in the EC2
+        launch template MGN manages for the server, not in its launch configuration."""
+        return None if self.instance_type == RIGHT_SIZE else self.instance_type
+
     def launch_settings(self) -> dict[str, object]:
         """The MGN launch configuration fields the plan controls (``UpdateLaunchConfiguration``
-        names); the instance type itself lives in the EC2 launch template MGN manages."""
+        names); a fixed instance type itself lives in the EC2 launch template MGN manages
+        (:attr:`fixed_instance_type`)."""
         return launch_settings(
             instance_type=self.instance_type, licensing=self.licensing, boot_mode=self.boot_mode
         )
