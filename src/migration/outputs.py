@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,20 +165,28 @@ def parse_outputs(data: Any, source: str) -> StackOutputs:
     return StackOutputs(source, values, parse_cutover_settings(values[SETTINGS_OUTPUT], source))
 
 
-def parse_cutover_settings(raw: str, source: str) -> CutoverSettings:
-    """The ``CutoverSettings`` JSON (a stack output, and the controller's environment)."""
+def _json_output(raw: str, source: str, name: str) -> tuple[dict[str, Any], Callable[[str], str]]:
+    """Output ``name``'s JSON object, and a reader of its non-empty string members (each
+    problem an OutputsError naming the member)."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise OutputsError(source, f"{SETTINGS_OUTPUT}: not JSON ({error.msg})") from None
+        raise OutputsError(source, f"{name}: not JSON ({error.msg})") from None
     if not isinstance(data, dict):
-        raise OutputsError(source, f"{SETTINGS_OUTPUT}: expected a JSON object")
+        raise OutputsError(source, f"{name}: expected a JSON object")
 
     def text(key: str) -> str:
         value = data.get(key)
         if not isinstance(value, str) or not value:
-            raise OutputsError(source, f"{SETTINGS_OUTPUT}.{key}: expected a non-empty string")
+            raise OutputsError(source, f"{name}.{key}: expected a non-empty string")
         return value
+
+    return data, text
+
+
+def parse_cutover_settings(raw: str, source: str) -> CutoverSettings:
+    """The ``CutoverSettings`` JSON (a stack output, and the controller's environment)."""
+    data, text = _json_output(raw, source, SETTINGS_OUTPUT)
 
     def names_of(key: str) -> dict[str, str]:
         value = data.get(key, {})
@@ -205,19 +213,7 @@ def parse_cutover_settings(raw: str, source: str) -> CutoverSettings:
 def parse_server_migration_settings(raw: str, source: str) -> ServerMigrationSettings:
     """The ``ServerMigrationSettings`` JSON (a stack output)."""
     name = SERVER_SETTINGS_OUTPUT
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise OutputsError(source, f"{name}: not JSON ({error.msg})") from None
-    if not isinstance(data, dict):
-        raise OutputsError(source, f"{name}: expected a JSON object")
-
-    def text(key: str) -> str:
-        value = data.get(key)
-        if not isinstance(value, str) or not value:
-            raise OutputsError(source, f"{name}.{key}: expected a non-empty string")
-        return value
-
+    data, text = _json_output(raw, source, name)
     subnets = data.get("stagingSubnetIds")
     if (
         not isinstance(subnets, list)

@@ -92,6 +92,17 @@ def launched(stub: StubbedMgn, status: str, reason: str = "") -> None:
     stub.jobs(cutover_job(status, reason), job_id=CUTOVER_JOB)
 
 
+def at_step_one(cut: Cutover, stub: StubbedMgn, aws: Aws) -> None:
+    """``orders`` waited one tick for its server, which was then launched for cutover and
+    validated: the next tick moved it to its first step."""
+    start(cut, SERVER)
+    stub.describe(source_server(life="READY_FOR_TEST"))
+    cut.tick()
+    operator_cut_over(aws)
+    launched(stub, "SUCCESS")
+    assert cut.tick().moved == {"orders": 1}
+
+
 # -- the gate -----------------------------------------------------------------------------
 
 
@@ -137,12 +148,7 @@ def test_an_application_waits_until_its_servers_are_launched_for_cutover_and_val
 def test_a_server_that_cannot_be_read_holds_the_next_step_and_rolls_nothing_back(
     cut: Cutover, stub: StubbedMgn, aws: Aws
 ) -> None:
-    start(cut, SERVER)
-    stub.describe(source_server(life="READY_FOR_TEST"))
-    cut.tick()
-    operator_cut_over(aws)
-    launched(stub, "SUCCESS")
-    assert cut.tick().moved == {"orders": 1}
+    at_step_one(cut, stub, aws)
     # After the bake the next step's gates read MGN, which fails: the step waits.
     stub.fail("describe_source_servers", "InternalServerException", "try again")
     report = cut.tick(minutes=2)
@@ -159,12 +165,7 @@ def test_a_server_that_cannot_be_read_holds_the_next_step_and_rolls_nothing_back
 def test_a_rollback_moves_traffic_and_leaves_the_servers_launched(
     cut: Cutover, stub: StubbedMgn, aws: Aws
 ) -> None:
-    start(cut, SERVER)
-    stub.describe(source_server(life="READY_FOR_TEST"))
-    cut.tick()
-    operator_cut_over(aws)
-    launched(stub, "SUCCESS")
-    cut.tick()
+    at_step_one(cut, stub, aws)
     before = server_head(aws)
 
     cut.operator_rollback("orders")  # no MGN call: the Stubber would refuse any
