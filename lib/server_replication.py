@@ -25,14 +25,15 @@ from constructs import Construct
 from lib.nag import acknowledge
 from migration.plan import Plan
 from migration.plan.model import ServerDefaults
-from migration.servers.spec import launch_settings
+from migration.servers.spec import (
+    POST_LAUNCH_DEPLOYMENT,
+    VALIDATION_ACTION_NAME,
+    VALIDATION_TIMEOUT_SECONDS,
+    launch_settings,
+)
 
 # The port MGN's replication agents send replicated data to on the replication servers.
 REPLICATION_PORT: Final = 1500
-# The validation document's steps time out after 120 s each (one runs per platform); this
-# bounds the whole post-launch action, SSM's start-up on a fresh instance included.
-VALIDATION_TIMEOUT_SECONDS: Final = 600
-VALIDATION_ACTION_NAME: Final = "post-migration-validation"
 
 
 def launch_defaults(plan: Plan | None) -> ServerDefaults:
@@ -152,7 +153,7 @@ class ServerReplication(Construct):
             ),
             boot_mode=settings["bootMode"],
             post_launch_actions=mgn.CfnLaunchConfigurationTemplate.PostLaunchActionsProperty(
-                deployment="TEST_AND_CUTOVER",
+                deployment=POST_LAUNCH_DEPLOYMENT,
                 ssm_documents=[
                     mgn.CfnLaunchConfigurationTemplate.SsmDocumentProperty(
                         action_name=VALIDATION_ACTION_NAME,

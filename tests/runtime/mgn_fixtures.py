@@ -24,6 +24,8 @@ SID2 = "s-abcdef01234567890"
 TEST_JOB = "mgnjob-0123456789abcdef0"
 CUTOVER_JOB = "mgnjob-fedcba9876543210f"
 INSTANCE = "i-0123456789abcdef0"
+VALIDATION_DOCUMENT = "migration-validation-test"
+"""The validation document of the test outputs' ServerMigrationSettings."""
 TEMPLATE = "rct-0123456789abcdef0"
 SUBNET = "subnet-0123456789abcdef0"
 SUBNET2 = "subnet-0fedcba9876543210"
@@ -43,6 +45,7 @@ __all__ = [
     "SUBNET2",
     "TEMPLATE",
     "TEST_JOB",
+    "VALIDATION_DOCUMENT",
     "validated",
 ]
 
@@ -211,6 +214,18 @@ def launch_configuration(sid: str = SID, **fields: Any) -> dict[str, Any]:
         "copyTags": True,
         "licensing": {"osByol": False},
         "bootMode": "USE_SOURCE",
+        # What the stack's launch configuration template gives a server registered after it.
+        "postLaunchActions": {
+            "deployment": "TEST_AND_CUTOVER",
+            "ssmDocuments": [
+                {
+                    "actionName": "post-migration-validation",
+                    "ssmDocumentName": VALIDATION_DOCUMENT,
+                    "mustSucceedForCutover": True,
+                    "timeoutSeconds": 600,
+                }
+            ],
+        },
     }
     config.update(fields)
     config = {k: v for k, v in config.items() if v is not None}  # None: a member left out

@@ -455,11 +455,17 @@ def test_servers_init_sets_a_planned_type_in_the_stand_ins_launch_template() -> 
         (version,) = ec2.describe_launch_template_versions(
             LaunchTemplateId=template, Versions=["$Default"]
         )["LaunchTemplateVersions"]
+    # The stand-in registered the server with no post-launch action (as MGN does for a
+    # server registered before the stack's launch configuration template): init adds it.
     assert lines == [
         f"~ launch configuration orders-app-01 ({sid}): targetInstanceTypeRightSizingMethod"
         " BASIC -> NONE",
+        f"~ launch configuration orders-app-01 ({sid}): postLaunchActions.ssmDocuments [] ->"
+        ' [{"actionName": "post-migration-validation", "ssmDocumentName":'
+        ' "migration-validation-test", "mustSucceedForCutover": true, "timeoutSeconds": 600}]',
         f"~ launch template orders-app-01 ({template}): InstanceType t3.medium -> m6i.large",
     ]
+    assert configuration["postLaunchActions"]["ssmDocuments"][0]["mustSucceedForCutover"]
     assert done[-1] == (
         f"launch template orders-app-01 ({template}): InstanceType m6i.large in version 2"
         " (from 1), now the default"

@@ -402,3 +402,66 @@ def test_a_fixed_type_without_an_ec2_client_or_a_template_is_an_error(ec2: Ec2) 
         with pytest.raises(MgnError, match="names no EC2 launch template"):
             run_plan(stub, servers=((ORDERS_FIXED, SID),), ec2=ec2)
         stub.done()
+
+
+def test_a_server_registered_without_the_validation_action_gets_it(ec2: Ec2) -> None:
+    """A server registered before the stack's launch configuration template (or changed in
+    the console): the validation document is made a post-launch action that must succeed for
+    cutover, on test and cutover launches; its other actions are kept."""
+    other = {"actionName": "install-agent", "ssmDocumentName": "AWS-RunShellScript"}
+    weak = {
+        "actionName": "validate",
+        "ssmDocumentName": "migration-validation-test",
+        "mustSucceedForCutover": False,
+    }
+    wanted_actions = {
+        "deployment": "TEST_AND_CUTOVER",
+        "ssmDocuments": [other, {**weak, "mustSucceedForCutover": True}],
+    }
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server())
+        current = {"deployment": "TEST_ONLY", "ssmDocuments": [other, weak]}
+        stub.launch(launch_configuration(postLaunchActions=current))
+        plan = run_plan(stub, servers=((ORDERS, SID),), ec2=ec2)
+        assert [line.split("): ", 1)[1] for line in plan.lines()] == [
+            "postLaunchActions.deployment TEST_ONLY -> TEST_AND_CUTOVER",
+            "postLaunchActions.ssmDocuments"
+            ' [{"actionName": "install-agent", "ssmDocumentName": "AWS-RunShellScript"},'
+            ' {"actionName": "validate", "ssmDocumentName": "migration-validation-test",'
+            ' "mustSucceedForCutover": false}] ->'
+            ' [{"actionName": "install-agent", "ssmDocumentName": "AWS-RunShellScript"},'
+            ' {"actionName": "validate", "ssmDocumentName": "migration-validation-test",'
+            ' "mustSucceedForCutover": true}]',
+        ]
+        stub.expect(
+            "update_launch_configuration",
+            launch_configuration(postLaunchActions=wanted_actions),
+            {"sourceServerID": SID, "postLaunchActions": wanted_actions},
+        )
+        done = setup(stub, ec2).apply(plan)
+        stub.done()
+    assert done == [f"launch configuration orders-app-01 ({SID}): 2 fields updated"]
+
+
+def test_a_server_without_any_post_launch_action_gets_the_validation(ec2: Ec2) -> None:
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server())
+        stub.launch(launch_configuration(postLaunchActions=None))
+        plan = run_plan(stub, servers=((ORDERS, SID),), ec2=ec2)
+        stub.done()
+    (step,) = plan.steps
+    assert step.fields == {
+        "postLaunchActions": {
+            "deployment": "TEST_AND_CUTOVER",
+            "ssmDocuments": [
+                {
+                    "actionName": "post-migration-validation",
+                    "ssmDocumentName": "migration-validation-test",
+                    "mustSucceedForCutover": True,
+                    "timeoutSeconds": 600,
+                }
+            ],
+        }
+    }

@@ -13,10 +13,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from lib.server_replication import VALIDATION_TIMEOUT_SECONDS, ServerReplication, launch_defaults
+from lib.server_replication import ServerReplication, launch_defaults
 from lib.tap_stack import TapStack
 from migration.plan import Plan, parse_plan
 from migration.plan.model import ServerDefaults
+from migration.servers.spec import VALIDATION_TIMEOUT_SECONDS
 from tests.unit.conftest import Synthesized
 
 ROLE_ID = "ServerReplicationAgentInstallationRoleEB10301E"

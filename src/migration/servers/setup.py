@@ -35,7 +35,7 @@ from migration.outputs import ServerMigrationSettings
 from migration.servers.launch_template import LaunchTemplates
 from migration.servers.mgn import Mgn, MgnError, SourceServer
 from migration.servers.replication import ReplicationSpec
-from migration.servers.spec import ServerSpec
+from migration.servers.spec import POST_LAUNCH_DEPLOYMENT, ServerSpec, validation_action
 
 PROJECT_TAGS: Final = {"Project": "migration-orchestration"}
 """Tags ``tap.py`` puts on every resource of the stack, plus ``Environment`` (the suffix)."""
@@ -137,6 +137,22 @@ def desired_template(
     }
 
 
+def post_launch_actions(current: Mapping[str, Any] | None, document: str) -> dict[str, Any]:
+    """A server's post-launch actions with the project's validation ``document`` among them,
+    required for cutover, on test and cutover launches. The stack's launch configuration
+    template gives them to servers registered after it; a server registered before (or
+    changed in the console) gets them here. Its other actions are kept as they are."""
+    documents = [dict(d) for d in (current or {}).get("ssmDocuments", [])]
+    if any(d.get("ssmDocumentName") == document for d in documents):
+        documents = [
+            {**d, "mustSucceedForCutover": True} if d.get("ssmDocumentName") == document else d
+            for d in documents
+        ]
+    else:
+        documents.append(validation_action(document))
+    return {"deployment": POST_LAUNCH_DEPLOYMENT, "ssmDocuments": documents}
+
+
 def field_changes(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[FieldChange]:
     """The fields of ``wanted`` that ``current`` lacks or holds otherwise. A structure or
     map is compared member by member (members ``current`` has beyond ``wanted``, such as
@@ -210,7 +226,7 @@ class MgnSetup:
             if found is None:
                 result.unregistered.append(spec.id)
                 continue
-            result.steps += self._server_steps(spec, found)
+            result.steps += self._server_steps(spec, found, network.validation_document_name)
         return result
 
     def apply(self, plan: SetupPlan) -> list[str]:
@@ -279,12 +295,16 @@ class MgnSetup:
             (spec, by_id.get(recorded) or by_host.get(spec.hostname)) for spec, recorded in servers
         ]
 
-    def _server_steps(self, spec: ServerSpec, server: SourceServer) -> list[Step]:
-        """The launch configuration's update, then the launch template's instance type
-        (right-sizing NONE first: with BASIC, MGN sets the type itself)."""
+    def _server_steps(self, spec: ServerSpec, server: SourceServer, document: str) -> list[Step]:
+        """The launch configuration's update (the plan's settings, the validation post-launch
+        action), then the launch template's instance type (right-sizing NONE first: with
+        BASIC, MGN sets the type itself)."""
         sid = server.source_server_id
         current = self._mgn.launch_configuration(sid)
-        wanted = spec.launch_settings()
+        wanted = {
+            **spec.launch_settings(),
+            "postLaunchActions": post_launch_actions(current.get("postLaunchActions"), document),
+        }
         changes = field_changes(current, wanted)
         steps = []
         if changes:

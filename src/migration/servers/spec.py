@@ -19,6 +19,24 @@ USE_SOURCE: Final = "use-source"
 LINUX: Final = "linux"
 WINDOWS: Final = "windows"
 MGN: Final = "mgn"
+VALIDATION_ACTION_NAME: Final = "post-migration-validation"
+"""The post-launch action running the project's validation document on launched instances."""
+VALIDATION_TIMEOUT_SECONDS: Final = 600
+"""The validation document's steps time out after 120 s each (one runs per platform); this
+bounds the whole post-launch action, SSM's start-up on a fresh instance included."""
+POST_LAUNCH_DEPLOYMENT: Final = "TEST_AND_CUTOVER"
+"""Post-launch actions run on test and cutover launches: both are validated."""
+
+
+def validation_action(document: str) -> dict[str, object]:
+    """The post-launch action (MGN ``SsmDocument``) validating each launched instance with
+    ``document``; it must succeed for cutover."""
+    return {
+        "actionName": VALIDATION_ACTION_NAME,
+        "ssmDocumentName": document,
+        "mustSucceedForCutover": True,
+        "timeoutSeconds": VALIDATION_TIMEOUT_SECONDS,
+    }
 
 
 @dataclass(frozen=True)
