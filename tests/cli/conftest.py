@@ -33,9 +33,13 @@ from typer.testing import CliRunner
 from migration import operations
 from migration.cli import app as cli_app
 from migration.database.names import cdc_latency_alarm_name, task_identifier
+from migration.local.emulator import DUMMY_CREDENTIALS
+from migration.local.mgn_stand_in import MgnStandIn
 from migration.operations import Boto3Clients, Timing
 from migration.plan import PLAN_ENV_VAR, Plan, load_plan
-from migration.tracking import Phase, app_id
+from migration.servers.lifecycle import Run, ServerLifecycle
+from migration.servers.mgn import Mgn
+from migration.tracking import Phase, TrackingStore, app_id
 from tests.runtime.conftest import (
     FakeTime,
     Inbox,
@@ -117,6 +121,8 @@ class Knobs:
     """What the fakes report: tunnel statuses and DMS table statistics."""
 
     vpn: list[str] = field(default_factory=lambda: ["UP", "UP"])
+    mgn_endpoint: str | None = None
+    """The local MGN stand-in the ``mgn`` clients go to (the ``server`` fixture's)."""
     tables: list[dict[str, Any]] = field(
         default_factory=lambda: [
             {
@@ -142,6 +148,13 @@ class FakedClients:
             return DmsWithTableStatistics(client, self._knobs.tables)
         if service == "ec2":
             return Ec2WithTelemetry(client, self._knobs.vpn)
+        if service == "mgn" and self._knobs.mgn_endpoint:
+            return boto3.client(
+                "mgn",
+                endpoint_url=self._knobs.mgn_endpoint,
+                region_name="us-east-1",
+                **DUMMY_CREDENTIALS,
+            )
         return client
 
 
@@ -479,9 +492,39 @@ class Server:
         )
 
 
+def launch_servers_for_cutover(stack: MotoStack, mgn: MgnStandIn) -> None:
+    """Every ``mgn`` server of the plan replicating in the stand-in, tested and launched for
+    cutover with its validation done (through the runtime, as ``migrate servers test`` and
+    ``cutover`` do): the traffic tests start where the servers gate lets traffic move."""
+    plan = stack.plan
+    specs = [plan.server_spec(s.id) for s in plan.servers if s.replication == "mgn"]
+    for spec in specs:
+        mgn.add_server(spec.hostname, spec.ip, spec.os)
+    mgn.advance(60)
+    tracking = TrackingStore(stack.dynamodb, stack.table)
+    lifecycle = ServerLifecycle(tracking, Mgn(mgn.client()), actor="test")
+    for run in (Run.TEST, Run.CUTOVER):
+        for spec in specs:
+            lifecycle.run(run, lifecycle.view(spec))
+        mgn.advance(2)
+
+
 @pytest.fixture
-def server(stack: MotoStack, knobs: Knobs, fake_time: FakeTime) -> Server:
+def server(stack: MotoStack, knobs: Knobs, fake_time: FakeTime) -> Iterator[Server]:
+    """The controller's handler, with the plan's servers launched for cutover in the local
+    MGN stand-in (validated by the stack's validation document)."""
     from migration.handlers import rollback
 
     rollback.reset_clients()
-    return Server(stack, knobs, fake_time)
+    actions = [
+        {
+            "actionName": "post-migration-validation",
+            "ssmDocumentName": stack.outputs["SsmDocumentName"],
+            "mustSucceedForCutover": True,
+        }
+    ]
+    with MgnStandIn(post_launch_actions=actions) as mgn:
+        launch_servers_for_cutover(stack, mgn)
+        knobs.mgn_endpoint = mgn.endpoint_url
+        yield Server(stack, knobs, fake_time)
+        knobs.mgn_endpoint = None
