@@ -433,6 +433,10 @@ def phases(stack: MotoStack) -> dict[str, str | None]:
 __all__ = ["EXAMPLE", "Cli", "Knobs", "MotoStack", "Phase", "cdc_alarm", "phases"]
 
 
+MAX_FOLLOWED_TICKS = 200
+"""Simulated minutes a followed watch may last in a test (every wave here ends far sooner)."""
+
+
 @dataclass
 class Server:
     """The cutover controller's handler, run in-process against the stack (the schedule).
@@ -480,6 +484,8 @@ class Server:
 
         def sleep(seconds: float) -> None:
             fake_time.sleep(seconds)
+            # A watch that never ends would hang the suite: fail it instead.
+            assert len(self.reports) < MAX_FOLLOWED_TICKS, "the watch did not end"
             if seconds >= 60:
                 if on_tick is not None:
                     on_tick(len(self.reports))
