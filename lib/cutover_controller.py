@@ -14,9 +14,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from aws_cdk import Aws, CfnElement, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Aws, CfnElement, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dms as dms
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
@@ -34,7 +33,14 @@ from constructs import Construct
 from lib.config import ConfigError
 from lib.nag import acknowledge
 from lib.replication_tasks import TASKS_FINDING, TASKS_REASON, tasks_statement
-from lib.rollback import RUNTIME_EXCLUDES, RUNTIME_SOURCE, grant_zone_table_and_topic
+from lib.rollback import RUNTIME_EXCLUDES, grant_zone_table_and_topic
+from lib.runtime_function import (
+    dead_letter_queue,
+    failure_alarms,
+    function_log_group,
+    function_role,
+    runtime_function,
+)
 
 HANDLER = "migration.handlers.controller.handler"
 TICK = Duration.minutes(1)
@@ -127,20 +133,12 @@ class CutoverController(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         _check_environment_size(cutover_settings)
-        self.log_group = logs.LogGroup(
+        self.log_group = function_log_group(self, key=key, retention=log_retention)
+        self.role = function_role(
             self,
-            "LogGroup",
-            encryption_key=key,
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Cutover controller: Route 53 weights, tracking table, gates, SNS",
+            log_group=self.log_group,
         )
-        self.log_group.grant_write(self.role)
         environment = _environment(
             Stack.of(self),
             hosted_zone=hosted_zone,
@@ -172,14 +170,13 @@ class CutoverController(Construct):
         rollback_function: lambda_.Function,
         reserve_concurrency: bool,
     ) -> lambda_.Function:
-        return lambda_.Function(
+        return runtime_function(
             self,
-            "Function",
-            # The rollback function's runtime and architecture, and the same code asset.
+            handler=HANDLER,
+            # The rollback function's code asset, runtime and architecture.
+            exclude=RUNTIME_EXCLUDES,
             runtime=rollback_function.runtime,
             architecture=rollback_function.architecture,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(RUNTIME_SOURCE), exclude=RUNTIME_EXCLUDES),
             role=self.role,
             log_group=self.log_group,
             timeout=Duration.minutes(5),
@@ -195,13 +192,9 @@ class CutoverController(Construct):
             # long one) is dropped rather than queued.
             retry_attempts=0,
             max_event_age=Duration.minutes(2),
-            environment=dict(environment),
-            environment_encryption=key,
+            environment=environment,
+            key=key,
             description="Cutover controller: advances running waves one tick a minute",
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.INFO,
-            tracing=lambda_.Tracing.ACTIVE,
         )
 
     def _grant_gate_reads(
@@ -260,14 +253,7 @@ class CutoverController(Construct):
                 },
             )
         )
-        dead_letter_queue = sqs.Queue(
-            self,
-            "ScheduleDeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        schedule_dead_letters = dead_letter_queue(self, "ScheduleDeadLetterQueue", key=key)
         schedule = events.Rule(
             self,
             "Schedule",
@@ -279,49 +265,34 @@ class CutoverController(Construct):
                     self.function,
                     retry_attempts=4,
                     max_event_age=Duration.minutes(5),
-                    dead_letter_queue=dead_letter_queue,
+                    dead_letter_queue=schedule_dead_letters,
                 )
             ],
         )
-        return dead_letter_queue, schedule
+        return schedule_dead_letters, schedule
 
     def _create_alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
-        # Alarms in lib/monitoring.py's style: Sum/Maximum over 5 minutes, >= 1, missing data
-        # not breaching, ALARM and OK both notify the topic.
-        notify = cw_actions.SnsAction(topic)
-        alarms: dict[str, cloudwatch.Alarm] = {}
-        for alarm_id, description, metric in (
-            (
-                "Errors",
-                "The cutover controller failed a tick (a wave could not advance, or a rollback it "
-                "started failed); check its logs",
-                self.function.metric_errors(period=_FIVE_MINUTES, statistic="Sum"),
-            ),
-            (
-                "ScheduleDeadLetters",
-                "EventBridge could not deliver cutover controller ticks (see the schedule's "
-                "dead-letter queue): waves are not advancing and rollbacks are not enforced",
-                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=_FIVE_MINUTES, statistic="Maximum"
+        # Sum/Maximum over 5 minutes.
+        return failure_alarms(
+            self,
+            topic,
+            [
+                (
+                    "Errors",
+                    "The cutover controller failed a tick (a wave could not advance, or a "
+                    "rollback it started failed); check its logs",
+                    self.function.metric_errors(period=_FIVE_MINUTES, statistic="Sum"),
                 ),
-            ),
-        ):
-            alarm = cloudwatch.Alarm(
-                self,
-                alarm_id,
-                alarm_description=description,
-                metric=metric,
-                threshold=1,
-                comparison_operator=(
-                    cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+                (
+                    "ScheduleDeadLetters",
+                    "EventBridge could not deliver cutover controller ticks (see the schedule's "
+                    "dead-letter queue): waves are not advancing and rollbacks are not enforced",
+                    self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=_FIVE_MINUTES, statistic="Maximum"
+                    ),
                 ),
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(notify)
-            alarm.add_ok_action(notify)
-            alarms[alarm_id] = alarm
-        return alarms
+            ],
+        )
 
     def _add_dashboard_row(self, dashboard: cloudwatch.Dashboard) -> None:
         dashboard.add_widgets(

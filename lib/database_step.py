@@ -25,11 +25,9 @@ from aws_cdk import (
     DockerImage,
     Duration,
     ILocalBundling,
-    RemovalPolicy,
     Stack,
 )
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dms as dms
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
@@ -39,7 +37,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from lib.nag import acknowledge
@@ -49,7 +46,14 @@ from lib.replication_tasks import (
     grant_secret_reads,
     tasks_statement,
 )
-from lib.rollback import RUNTIME_SOURCE, grant_zone_table_and_topic
+from lib.rollback import grant_zone_table_and_topic
+from lib.runtime_function import (
+    dead_letter_queue,
+    failure_alarms,
+    function_log_group,
+    function_role,
+    runtime_function,
+)
 from migration.plan import Database
 
 HANDLER = "migration.handlers.database_step.handler"
@@ -251,13 +255,12 @@ class DatabaseStep(Construct):
             compatible_architectures=[rollback_function.architecture],
             description="pg8000, scramp and asn1crypto from the locked environment",
         )
-        return lambda_.Function(
+        return runtime_function(
             self,
-            "Function",
+            handler=HANDLER,
+            exclude=STEP_EXCLUDES,
             runtime=rollback_function.runtime,
             architecture=rollback_function.architecture,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(RUNTIME_SOURCE), exclude=STEP_EXCLUDES),
             layers=[self.layer],
             role=self.role,
             log_group=self.log_group,
@@ -276,12 +279,8 @@ class DatabaseStep(Construct):
                 "CUTOVER_SETTINGS": stack.to_json_string(cutover_settings),
                 "VPN_CONNECTION_ID": vpn_connection.ref,
             },
-            environment_encryption=key,
+            key=key,
             description="Database step: cuts one planned database over (freeze, drain, switch)",
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.INFO,
-            tracing=lambda_.Tracing.ACTIVE,
         )
 
     def _security_group(
@@ -314,20 +313,12 @@ class DatabaseStep(Construct):
         )
 
     def _role_and_queue(self, key: kms.IKey, log_retention: logs.RetentionDays) -> None:
-        self.log_group = logs.LogGroup(
+        self.log_group = function_log_group(self, key=key, retention=log_retention)
+        self.role = function_role(
             self,
-            "LogGroup",
-            encryption_key=key,
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Database step: DMS tasks, database secrets and names, tracking table",
+            log_group=self.log_group,
         )
-        self.log_group.grant_write(self.role)
         # What the managed AWSLambdaVPCAccessExecutionRole grants, inline: Lambda manages the
         # function's network interfaces with the execution role.
         self.role.add_to_policy(
@@ -343,14 +334,7 @@ class DatabaseStep(Construct):
                 resources=["*"],
             )
         )
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", key=key)
 
     def _grant(
         self,
@@ -393,36 +377,26 @@ class DatabaseStep(Construct):
     def _alarms(self, topic: sns.ITopic, dashboard: cloudwatch.Dashboard) -> None:
         """Errors and dead letters, in the controller's style: >= 1 over 5 minutes, notify."""
         function = cast(lambda_.Function, self.function)
-        notify = cw_actions.SnsAction(topic)
-        for alarm_id, description, metric in (
-            (
-                "Errors",
-                "The database step function failed (a database cutover stopped or could not "
-                "start; Lambda retries it twice); check its logs and the database's phase",
-                function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
-            ),
-            (
-                "DeadLetters",
-                "A database step exhausted its retries and is in the dead-letter queue: the "
-                "database did not move; migrate db status shows where it stopped",
-                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=FIVE_MINUTES, statistic="Maximum"
+        self.alarms = failure_alarms(
+            self,
+            topic,
+            [
+                (
+                    "Errors",
+                    "The database step function failed (a database cutover stopped or could not "
+                    "start; Lambda retries it twice); check its logs and the database's phase",
+                    function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
                 ),
-            ),
-        ):
-            alarm = cloudwatch.Alarm(
-                self,
-                alarm_id,
-                alarm_description=description,
-                metric=metric,
-                threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(notify)
-            alarm.add_ok_action(notify)
-            self.alarms[alarm_id] = alarm
+                (
+                    "DeadLetters",
+                    "A database step exhausted its retries and is in the dead-letter queue: the "
+                    "database did not move; migrate db status shows where it stopped",
+                    self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=FIVE_MINUTES, statistic="Maximum"
+                    ),
+                ),
+            ],
+        )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Database step",

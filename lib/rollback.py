@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import cast
 
 import jsii
-from aws_cdk import Aws, CfnElement, Duration, IStableListProducer, Lazy, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnElement, Duration, IStableListProducer, Lazy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,10 +19,21 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from lib.nag import acknowledge
+from lib.runtime_function import (
+    ARCHITECTURE,
+    RUNTIME,
+    dead_letter_queue,
+    function_log_group,
+    function_role,
+    runtime_function,
+)
+from lib.runtime_function import (
+    RUNTIME_SOURCE as RUNTIME_SOURCE,  # re-exported: where the shipped runtime package lives
+)
 
-# The runtime package, shipped as the function's code. Only what the Lambda needs goes in: the
-# CLI and the plan model depend on packages the Lambda runtime does not have.
-RUNTIME_SOURCE = Path(__file__).resolve().parent.parent / "src"
+# What the rollback function's asset (and the cutover controller's, the same) leaves out of the
+# runtime package: only what the Lambda needs goes in; the CLI and the plan model depend on
+# packages the Lambda runtime does not have.
 RUNTIME_EXCLUDES = [
     "**/__pycache__",
     "**/*.pyc",
@@ -92,26 +102,18 @@ class Rollback(Construct):
         reserved_concurrency: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self,
-            "LogGroup",
-            encryption_key=key,
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.log_group = function_log_group(self, key=key, retention=log_retention)
         self.dead_letter_queue, self.trigger_dead_letter_queue = self._create_dead_letter_queues(
             key
         )
         self._key = key
         self._trigger_rule_arns: list[str] = []
         self._wave_rule_patterns: set[str] = set()
-        self.role = iam.Role(
+        self.role = function_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Rollback function: Route 53 weights, tracking table, notifications",
+            log_group=self.log_group,
         )
-        self.log_group.grant_write(self.role)
         self.function = self._create_function(
             key=key,
             table=table,
@@ -123,24 +125,10 @@ class Rollback(Construct):
         self._acknowledge_role_findings(table)
 
     def _create_dead_letter_queues(self, key: kms.IKey) -> tuple[sqs.Queue, sqs.Queue]:
-        dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        function_dead_letters = dead_letter_queue(self, "DeadLetterQueue", key=key)
         # What EventBridge could not deliver to the function (the queue above holds what the
         # function received but failed on): a rollback that never started.
-        trigger_dead_letter_queue = sqs.Queue(
-            self,
-            "TriggerDeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        trigger_dead_letter_queue = dead_letter_queue(self, "TriggerDeadLetterQueue", key=key)
         acknowledge(
             trigger_dead_letter_queue,
             "AwsSolutions-SQS3",
@@ -148,7 +136,7 @@ class Rollback(Construct):
             "(Targets[].DeadLetterConfig), which the rule does not look at; it only recognises "
             "SQS redrive and Lambda dead-letter configurations.",
         )
-        return dead_letter_queue, trigger_dead_letter_queue
+        return function_dead_letters, trigger_dead_letter_queue
 
     def _create_function(
         self,
@@ -159,13 +147,12 @@ class Rollback(Construct):
         hosted_zone: route53.IHostedZone,
         reserved_concurrency: int,
     ) -> lambda_.Function:
-        return lambda_.Function(
+        return runtime_function(
             self,
-            "Function",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(RUNTIME_SOURCE), exclude=RUNTIME_EXCLUDES),
+            exclude=RUNTIME_EXCLUDES,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
             role=self.role,
             log_group=self.log_group,
             timeout=Duration.minutes(5),
@@ -179,13 +166,8 @@ class Rollback(Construct):
                 "TABLE_NAME": table.table_name,
                 "SNS_TOPIC_ARN": topic.topic_arn,
             },
-            environment_encryption=key,
+            key=key,
             description="Rolls migrated applications back to 100% on-premises",
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            # INFO keeps the platform's START/REPORT lines (duration, memory, trace id).
-            system_log_level_v2=lambda_.SystemLogLevel.INFO,
-            tracing=lambda_.Tracing.ACTIVE,
         )
 
     def _acknowledge_role_findings(self, table: dynamodb.Table) -> None:
