@@ -7,6 +7,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from migration.ledger import EXPIRY_ATTRIBUTE
+
 PHASE_INDEX_NAME = "MigrationPhaseIndex"
 
 
@@ -16,7 +18,8 @@ class Tracking(Construct):
     On-demand billing, encrypted with the project key, point-in-time recovery on. The table name is
     part of the seed's contract (``migration-tracking-{suffix}``). The table is the migration
     history: deleting the stack (or replacing the table) retains it. README.md says how to remove
-    it on purpose.
+    it on purpose. Time To Live is on ``expiresAt``, which only the rollback ledger's chunks of an
+    uncommitted claim carry (:mod:`migration.ledger`, "Expiry"); the history never expires.
     """
 
     def __init__(
@@ -36,6 +39,7 @@ class Tracking(Construct):
                 point_in_time_recovery_enabled=True
             ),
             removal_policy=RemovalPolicy.RETAIN,
+            time_to_live_attribute=EXPIRY_ATTRIBUTE,
         )
         self.table.add_global_secondary_index(
             index_name=PHASE_INDEX_NAME,

@@ -31,6 +31,29 @@ concurrent deliveries exactly one wins; the loser's chunks carry another claim i
 every read ignores, and the loser deletes them. A crash before the header leaves only
 such orphans, and the next delivery claims afresh.
 
+Expiry. The chunks are the only ledger items that can be orphaned: the header is the
+commit itself, and the batch and INSYNC items are written only under a committed header
+(by whichever delivery runs the PENDING event), which every read includes. So each chunk
+is written with ``expiresAt`` (epoch seconds, :data:`CLAIM_EXPIRY` after the claim), the
+tracking table's Time To Live attribute, and the commit is one transaction: the header's
+conditional put plus ``REMOVE expiresAt`` on each of the claim's chunks, conditional on
+the chunk still being there. A committed ledger therefore never expires, and an orphan
+(a crash or a failed chunk write before the commit, a loser whose delete failed) is
+deleted by DynamoDB some time after its expiry. A chunk deleted before its commit would
+cancel the commit, never commit a shorter list. Retries reuse no orphan: a delivery that
+finds no header claims afresh under a new claim id, and one that finds a header (PENDING
+or COMPLETED) reads only the committed chunks, which carry no expiry; so the expiry only
+has to outlast one claim (chunk writes to commit: seconds, within one invocation of at
+most 5 minutes). Seven days is far beyond that and beyond any redelivery of the same key
+(the function's and its EventBridge triggers' retries stop at an event age of 1 hour; a
+dead letter redriven later, its queue keeps 14 days, reuses no orphan either), and
+leaves a crashed claim's chunks a week for an incident review. A transaction holds at
+most 100 actions and 4 MB: chunks beyond that room (more than 99 chunks, about 19,800
+applications, or very long names) lose their expiry just before the commit, so a crash
+in that moment leaves them as permanent orphans, never a committed chunk that expires.
+No other item of the tracking table (the migration history, the heads, the registry)
+ever carries ``expiresAt``.
+
 A ledger written by the earlier one-item format (everything in the header) is still
 read, so a delivery after an upgrade finishes or reports it.
 
@@ -43,12 +66,13 @@ import logging
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from migration.errors import LedgerWriteError, MigrationError
+from migration.item_size import item_size
 from migration.parallel import WRITE_WORKERS, call_all
 from migration.tracking import HEAD_TIMESTAMP, from_item, iso_timestamp, to_item, utc_now
 from migration.traffic import AppliedBatch, Split
@@ -69,6 +93,18 @@ INSYNC_EVENT_TYPE = "ROLLBACK_INSYNC"
 CHUNK_NAMES = 200
 """Applications per chunk item: at most 255 KB even with 255-byte names (see the module)."""
 MAX_ERROR_CHARS = 2000
+
+EXPIRY_ATTRIBUTE = "expiresAt"
+"""The tracking table's Time To Live attribute (epoch seconds; lib/tracking.py enables it).
+
+Only a chunk of a claim that has not committed carries it (see "Expiry" in the module)."""
+CLAIM_EXPIRY = timedelta(days=7)
+"""How long an uncommitted claim's chunks live (see "Expiry" in the module)."""
+TRANSACTION_ITEMS = 100
+"""DynamoDB's limit of actions in one TransactWriteItems (the commit)."""
+TRANSACTION_BYTES = 4_000_000
+"""Our budget for the commit's aggregate item size: DynamoDB allows 4 MB "of the items"
+in a transaction; counting the whole chunk items (not only the request) is the safe reading."""
 
 # Per-application attributes of a chunk: written at the claim, and per attempt.
 _CLAIM_MAPS = ("targets", "onPremisesWeights", "incompletePairs")
@@ -191,9 +227,13 @@ def chunk_item(
     unknown_applications: Collection[str],
     incomplete_pairs: Mapping[str, str],
     created_at: str,
+    expires_at: int | None = None,
 ) -> dict[str, Any]:
-    """The claim-time chunk item of ``names`` (plain values; pure)."""
-    return {
+    """The claim-time chunk item of ``names`` (plain values; pure).
+
+    ``expires_at`` (epoch seconds): the expiry of a chunk written before its claim commits.
+    """
+    item: dict[str, Any] = {
         "serverId": event_item_id(key),
         "timestamp": f"{CHUNK_PREFIX}{claim_id}#{number:04d}",
         "eventType": CHUNK_EVENT_TYPE,
@@ -207,6 +247,9 @@ def chunk_item(
         "incompletePairs": {app: incomplete_pairs[app] for app in names if app in incomplete_pairs},
         "createdAt": created_at,
     }
+    if expires_at is not None:
+        item[EXPIRY_ATTRIBUTE] = expires_at
+    return item
 
 
 class RollbackLedger:
@@ -315,9 +358,13 @@ class RollbackLedger:
     ) -> LedgerRecord | None:
         """Store the target list and the PENDING header; None if another delivery was first.
 
-        Raises LedgerWriteError (nothing claimed) when a chunk could not be written.
+        Raises LedgerWriteError (nothing claimed) when a chunk could not be written or the
+        commit failed for another reason than a committed header; the chunks written by
+        then expire (see "Expiry" in the module).
         """
-        now = iso_timestamp(self._clock())
+        moment = self._clock()
+        now = iso_timestamp(moment)
+        expires_at = int((moment + CLAIM_EXPIRY).timestamp())
         quiet = dict(on_premises_weights or {})
         unknown = tuple(sorted(set(unknown_applications)))
         incomplete = dict(sorted((incomplete_pairs or {}).items()))
@@ -334,6 +381,7 @@ class RollbackLedger:
                 unknown_applications=unknown,
                 incomplete_pairs=incomplete,
                 created_at=now,
+                expires_at=expires_at,
             )
             for number, names in enumerate(chunks)
         ]
@@ -358,17 +406,7 @@ class RollbackLedger:
             "createdAt": now,
             "updatedAt": now,
         }
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item(header),
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": "serverId"},
-            )
-        except ClientError as exc:
-            if not _is_conditional_failure(exc):
-                raise
-            self._discard(key, [str(item["timestamp"]) for item in items])
+        if not self._commit(key, header, items):
             return None
         return LedgerRecord(
             key=key,
@@ -390,6 +428,80 @@ class RollbackLedger:
             claim_id=claim_id,
             chunks=chunks,
         )
+
+    def _commit(
+        self, key: str, header: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]
+    ) -> bool:
+        """Put the header if none exists and make this claim's chunks permanent, atomically.
+
+        One transaction: the conditional put of the header and, on each chunk it has room
+        for, ``REMOVE expiresAt`` on condition that the chunk is still this claim's (so a
+        chunk gone meanwhile cancels the commit instead of being committed missing). The
+        chunks beyond its room (more than 99, or over the size budget) lose their expiry
+        just before it. False if another claim committed first (this one's chunks are
+        deleted); LedgerWriteError if the commit failed otherwise (nothing committed). A
+        cancellation by this very claim's header (an SDK retry of a commit that went
+        through, its response lost) is a success, not a loss.
+        """
+        inside, outside = _commit_split(header, chunks)
+        sort_keys = [str(chunk["timestamp"]) for chunk in chunks]
+        cleared = call_all(
+            lambda sort_key: self._client.update_item(**self._keep_update(key, sort_key)),
+            [str(chunk["timestamp"]) for chunk in outside],
+            workers=self._workers,
+        )
+        if any(result.error is not None for result in cleared):
+            self._discard(key, sort_keys)  # nothing committed: leave no permanent orphan
+        self._raise_failures(key, cleared, str)
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(header),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": "serverId"},
+                }
+            },
+            *({"Update": self._keep_update(key, str(c["timestamp"]))} for c in inside),
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+            winner = self._claim_id(key)
+            if winner == header["claimId"]:
+                return True  # the SDK retried a commit whose first attempt went through
+            self._discard(key, sort_keys)
+            if winner is None:
+                # Cancelled, yet no header: a chunk vanished or a conflict; retry afresh.
+                raise LedgerWriteError(key, (HEAD_TIMESTAMP,), (exc,)) from exc
+            return False
+        return True
+
+    def _claim_id(self, key: str) -> str | None:
+        """The committed header's claim id ("" for the one-item format), or None."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=self._key(key),
+            ConsistentRead=True,
+            ProjectionExpression="#pk, #claim",
+            ExpressionAttributeNames={"#pk": "serverId", "#claim": "claimId"},
+        ).get("Item")
+        return None if item is None else str(from_item(item).get("claimId", ""))
+
+    def _keep_update(self, key: str, sort_key: str) -> dict[str, Any]:
+        """The Update making chunk ``sort_key`` of ``key`` permanent, if it is still there."""
+        claim_id = sort_key.removeprefix(CHUNK_PREFIX).split("#")[0]
+        return {
+            "TableName": self._table,
+            "Key": self._key(key, sort_key),
+            "UpdateExpression": "REMOVE #expires",
+            "ConditionExpression": "#claim = :claim",
+            "ExpressionAttributeNames": {"#expires": EXPIRY_ATTRIBUTE, "#claim": "claimId"},
+            "ExpressionAttributeValues": to_item({":claim": claim_id}),
+        }
 
     def _put(self, item: Mapping[str, Any]) -> None:
         self._client.put_item(TableName=self._table, Item=to_item(item))
@@ -579,6 +691,24 @@ class RollbackLedger:
                 {**values, ":updatedAt": iso_timestamp(self._clock())}
             ),
         )
+
+
+def _commit_split(
+    header: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """The chunks the commit transaction has room for, and the rest (pure).
+
+    Room: :data:`TRANSACTION_ITEMS` actions (the header's put is one) and
+    :data:`TRANSACTION_BYTES` of items (the header and the whole chunk items).
+    """
+    budget = TRANSACTION_BYTES - item_size(to_item(dict(header)))
+    inside: list[Mapping[str, Any]] = []
+    for number, chunk in enumerate(chunks):
+        budget -= item_size(to_item(dict(chunk)))
+        if number + 1 >= TRANSACTION_ITEMS or budget < 0:
+            return inside, list(chunks[number:])
+        inside.append(chunk)
+    return inside, []
 
 
 def _record(

@@ -43,7 +43,7 @@ import pytest  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from migration.ledger import RollbackLedger  # noqa: E402
+from migration.ledger import EXPIRY_ATTRIBUTE, RollbackLedger  # noqa: E402
 from migration.local import dynamodb_fidelity, route53_fidelity  # noqa: E402
 from migration.notify import Notifier  # noqa: E402
 from migration.rollback import RollbackService  # noqa: E402
@@ -84,6 +84,10 @@ def create_tracking_table(dynamodb: Any, name: str = TABLE_NAME) -> str:
                 "Projection": {"ProjectionType": "ALL"},
             }
         ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRY_ATTRIBUTE},
     )
     return name
 

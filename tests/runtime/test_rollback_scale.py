@@ -15,7 +15,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from migration.events import parse_event
 from migration.item_size import MAX_ITEM_BYTES, item_size
-from migration.ledger import CHUNK_NAMES, COMPLETED, RollbackLedger
+from migration.ledger import CHUNK_NAMES, COMPLETED, EXPIRY_ATTRIBUTE, RollbackLedger
 from tests.runtime.conftest import Aws, CallRecorder
 
 APPLICATIONS = 5000
@@ -74,7 +74,10 @@ def test_5000_applications_roll_back_in_the_route53_minimum_with_bounded_items(a
     # One ROLLED_BACK transition (head + history item) per application.
     tracked = Counter(k[0] for k in sizes if k[0].startswith("app#"))
     assert len(tracked) == APPLICATIONS and set(tracked.values()) == {2}
-    assert dynamodb_calls.attempts["TransactWriteItems"] == APPLICATIONS
+    # Those transitions, and the claim's commit (its header and its 25 chunks, one transaction).
+    assert dynamodb_calls.attempts["TransactWriteItems"] == APPLICATIONS + 1
+    # Committed: no item of the ledger or the history expires.
+    assert not [key for key, item in items.items() if EXPIRY_ATTRIBUTE in item]
 
     record = RollbackLedger(aws.dynamodb, aws.table).get(result.event_key)
     assert record is not None and record.status == COMPLETED

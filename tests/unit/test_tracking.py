@@ -7,6 +7,7 @@ from aws_cdk.assertions import Capture, Template
 
 from lib.tap_stack import TapStack
 from lib.tracking import PHASE_INDEX_NAME
+from migration.ledger import EXPIRY_ATTRIBUTE
 
 TABLE_ID = "TrackingTable3514576F"
 
@@ -39,6 +40,7 @@ def test_tracking_table_keys_index_billing_and_recovery(template: Template) -> N
                 ],
                 "BillingMode": "PAY_PER_REQUEST",
                 "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
                 "SSESpecification": {
                     "SSEEnabled": True,
                     "SSEType": "KMS",
@@ -69,6 +71,15 @@ def test_table_encrypts_with_the_project_key(template: Template) -> None:
         },
     )
     assert [key.as_string()] == list(template.find_resources("AWS::KMS::Key"))
+
+
+def test_time_to_live_is_on_the_ledgers_expiry_attribute(template: Template) -> None:
+    # Only an uncommitted claim's ledger chunks carry it (migration.ledger, "Expiry").
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {"TimeToLiveSpecification": {"AttributeName": EXPIRY_ATTRIBUTE, "Enabled": True}},
+    )
+    assert EXPIRY_ATTRIBUTE == "expiresAt"
 
 
 def test_index_name_constant_matches_the_runtime_contract() -> None:
