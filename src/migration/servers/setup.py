@@ -88,7 +88,7 @@ class Step:
     """The write's parameters besides the id: the changed fields, every field to create."""
     resource_id: str = ""
     """The template id (update), the source server id (launch configuration) or the EC2
-    launch template id (instance type)."""
+    launch template id (instance type and network)."""
 
     def lines(self) -> list[str]:
         """``+`` lines for what is created, ``~`` lines for each field that changes."""
