@@ -6,8 +6,10 @@ The seed names CloudEndure, which AWS retired; its successor is AWS Application 
 Beyond the agent-installation role, the stack gives MGN its launch configuration template (how
 test and cutover instances are launched, and the validation they must pass) and the security
 group of its replication servers. What only MGN's API can set (the replication configuration
-template: staging subnet, EBS encryption with the project key, data routing) is applied by
-``migrate servers init`` from the ``ServerMigrationSettings`` output (docs/server-migration.md).
+template: staging subnet, EBS encryption with the project key, data routing; the network of
+each server's EC2 launch template) is applied by ``migrate servers init`` from the
+``ServerMigrationSettings`` output (docs/server-migration.md), including the security group the
+stack makes for launched (test and cutover) instances.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def launch_defaults(plan: Plan | None) -> ServerDefaults:
 
 class ServerReplication(Construct):
     """MGN's footing in the stack: the agent-installation role, the replication servers'
-    security group and the launch configuration template.
+    security group, the launched instances' security group and the launch configuration
+    template.
 
     The role: operators assume it to get short-lived credentials for the MGN agent installer,
     instead of long-lived IAM user keys. Trust is limited to this account's principals that are
@@ -72,6 +75,7 @@ class ServerReplication(Construct):
         self.security_group = self._replication_security_group(
             vpc, on_premises_cidrs, environment_suffix
         )
+        self.launch_security_group = self._launch_security_group(vpc, environment_suffix)
         self.launch_template = self._launch_template(key, validation_document_name, server_defaults)
 
     def _agent_installation_role(self, environment_suffix: str) -> iam.Role:
@@ -127,6 +131,31 @@ class ServerReplication(Construct):
             ec2.Peer.any_ipv4(),
             ec2.Port.tcp(443),
             "HTTPS to the MGN, S3 and EC2 endpoints",
+        )
+        return group
+
+    def _launch_security_group(self, vpc: ec2.IVpc, environment_suffix: str) -> ec2.SecurityGroup:
+        """The group of every launched test and cutover instance (``migrate servers init``
+        puts it in each server's EC2 launch template). HTTPS out only: the SSM agent (the
+        post-launch validation runs through SSM) and the AWS endpoints, through the NAT
+        gateway. DNS (the VPC resolver), the instance metadata service and Amazon Time Sync
+        are link-local or VPC-reserved addresses security groups do not filter, so nothing
+        else is needed. No ingress: an application's own traffic is its team's to allow,
+        with the groups the plan adds per server (``security_groups``)."""
+        group = ec2.SecurityGroup(
+            self,
+            "LaunchedInstanceSecurityGroup",
+            vpc=vpc,
+            description=(
+                f"MGN test and cutover instances ({environment_suffix}): HTTPS to SSM and the AWS"
+                " endpoints, no ingress (the plan adds application groups)"
+            ),
+            allow_all_outbound=False,
+        )
+        group.add_egress_rule(
+            ec2.Peer.any_ipv4(),
+            ec2.Port.tcp(443),
+            "HTTPS to SSM (post-launch validation) and the AWS endpoints",
         )
         return group
 

@@ -201,6 +201,7 @@ class TapStack(Stack):
         )
         self.cloudendure_role = replication.role
         self.mgn_replication_security_group = replication.security_group
+        self.mgn_launch_security_group = replication.launch_security_group
         self.mgn_launch_template = replication.launch_template
         # The staging area: the private subnets. Their route tables get the on-premises routes
         # from the VPN (lib/hybrid_connectivity.py) and reach the MGN and EC2 endpoints through
@@ -215,6 +216,8 @@ class TapStack(Stack):
                 replication.launch_template.attr_launch_configuration_template_id
             ),
             "validationDocumentName": self.ssm_document.ref,
+            # The group init puts on launched instances (with the plan's security_groups).
+            "launchSecurityGroupId": replication.launch_security_group.security_group_id,
         }
 
     def _create_wave_stacks(

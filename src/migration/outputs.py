@@ -36,6 +36,7 @@ SEED_OUTPUTS = (
 )
 SETTINGS_OUTPUT = "CutoverSettings"
 SERVER_SETTINGS_OUTPUT = "ServerMigrationSettings"
+LAUNCH_SECURITY_GROUP_KEY = "launchSecurityGroupId"
 """Optional: stacks deployed before server migration lack it (only ``servers init`` reads it)."""
 
 
@@ -101,6 +102,9 @@ class ServerMigrationSettings:
     """The stack's ``AWS::MGN::LaunchConfigurationTemplate`` (settings of new source servers)."""
     validation_document_name: str
     """The SSM document run as the post-launch validation action."""
+    launch_security_group_id: str | None = None
+    """The group of launched test and cutover instances (``launchSecurityGroupId``); None in
+    the outputs of stacks made before it, which ``servers init`` refuses."""
 
     @property
     def staging_subnet_id(self) -> str:
@@ -227,6 +231,10 @@ def parse_server_migration_settings(raw: str, source: str) -> ServerMigrationSet
         kms_key_arn=text("kmsKeyArn"),
         launch_configuration_template_id=text("launchConfigurationTemplateId"),
         validation_document_name=text("validationDocumentName"),
+        # Optional: older stacks lack it; only init needs it (and says so).
+        launch_security_group_id=(
+            text(LAUNCH_SECURITY_GROUP_KEY) if LAUNCH_SECURITY_GROUP_KEY in data else None
+        ),
     )
 
 

@@ -11,14 +11,17 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 
 from migration import operations
 from migration.tracking import Phase, app_id, server_id
-from tests.cli.conftest import Cli, FakedClients, Knobs, MotoStack
+from tests.cli.conftest import EXAMPLE, Cli, FakedClients, Knobs, MotoStack
 from tests.runtime.mgn_fixtures import (
     CUTOVER_JOB,
     KMS_KEY,
+    LAUNCH_GROUP,
+    PLANNED_INTERFACE,
     SECURITY_GROUP,
     SID,
     SID2,
@@ -29,6 +32,7 @@ from tests.runtime.mgn_fixtures import (
     job,
     launch_configuration,
     mgn_launch_template,
+    planned_launch_template,
     replication_template,
     source_server,
     stubbed_mgn,
@@ -317,6 +321,7 @@ SERVER_SETTINGS = {
     "kmsKeyArn": KMS_KEY,
     "launchConfigurationTemplateId": "lct-0123456789abcdef0",
     "validationDocumentName": "migration-validation-test",
+    "launchSecurityGroupId": LAUNCH_GROUP,
 }
 # The example plan's launch settings: orders-app-01 m6i.large, storefront-web-01 right-sized BYOL.
 ORDERS_AS_PLANNED = {"targetInstanceTypeRightSizingMethod": "NONE"}
@@ -340,11 +345,12 @@ def ec2(stack: MotoStack) -> Any:
 
 @pytest.fixture
 def templates(ec2: Any) -> dict[str, str]:
-    """The EC2 launch template MGN made for each server: orders-app-01's with its planned
-    type (m6i.large), storefront-web-01's (right-sized) with MGN's t3.medium."""
+    """The EC2 launch template of each server, its network already as init sets it:
+    orders-app-01's with its planned type (m6i.large), storefront-web-01's (right-sized)
+    with MGN's t3.medium."""
     return {
-        SID: mgn_launch_template(ec2, SID, "m6i.large"),
-        SID2: mgn_launch_template(ec2, SID2, hostname="storefront-web-01"),
+        SID: planned_launch_template(ec2, SID, "m6i.large"),
+        SID2: planned_launch_template(ec2, SID2, hostname="storefront-web-01"),
     }
 
 
@@ -444,8 +450,8 @@ def test_init_dry_run_and_a_declined_prompt_change_nothing(
 
     # orders-app-01's launch template still has MGN's t3.medium, not the planned m6i.large.
     small = {
-        SID: mgn_launch_template(ec2, SID),
-        SID2: mgn_launch_template(ec2, SID2, hostname="storefront-web-01"),
+        SID: planned_launch_template(ec2, SID),
+        SID2: planned_launch_template(ec2, SID2, hostname="storefront-web-01"),
     }
     mgn.templates(replication_template(createPublicIP=True))
     registered(mgn, small, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
@@ -466,43 +472,102 @@ def test_init_dry_run_and_a_declined_prompt_change_nothing(
     assert template_versions(ec2, small[SID]) == (1, {1: "t3.medium"})  # nor to EC2
 
 
-def test_init_sets_the_planned_instance_type_in_mgns_launch_template(
+def test_init_sets_the_planned_type_and_the_network_in_mgns_launch_templates(
     cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path, ec2: Any
 ) -> None:
-    """orders-app-01 is planned m6i.large: right-sizing off, then a new default version of
-    its launch template with that type; storefront-web-01 is right-sized: its template is
-    MGN's. A rerun changes nothing."""
-    small = {
+    """MGN's templates launch in the default VPC. orders-app-01 is planned m6i.large:
+    right-sizing off, then one new default version of its launch template with that type and
+    the project network; storefront-web-01 is right-sized: the network only. A rerun changes
+    nothing."""
+    mgns = {
         SID: mgn_launch_template(ec2, SID),
         SID2: mgn_launch_template(ec2, SID2, hostname="storefront-web-01"),
     }
+    versions = ec2.describe_launch_template_versions(LaunchTemplateId=mgns[SID])
+    (default_vpc,) = versions["LaunchTemplateVersions"][0]["LaunchTemplateData"][
+        "NetworkInterfaces"
+    ]
     mgn.templates(replication_template())
-    registered(mgn, small, {}, WEB_AS_PLANNED)  # orders-app-01 right-sized, MGN's default
+    registered(mgn, mgns, {}, WEB_AS_PLANNED)  # orders-app-01 right-sized, MGN's default
     mgn.expect(
         "update_launch_configuration",
-        launch_configuration(ec2LaunchTemplateID=small[SID], **ORDERS_AS_PLANNED),
+        launch_configuration(ec2LaunchTemplateID=mgns[SID], **ORDERS_AS_PLANNED),
         {"sourceServerID": SID, **ORDERS_AS_PLANNED},
     )
     result = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
     mgn.done()
     assert result.exit_code == 0, result.output
+
+    def network(server: str, template: str) -> list[str]:
+        return [
+            f"~ launch template {server} ({template}): NetworkInterfaces[0].SubnetId"
+            f" {default_vpc['SubnetId']} -> {SUBNET}",
+            f"~ launch template {server} ({template}): NetworkInterfaces[0].Groups"
+            f' ["{default_vpc["Groups"][0]}"] -> ["{LAUNCH_GROUP}"]',
+            f"~ launch template {server} ({template}): NetworkInterfaces[0]"
+            ".AssociatePublicIpAddress (unset) -> false",
+        ]
+
     assert result.output.splitlines() == [
         f"~ launch configuration orders-app-01 ({SID}): targetInstanceTypeRightSizingMethod"
         " BASIC -> NONE",
-        f"~ launch template orders-app-01 ({small[SID]}): InstanceType t3.medium -> m6i.large",
+        f"~ launch template orders-app-01 ({mgns[SID]}): InstanceType t3.medium -> m6i.large",
+        *network("orders-app-01", mgns[SID]),
+        *network("storefront-web-01", mgns[SID2]),
         f"launch configuration orders-app-01 ({SID}): 1 field updated",
-        f"launch template orders-app-01 ({small[SID]}): InstanceType m6i.large in version 2"
-        " (from 1), now the default",
+        f"launch template orders-app-01 ({mgns[SID]}): InstanceType m6i.large,"
+        f" NetworkInterfaces[0] {SUBNET} ({LAUNCH_GROUP}) in version 2 (from 1), now the default",
+        f"launch template storefront-web-01 ({mgns[SID2]}): NetworkInterfaces[0] {SUBNET}"
+        f" ({LAUNCH_GROUP}) in version 2 (from 1), now the default",
     ]
-    assert template_versions(ec2, small[SID]) == (2, {1: "t3.medium", 2: "m6i.large"})
-    assert template_versions(ec2, small[SID2]) == (1, {1: "t3.medium"})  # right-sized
+    assert template_versions(ec2, mgns[SID]) == (2, {1: "t3.medium", 2: "m6i.large"})
+    for template in mgns.values():
+        versions = ec2.describe_launch_template_versions(
+            LaunchTemplateId=template, Versions=["$Default"]
+        )
+        data = versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        assert data["NetworkInterfaces"] == [PLANNED_INTERFACE]
     mgn.templates(replication_template())
-    registered(mgn, small, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
+    registered(mgn, mgns, ORDERS_AS_PLANNED, WEB_AS_PLANNED)
     again = cli("servers", "init", "--yes", outputs=with_mgn_outputs)
     mgn.done()
     assert again.exit_code == 0, again.output
     assert again.output.splitlines() == ["MGN in us-east-1: nothing to change"]
-    assert template_versions(ec2, small[SID]) == (2, {1: "t3.medium", 2: "m6i.large"})
+    assert template_versions(ec2, mgns[SID]) == (2, {1: "t3.medium", 2: "m6i.large"})
+
+
+def test_init_a_planned_subnet_outside_the_stacks_is_one_line_exit_2_nothing_written(
+    cli: Cli, mgn: StubbedMgn, with_mgn_outputs: Path, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["waves"][0]["servers"][0]["subnet"] = "subnet-0aaaaaaaaaaaaaaaa"
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = cli("servers", "init", "--yes", outputs=with_mgn_outputs, plan=plan)
+    mgn.done()  # no MGN call at all
+    assert result.exit_code == 2
+    assert error_lines(result) == [
+        "error: subnet of orders-app-01 (subnet-0aaaaaaaaaaaaaaaa) is not one of the stack's"
+        f" private subnets ({SUBNET}, subnet-0fedcba9876543210): launched instances must be"
+        " in the project VPC"
+    ]
+
+
+def test_init_with_outputs_of_a_stack_without_the_launch_group_is_exit_2(
+    cli: Cli, mgn: StubbedMgn, stack: MotoStack
+) -> None:
+    older = {k: v for k, v in SERVER_SETTINGS.items() if k != "launchSecurityGroupId"}
+    path = stack.outputs_path.with_name("older.json")
+    data = {**stack.outputs, "ServerMigrationSettings": json.dumps(older)}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    result = cli("servers", "init", "--yes", outputs=path)
+    mgn.done()  # no MGN call at all
+    assert result.exit_code == 2
+    assert error_lines(result) == [
+        "error: the stack output ServerMigrationSettings has no launchSecurityGroupId (the"
+        " launched instances' security group): deploy the current stack, then write the"
+        " outputs again"
+    ]
 
 
 def test_init_an_ec2_fault_is_one_line_and_exit_1(

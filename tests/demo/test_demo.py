@@ -85,6 +85,12 @@ def test_demo_exits_0_and_tells_the_whole_story(demo, template):
     # The servers' part, on the labelled MGN stand-in.
     assert "MGN: local stand-in (replication progress, launched instances and post-launch" in out
     assert "replication template: ebsEncryption = CUSTOM" in out
+    # MGN's launch template (the default VPC) moved to a private subnet of the project VPC.
+    assert re.search(
+        r"~ launch template orders-app-01 \(lt-[0-9a-f]+\): NetworkInterfaces\[0\]\.SubnetId"
+        r" subnet-[0-9a-f]+ -> subnet-[0-9a-f]+",
+        out,
+    )
     assert re.search(r"orders-app-01 +wave-1 +- +NOT_READY / INITIAL_SYNC .* 33%", out)
     assert "orders-app-01: TESTING (MGN job mgnjob-" in out
     assert (

@@ -30,6 +30,8 @@ TEMPLATE = "rct-0123456789abcdef0"
 SUBNET = "subnet-0123456789abcdef0"
 SUBNET2 = "subnet-0fedcba9876543210"
 SECURITY_GROUP = "sg-0123456789abcdef0"
+LAUNCH_GROUP = "sg-0fedcba9876543210"
+"""The stack's launched-instance security group (``launchSecurityGroupId``)."""
 ARN_PREFIX = "arn:aws:mgn:us-east-1:123456789012:"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 
@@ -186,6 +188,35 @@ def mgn_launch_template(
     moto-backed boto3 client), as the local MGN stand-in makes it; returns its id, for
     :func:`launch_configuration`'s ``ec2LaunchTemplateID``."""
     return create_launch_template(ec2, sid, hostname, instance_type)
+
+
+PLANNED_INTERFACE: dict[str, Any] = {
+    "DeviceIndex": 0,
+    "SubnetId": SUBNET,
+    "Groups": [LAUNCH_GROUP],
+    "AssociatePublicIpAddress": False,
+    "DeleteOnTermination": True,
+}
+"""Network interface 0 as ``servers init`` sets it for a server without its own subnet or
+groups: the first staging subnet, the stack's launch group, no public address."""
+
+
+def planned_launch_template(
+    ec2: Any, sid: str = SID, instance_type: str = "t3.medium", hostname: str = "orders-app-01"
+) -> str:
+    """MGN's launch template of a server whose network ``servers init`` already set (for
+    the tests about something else); its id."""
+    created = ec2.create_launch_template(
+        LaunchTemplateName=f"mgn-{sid}",
+        LaunchTemplateData={
+            "InstanceType": instance_type,
+            "NetworkInterfaces": [PLANNED_INTERFACE],
+        },
+        TagSpecifications=[
+            {"ResourceType": "launch-template", "Tags": [{"Key": "Name", "Value": hostname}]}
+        ],
+    )
+    return str(created["LaunchTemplate"]["LaunchTemplateId"])
 
 
 def template_versions(ec2: Any, template_id: str) -> tuple[int, dict[int, str | None]]:

@@ -427,27 +427,36 @@ def test_each_server_gets_its_launch_template_in_the_emulators_ec2() -> None:
     assert version["LaunchTemplateData"]["InstanceType"] == DEFAULT_INSTANCE_TYPE == "t3.medium"
 
 
-def test_servers_init_sets_a_planned_type_in_the_stand_ins_launch_template() -> None:
+def test_servers_init_sets_a_planned_type_and_the_network_in_the_stand_ins_template() -> None:
     """``migrate servers init``'s logic against the stand-in and the emulator's EC2 together:
-    right-sizing off in MGN, the type in a new default version of the template; a rerun
+    right-sizing off in MGN; the type and the project network (the stand-in's template is
+    in the default VPC, as MGN's) in one new default version of the template; a rerun
     changes nothing."""
     spec = ServerSpec(
         id="orders-app-01", hostname=HOST, ip="192.168.10.21", instance_type="m6i.large"
     )
-    network = ServerMigrationSettings(
-        staging_subnet_ids=("subnet-0123456789abcdef0",),
-        replication_security_group_id="sg-0123456789abcdef0",
-        kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
-        launch_configuration_template_id="lct-0123456789abcdef0",
-        validation_document_name="migration-validation-test",
-    )
     with mock_aws():
         ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(VpcId=vpc, GroupName="launch", Description="launch")
+        network = ServerMigrationSettings(
+            staging_subnet_ids=(subnet,),
+            replication_security_group_id="sg-0123456789abcdef0",
+            kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+            launch_configuration_template_id="lct-0123456789abcdef0",
+            validation_document_name="migration-validation-test",
+            launch_security_group_id=group["GroupId"],
+        )
         with MgnStandIn(ec2=ec2) as stand_in:
             sid = stand_in.add_server(HOST, "192.168.10.21")
             setup = MgnSetup(Mgn(stand_in.client()), "us-east-1", ec2)
             plan = setup.plan(network, ReplicationSpec(), "test", [(spec, sid)])
             template = Mgn(stand_in.client()).launch_configuration(sid)["ec2LaunchTemplateID"]
+            (mgns,) = ec2.describe_launch_template_versions(
+                LaunchTemplateId=template, Versions=["$Default"]
+            )["LaunchTemplateVersions"][0]["LaunchTemplateData"]["NetworkInterfaces"]
+            default_vpc = ec2.describe_subnets(SubnetIds=[mgns["SubnetId"]])["Subnets"][0]
             lines = [line for line in plan.lines() if "replication template" not in line]
             done = setup.apply(plan)
             again = setup.plan(network, ReplicationSpec(), "test", [(spec, sid)])
@@ -455,6 +464,7 @@ def test_servers_init_sets_a_planned_type_in_the_stand_ins_launch_template() -> 
         (version,) = ec2.describe_launch_template_versions(
             LaunchTemplateId=template, Versions=["$Default"]
         )["LaunchTemplateVersions"]
+    assert default_vpc["DefaultForAz"] and default_vpc["VpcId"] != vpc
     # The stand-in registered the server with no post-launch action (as MGN does for a
     # server registered before the stack's launch configuration template): init adds it.
     assert lines == [
@@ -464,15 +474,21 @@ def test_servers_init_sets_a_planned_type_in_the_stand_ins_launch_template() -> 
         ' [{"actionName": "post-migration-validation", "ssmDocumentName":'
         ' "migration-validation-test", "mustSucceedForCutover": true, "timeoutSeconds": 600}]',
         f"~ launch template orders-app-01 ({template}): InstanceType t3.medium -> m6i.large",
+        f"~ launch template orders-app-01 ({template}): NetworkInterfaces[0].SubnetId"
+        f" {mgns['SubnetId']} -> {subnet}",
+        f"~ launch template orders-app-01 ({template}): NetworkInterfaces[0].Groups"
+        f' ["{mgns["Groups"][0]}"] -> ["{group["GroupId"]}"]',
+        f"~ launch template orders-app-01 ({template}): NetworkInterfaces[0]"
+        ".AssociatePublicIpAddress (unset) -> false",
     ]
     assert configuration["postLaunchActions"]["ssmDocuments"][0]["mustSucceedForCutover"]
     assert done[-1] == (
-        f"launch template orders-app-01 ({template}): InstanceType m6i.large in version 2"
-        " (from 1), now the default"
+        f"launch template orders-app-01 ({template}): InstanceType m6i.large,"
+        f" NetworkInterfaces[0] {subnet} ({group['GroupId']}) in version 2 (from 1), now the"
+        " default"
     )
     assert again.empty
     assert configuration["targetInstanceTypeRightSizingMethod"] == "NONE"
-    assert (version["VersionNumber"], version["LaunchTemplateData"]["InstanceType"]) == (
-        2,
-        "m6i.large",
-    )
+    data = version["LaunchTemplateData"]
+    assert (version["VersionNumber"], data["InstanceType"]) == (2, "m6i.large")
+    assert data["NetworkInterfaces"][0]["SubnetId"] == subnet

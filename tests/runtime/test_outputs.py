@@ -240,6 +240,7 @@ SERVER_SETTINGS = {
     "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/abc",
     "launchConfigurationTemplateId": "lct-0123456789abcdef0",
     "validationDocumentName": "migration-validation-dev",
+    "launchSecurityGroupId": "sg-0fedcba9876543210",
 }
 
 
@@ -251,8 +252,15 @@ def test_server_migration_settings_are_read_when_asked() -> None:
         kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/abc",
         launch_configuration_template_id="lct-0123456789abcdef0",
         validation_document_name="migration-validation-dev",
+        launch_security_group_id="sg-0fedcba9876543210",
     )
     assert loaded.server_migration_settings().staging_subnet_id == "subnet-0123456789abcdef0"
+
+
+def test_launch_security_group_is_optional_for_older_stacks() -> None:
+    older = {k: v for k, v in SERVER_SETTINGS.items() if k != "launchSecurityGroupId"}
+    loaded = parse_outputs(outputs(ServerMigrationSettings=json.dumps(older)), "f.json")
+    assert loaded.server_migration_settings().launch_security_group_id is None
 
 
 def test_server_migration_settings_are_optional_until_asked() -> None:
@@ -288,6 +296,10 @@ def test_server_migration_settings_are_optional_until_asked() -> None:
         (
             json.dumps({k: v for k, v in SERVER_SETTINGS.items() if k != "validationDocumentName"}),
             "ServerMigrationSettings.validationDocumentName: expected a non-empty string",
+        ),
+        (
+            json.dumps({**SERVER_SETTINGS, "launchSecurityGroupId": ""}),
+            "ServerMigrationSettings.launchSecurityGroupId: expected a non-empty string",
         ),
     ],
 )

@@ -113,6 +113,14 @@ EXPECTED: dict[str, list[str]] = {
         "waves[0].servers[0].licensing: must be 'license-included' or 'byol', got string"
         " 'bring-your-own'",
     ],
+    "server_network_invalid": [
+        "waves[0].server_defaults.security_groups: must contain at most 4 items, got 5",
+        "waves[0].servers[0].subnet: 'private-a' is not a subnet id (subnet- and 8 or 17 hex"
+        " digits)",
+        "waves[0].servers[0].security_groups[0]: 'sg-1' is not a security group id (sg- and 8"
+        " or 17 hex digits)",
+        "waves[0].servers[1].security_groups[1]: sg-0123456789abcdef0 is listed twice",
+    ],
     "server_replication_invalid": [
         "server_replication.bandwidth_throttling_mbps: must be at least 0, got -5",
         "server_replication.staging_disk_type: must be 'GP2', 'GP3' or 'ST1', got string 'IO2'",

@@ -76,6 +76,26 @@ def test_wave_defaults_apply_to_servers_without_their_own() -> None:
     assert parse_plan(data).server_spec("orders-app-01").instance_type == "m6i.large"
 
 
+def test_launch_network_takes_the_wave_defaults_then_the_servers_own() -> None:
+    data = _example_data()
+    data["waves"][0]["server_defaults"] = {
+        "subnet": "subnet-0123456789abcdef0",
+        "security_groups": ["sg-00000001"],
+    }
+    servers = data["waves"][0]["servers"]
+    servers[0].update(subnet="subnet-0fedcba98", security_groups=[])
+    plan = parse_plan(data)
+    own = plan.server_spec(servers[0]["id"])
+    assert (own.subnet, own.security_groups) == ("subnet-0fedcba98", ())
+    others = plan.server_spec(servers[1]["id"])
+    assert (others.subnet, others.security_groups) == ("subnet-0123456789abcdef0", ("sg-00000001",))
+
+
+def test_launch_network_defaults_to_the_stacks() -> None:
+    spec = load_plan(EXAMPLE).server_spec("orders-app-01")
+    assert (spec.subnet, spec.security_groups) == (None, ())
+
+
 def test_launch_settings_are_mgn_launch_configuration_fields() -> None:
     plan = load_plan(EXAMPLE)
     assert plan.server_spec("orders-app-01").launch_settings() == {

@@ -6,6 +6,7 @@ moto's EC2 (in-process), each EC2 call the runtime makes recorded."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -15,10 +16,18 @@ from moto import mock_aws
 from migration.outputs import ServerMigrationSettings
 from migration.servers.mgn import Mgn, MgnError
 from migration.servers.replication import ReplicationSpec
-from migration.servers.setup import Call, MgnSetup, desired_template
+from migration.servers.setup import (
+    Call,
+    MgnSetup,
+    desired_template,
+    launch_network,
+    launch_network_problem,
+)
 from migration.servers.spec import ServerSpec
 from tests.runtime.mgn_fixtures import (
     KMS_KEY,
+    LAUNCH_GROUP,
+    PLANNED_INTERFACE,
     SECURITY_GROUP,
     SID,
     SID2,
@@ -28,6 +37,7 @@ from tests.runtime.mgn_fixtures import (
     StubbedMgn,
     launch_configuration,
     mgn_launch_template,
+    planned_launch_template,
     replication_template,
     source_server,
     stubbed_mgn,
@@ -40,6 +50,7 @@ NETWORK = ServerMigrationSettings(
     kms_key_arn=KMS_KEY,
     launch_configuration_template_id="lct-0123456789abcdef0",
     validation_document_name="migration-validation-test",
+    launch_security_group_id=LAUNCH_GROUP,
 )
 ORDERS = ServerSpec("orders-app-01", "orders-app-01.corp.example.com", "192.168.10.21")
 WEB = ServerSpec(
@@ -188,7 +199,7 @@ def test_a_differing_template_is_updated_with_the_changed_fields_only() -> None:
     assert done == [f"replication template {TEMPLATE}: 9 fields updated"]
 
 
-def test_a_template_as_wanted_is_nothing_to_change_and_no_write() -> None:
+def test_a_template_as_wanted_is_nothing_to_change_and_no_write(ec2: Ec2) -> None:
     tagged = replication_template(
         stagingAreaTags={"Environment": "test", "Project": "migration-orchestration", "x": "y"},
         replicationServersSecurityGroupsIDs=[SECURITY_GROUP],
@@ -196,19 +207,22 @@ def test_a_template_as_wanted_is_nothing_to_change_and_no_write() -> None:
     with stubbed_mgn() as stub:
         stub.templates(tagged)
         stub.describe(source_server())
-        stub.launch(launch_configuration())
-        plan = run_plan(stub, servers=((ORDERS, ""),))
+        stub.launch(launch_configuration(ec2LaunchTemplateID=planned_launch_template(ec2.moto)))
+        plan = run_plan(stub, servers=((ORDERS, ""),), ec2=ec2)
         assert plan.empty and plan.lines() == []
-        assert MgnSetup(Mgn(stub.client), "us-east-1").apply(plan) == []
+        assert setup(stub, ec2).apply(plan) == []
         stub.done()  # the Stubber refuses any call not queued: no write was made
+    assert ec2.writes() == []
 
 
 def test_launch_settings_are_updated_only_where_they_differ(ec2: Ec2) -> None:
-    web_template = mgn_launch_template(ec2.moto, SID2, "m6i.large")  # its type as planned
+    web_template = planned_launch_template(ec2.moto, SID2, "m6i.large")  # its type as planned
+    orders_template = planned_launch_template(ec2.moto)
     with stubbed_mgn() as stub:
         stub.templates(replication_template())
         stub.describe(source_server(), source_server(SID2, WEB_HOST))
-        stub.launch(launch_configuration())  # orders-app-01: right-size, as MGN's default
+        # orders-app-01: right-size, as MGN's default
+        stub.launch(launch_configuration(ec2LaunchTemplateID=orders_template))
         stub.launch(
             launch_configuration(
                 SID2, licensing={"osByol": False}, ec2LaunchTemplateID=web_template
@@ -254,7 +268,7 @@ def test_servers_without_the_agent_are_listed_not_looked_up_further(ec2: Ec2) ->
                 targetInstanceTypeRightSizingMethod="NONE",
                 licensing={"osByol": True},
                 bootMode="UEFI",
-                ec2LaunchTemplateID=mgn_launch_template(ec2.moto, SID2, "m6i.large"),
+                ec2LaunchTemplateID=planned_launch_template(ec2.moto, SID2, "m6i.large"),
             )
         )
         plan = run_plan(stub, servers=((ORDERS, ""), (WEB, "")), ec2=ec2)
@@ -284,7 +298,7 @@ def test_another_mgn_fault_is_raised() -> None:
             run_plan(stub)
 
 
-# -- the instance type, in the EC2 launch template MGN manages -------------------------------
+# -- the instance type and the network, in the EC2 launch template MGN manages ----------------
 
 ORDERS_FIXED = ServerSpec(
     "orders-app-01", "orders-app-01.corp.example.com", "192.168.10.21", instance_type="m6i.large"
@@ -292,25 +306,39 @@ ORDERS_FIXED = ServerSpec(
 NOT_RIGHT_SIZED = {"targetInstanceTypeRightSizingMethod": "NONE"}
 
 
-def test_a_fixed_type_goes_into_a_new_default_version_after_right_sizing_is_off(
-    ec2: Ec2,
-) -> None:
-    template = mgn_launch_template(ec2.moto)  # t3.medium, as MGN made it
+def default_data(ec2: Any, template: str) -> dict[str, Any]:
+    """The LaunchTemplateData of a template's default version."""
+    versions = ec2.describe_launch_template_versions(
+        LaunchTemplateId=template, Versions=["$Default"]
+    )
+    return dict(versions["LaunchTemplateVersions"][0]["LaunchTemplateData"])
+
+
+def mgn_default_interface(ec2: Any, template: str) -> dict[str, Any]:
+    """Network interface 0 of MGN's template as made: the default VPC, its default group."""
+    (interface,) = default_data(ec2, template)["NetworkInterfaces"]
+    return dict(interface)
+
+
+def test_a_fixed_type_and_the_network_go_into_one_new_default_version(ec2: Ec2) -> None:
+    template = mgn_launch_template(ec2.moto)  # t3.medium in the default VPC, as MGN made it
+    mgn = mgn_default_interface(ec2.moto, template)
     with stubbed_mgn() as stub:
         stub.templates(replication_template())
         stub.describe(source_server())
         stub.launch(launch_configuration(ec2LaunchTemplateID=template))  # right-sizing BASIC
         plan = run_plan(stub, servers=((ORDERS_FIXED, SID),), ec2=ec2)
-        assert [s.call for s in plan.steps] == [Call.UPDATE_LAUNCH, Call.SET_INSTANCE_TYPE]
+        assert [s.call for s in plan.steps] == [Call.UPDATE_LAUNCH, Call.UPDATE_LAUNCH_TEMPLATE]
+        target = f"~ launch template orders-app-01 ({template})"
         assert plan.lines() == [
             f"~ launch configuration orders-app-01 ({SID}): targetInstanceTypeRightSizingMethod"
             " BASIC -> NONE",
-            f"~ launch template orders-app-01 ({template}): InstanceType t3.medium -> m6i.large",
+            f"{target}: InstanceType t3.medium -> m6i.large",
+            f"{target}: NetworkInterfaces[0].SubnetId {mgn['SubnetId']} -> {SUBNET}",
+            f'{target}: NetworkInterfaces[0].Groups ["{mgn["Groups"][0]}"] -> ["{LAUNCH_GROUP}"]',
+            f"{target}: NetworkInterfaces[0].AssociatePublicIpAddress (unset) -> false",
         ]
-        assert ec2.writes() == [] and template_versions(ec2.moto, template) == (
-            1,
-            {1: "t3.medium"},
-        )  # planning (a dry run) writes nothing
+        assert ec2.writes() == []  # planning (a dry run) writes nothing
         stub.expect(
             "update_launch_configuration",
             launch_configuration(ec2LaunchTemplateID=template, **NOT_RIGHT_SIZED),
@@ -320,8 +348,8 @@ def test_a_fixed_type_goes_into_a_new_default_version_after_right_sizing_is_off(
         stub.done()
     assert done == [
         f"launch configuration orders-app-01 ({SID}): 1 field updated",
-        f"launch template orders-app-01 ({template}): InstanceType m6i.large in version 2"
-        " (from 1), now the default",
+        f"launch template orders-app-01 ({template}): InstanceType m6i.large,"
+        f" NetworkInterfaces[0] {SUBNET} ({LAUNCH_GROUP}) in version 2 (from 1), now the default",
     ]
     assert ec2.writes() == [
         (
@@ -329,16 +357,23 @@ def test_a_fixed_type_goes_into_a_new_default_version_after_right_sizing_is_off(
             {
                 "LaunchTemplateId": template,
                 "SourceVersion": "1",  # the rest of MGN's template is inherited
-                "VersionDescription": "migrate servers init: instance type from the migration plan",
-                "LaunchTemplateData": {"InstanceType": "m6i.large"},
+                "VersionDescription": (
+                    "migrate servers init: instance type and network from the migration plan"
+                ),
+                # One version for both; the interface complete (EC2 replaces the list whole).
+                "LaunchTemplateData": {
+                    "InstanceType": "m6i.large",
+                    "NetworkInterfaces": [PLANNED_INTERFACE],
+                },
             },
         ),
         ("ModifyLaunchTemplate", {"LaunchTemplateId": template, "DefaultVersion": "2"}),
     ]
     assert template_versions(ec2.moto, template) == (2, {1: "t3.medium", 2: "m6i.large"})
+    assert default_data(ec2.moto, template)["NetworkInterfaces"] == [PLANNED_INTERFACE]
 
 
-def test_a_rerun_finds_the_type_set_and_writes_nothing(ec2: Ec2) -> None:
+def test_a_rerun_finds_the_type_and_network_set_and_writes_nothing(ec2: Ec2) -> None:
     template = mgn_launch_template(ec2.moto)
     configuration = launch_configuration(ec2LaunchTemplateID=template, **NOT_RIGHT_SIZED)
     with stubbed_mgn() as stub:
@@ -357,29 +392,68 @@ def test_a_rerun_finds_the_type_set_and_writes_nothing(ec2: Ec2) -> None:
     assert template_versions(ec2.moto, template) == (2, {1: "t3.medium", 2: "m6i.large"})
 
 
-def test_a_right_sized_server_leaves_the_launch_template_to_mgn(ec2: Ec2) -> None:
+def test_a_right_sized_server_gets_the_network_and_leaves_the_type_to_mgn(ec2: Ec2) -> None:
     template = mgn_launch_template(ec2.moto)
     with stubbed_mgn() as stub:
         stub.templates(replication_template())
         stub.describe(source_server())
         stub.launch(launch_configuration(ec2LaunchTemplateID=template))
         plan = run_plan(stub, servers=((ORDERS, SID),), ec2=ec2)
+        (step,) = plan.steps
+        assert [c.name for c in step.changes] == [
+            "NetworkInterfaces[0].SubnetId",
+            "NetworkInterfaces[0].Groups",
+            "NetworkInterfaces[0].AssociatePublicIpAddress",
+        ]
+        done = setup(stub, ec2).apply(plan)
         stub.done()
-    assert plan.empty
-    assert ec2.calls == []  # not even read: MGN sets the type at launch
-    assert template_versions(ec2.moto, template) == (1, {1: "t3.medium"})
+    assert done == [
+        f"launch template orders-app-01 ({template}): NetworkInterfaces[0] {SUBNET}"
+        f" ({LAUNCH_GROUP}) in version 2 (from 1), now the default"
+    ]
+    (create, _modify) = ec2.writes()
+    assert create[1]["LaunchTemplateData"] == {"NetworkInterfaces": [PLANNED_INTERFACE]}
+
+
+def test_the_planned_subnet_and_security_groups_are_used(ec2: Ec2) -> None:
+    template = mgn_launch_template(ec2.moto)
+    own = ServerSpec(
+        "orders-app-01",
+        "orders-app-01.corp.example.com",
+        "192.168.10.21",
+        subnet=SUBNET2,
+        security_groups=("sg-00000001", "sg-00000002"),
+    )
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server())
+        stub.launch(launch_configuration(ec2LaunchTemplateID=template))
+        plan = run_plan(stub, servers=((own, SID),), ec2=ec2)
+        setup(stub, ec2).apply(plan)
+        stub.done()
+    assert default_data(ec2.moto, template)["NetworkInterfaces"] == [
+        {
+            **PLANNED_INTERFACE,
+            "SubnetId": SUBNET2,
+            "Groups": [LAUNCH_GROUP, "sg-00000001", "sg-00000002"],
+        }
+    ]
 
 
 def test_a_type_set_meanwhile_is_not_set_again(ec2: Ec2) -> None:
     """The default version is read again when applying (MGN makes versions of its own)."""
-    template = mgn_launch_template(ec2.moto)
+    template = planned_launch_template(ec2.moto)  # the network as planned, t3.medium
     with stubbed_mgn() as stub:
         stub.templates(replication_template())
         stub.describe(source_server())
         stub.launch(launch_configuration(ec2LaunchTemplateID=template, **NOT_RIGHT_SIZED))
         plan = run_plan(stub, servers=((ORDERS_FIXED, SID),), ec2=ec2)
         ec2.moto.create_launch_template_version(
-            LaunchTemplateId=template, LaunchTemplateData={"InstanceType": "m6i.large"}
+            LaunchTemplateId=template,
+            LaunchTemplateData={
+                "InstanceType": "m6i.large",
+                "NetworkInterfaces": [PLANNED_INTERFACE],
+            },
         )
         ec2.moto.modify_launch_template(LaunchTemplateId=template, DefaultVersion="2")
         done = setup(stub, ec2).apply(plan)
@@ -389,12 +463,72 @@ def test_a_type_set_meanwhile_is_not_set_again(ec2: Ec2) -> None:
     assert template_versions(ec2.moto, template) == (2, {1: "t3.medium", 2: "m6i.large"})
 
 
-def test_a_fixed_type_without_an_ec2_client_or_a_template_is_an_error(ec2: Ec2) -> None:
+def test_a_network_set_meanwhile_is_not_set_again(ec2: Ec2) -> None:
+    template = mgn_launch_template(ec2.moto)
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server())
+        stub.launch(launch_configuration(ec2LaunchTemplateID=template, **NOT_RIGHT_SIZED))
+        plan = run_plan(stub, servers=((ORDERS_FIXED, SID),), ec2=ec2)
+        ec2.moto.create_launch_template_version(
+            LaunchTemplateId=template,
+            LaunchTemplateData={"NetworkInterfaces": [PLANNED_INTERFACE]},
+        )
+        ec2.moto.modify_launch_template(LaunchTemplateId=template, DefaultVersion="2")
+        done = setup(stub, ec2).apply(plan)
+        stub.done()
+    assert done == [
+        f"launch template orders-app-01 ({template}): InstanceType m6i.large in version 3"
+        " (from 2), now the default"
+    ]
+    (create, _modify) = ec2.writes()
+    assert create[1]["LaunchTemplateData"] == {"InstanceType": "m6i.large"}
+    assert create[1]["SourceVersion"] == "2"
+
+
+def test_instance_level_security_groups_are_refused(ec2: Ec2) -> None:
+    created = ec2.moto.create_launch_template(
+        LaunchTemplateName="mgn-console-edited",
+        LaunchTemplateData={"InstanceType": "t3.medium", "SecurityGroupIds": [SECURITY_GROUP]},
+    )
+    template = created["LaunchTemplate"]["LaunchTemplateId"]
+    with stubbed_mgn() as stub:
+        stub.templates(replication_template())
+        stub.describe(source_server())
+        stub.launch(launch_configuration(ec2LaunchTemplateID=template))
+        with pytest.raises(MgnError) as caught:
+            run_plan(stub, servers=((ORDERS, SID),), ec2=ec2)
+        stub.done()
+    assert str(caught.value) == (
+        f"launch template orders-app-01 ({template}): its default version 1 sets"
+        " SecurityGroupIds, which EC2 refuses beside a network interface's groups: make a"
+        " version without them the default, then run init again"
+    )
+    assert ec2.writes() == []
+
+
+def test_launch_network_problems_are_found_before_any_call() -> None:
+    assert launch_network_problem(NETWORK, [ORDERS]) is None
+    older = replace(NETWORK, launch_security_group_id=None)
+    assert launch_network_problem(older, [ORDERS]) == (
+        "the stack output ServerMigrationSettings has no launchSecurityGroupId (the launched"
+        " instances' security group): deploy the current stack, then write the outputs again"
+    )
+    with pytest.raises(MgnError, match="has no launchSecurityGroupId"):
+        launch_network(ORDERS, older)
+    elsewhere = replace(ORDERS, subnet="subnet-0aaaaaaaaaaaaaaaa")
+    assert launch_network_problem(NETWORK, [elsewhere, replace(WEB, subnet=SUBNET2)]) == (
+        "subnet of orders-app-01 (subnet-0aaaaaaaaaaaaaaaa) is not one of the stack's private"
+        f" subnets ({SUBNET}, {SUBNET2}): launched instances must be in the project VPC"
+    )
+
+
+def test_without_an_ec2_client_or_a_template_is_an_error(ec2: Ec2) -> None:
     with stubbed_mgn() as stub:
         stub.templates(replication_template())
         stub.describe(source_server())
         stub.launch(launch_configuration(**NOT_RIGHT_SIZED))
-        with pytest.raises(MgnError, match=r"instance_type m6i\.large .* no ec2 client"):
+        with pytest.raises(MgnError, match=r"instance type and network .* no ec2 client"):
             run_plan(stub, servers=((ORDERS_FIXED, SID),))
         stub.templates(replication_template())
         stub.describe(source_server())
@@ -422,7 +556,11 @@ def test_a_server_registered_without_the_validation_action_gets_it(ec2: Ec2) -> 
         stub.templates(replication_template())
         stub.describe(source_server())
         current = {"deployment": "TEST_ONLY", "ssmDocuments": [other, weak]}
-        stub.launch(launch_configuration(postLaunchActions=current))
+        stub.launch(
+            launch_configuration(
+                postLaunchActions=current, ec2LaunchTemplateID=planned_launch_template(ec2.moto)
+            )
+        )
         plan = run_plan(stub, servers=((ORDERS, SID),), ec2=ec2)
         assert [line.split("): ", 1)[1] for line in plan.lines()] == [
             "postLaunchActions.deployment TEST_ONLY -> TEST_AND_CUTOVER",
@@ -436,7 +574,7 @@ def test_a_server_registered_without_the_validation_action_gets_it(ec2: Ec2) -> 
         ]
         stub.expect(
             "update_launch_configuration",
-            launch_configuration(postLaunchActions=wanted_actions),
+            launch_configuration(postLaunchActions=wanted_actions),  # (its template not read)
             {"sourceServerID": SID, "postLaunchActions": wanted_actions},
         )
         done = setup(stub, ec2).apply(plan)
@@ -448,7 +586,11 @@ def test_a_server_without_any_post_launch_action_gets_the_validation(ec2: Ec2) -
     with stubbed_mgn() as stub:
         stub.templates(replication_template())
         stub.describe(source_server())
-        stub.launch(launch_configuration(postLaunchActions=None))
+        stub.launch(
+            launch_configuration(
+                postLaunchActions=None, ec2LaunchTemplateID=planned_launch_template(ec2.moto)
+            )
+        )
         plan = run_plan(stub, servers=((ORDERS, SID),), ec2=ec2)
         stub.done()
     (step,) = plan.steps

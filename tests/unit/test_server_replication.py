@@ -73,6 +73,7 @@ def test_cloudendure_role_attribute(stack: TapStack) -> None:
 
 LAUNCH_TEMPLATE_ID = "ServerReplicationLaunchConfigurationTemplate0C0D829E"
 SECURITY_GROUP_ID = "ServerReplicationReplicationServerSecurityGroup496D1C6B"
+LAUNCH_SECURITY_GROUP_ID = "ServerReplicationLaunchedInstanceSecurityGroupE1901144"
 KEY_ID = "EncryptionKey3A692D6E"
 DOCUMENT_ID = "ValidationPostMigrationValidation26F36B18"
 
@@ -195,6 +196,27 @@ def test_replication_security_group_admits_only_replication_from_on_premises(
         assert not template.find_resources(kind, {"Properties": {"GroupId": own}})
 
 
+def test_launched_instance_security_group_allows_https_out_and_nothing_in(
+    template: Template,
+) -> None:
+    group = template.to_json()["Resources"][LAUNCH_SECURITY_GROUP_ID]
+    assert group["Type"] == "AWS::EC2::SecurityGroup"
+    properties = group["Properties"]
+    assert properties["GroupDescription"] == (
+        "MGN test and cutover instances (dev): HTTPS to SSM and the AWS endpoints, no ingress"
+        " (the plan adds application groups)"
+    )
+    assert properties["VpcId"] == {"Ref": "NetworkVpc7FB7348F"}
+    assert "SecurityGroupIngress" not in properties
+    assert [
+        (r["CidrIp"], r["IpProtocol"], r["FromPort"], r["ToPort"])
+        for r in properties["SecurityGroupEgress"]
+    ] == [("0.0.0.0/0", "tcp", 443, 443)]
+    own = {"Fn::GetAtt": [LAUNCH_SECURITY_GROUP_ID, "GroupId"]}
+    for kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+        assert not template.find_resources(kind, {"Properties": {"GroupId": own}})
+
+
 def test_replication_ingress_follows_every_on_premises_cidr(site_template: Template) -> None:
     groups = site_template.find_resources(
         "AWS::EC2::SecurityGroup",
@@ -281,6 +303,7 @@ def test_server_migration_settings_output(default_synth: Synthesized) -> None:
         "kmsKeyArn",
         "launchConfigurationTemplateId",
         "validationDocumentName",
+        "launchSecurityGroupId",
     ]
     assert settings == {
         "stagingSubnetIds": [
@@ -293,6 +316,7 @@ def test_server_migration_settings_output(default_synth: Synthesized) -> None:
         # The ID MGN's API takes (Ref is the template's ARN).
         "launchConfigurationTemplateId": f"<{LAUNCH_TEMPLATE_ID}.LaunchConfigurationTemplateID>",
         "validationDocumentName": f"<{DOCUMENT_ID}>",
+        "launchSecurityGroupId": f"<{LAUNCH_SECURITY_GROUP_ID}.GroupId>",
     }
     output = default_synth.template_json["Outputs"]["ServerMigrationSettings"]
     assert output["Export"] == {"Name": "ServerMigrationSettings-dev"}
@@ -314,4 +338,8 @@ def test_server_migration_attributes(stack: TapStack) -> None:
         "kmsKeyArn",
         "launchConfigurationTemplateId",
         "validationDocumentName",
+        "launchSecurityGroupId",
     ]
+    assert stack.resolve(stack.mgn_launch_security_group.security_group_id) == {
+        "Fn::GetAtt": [LAUNCH_SECURITY_GROUP_ID, "GroupId"]
+    }

@@ -104,8 +104,8 @@ RESOURCE_INVENTORY = {
     "AWS::EC2::VPNConnection": 1,
     "AWS::EC2::VPNGatewayRoutePropagation": 1,
     # DMS, the Route 53 Resolver inbound and outbound endpoints, the database step function,
-    # MGN's replication servers.
-    "AWS::EC2::SecurityGroup": 5,
+    # MGN's replication servers, MGN's launched instances.
+    "AWS::EC2::SecurityGroup": 6,
     "AWS::MGN::LaunchConfigurationTemplate": 1,
     "AWS::DMS::ReplicationSubnetGroup": 1,
     "AWS::DMS::ReplicationInstance": 1,

@@ -27,7 +27,7 @@ from migration.servers.gates import ServerView
 from migration.servers.lifecycle import Decision, Run, ServerLifecycle, ServerRequestError
 from migration.servers.mgn import Mgn
 from migration.servers.replication import ReplicationSpec
-from migration.servers.setup import MgnSetup
+from migration.servers.setup import MgnSetup, launch_network_problem
 from migration.servers.spec import ServerSpec
 from migration.tracking import Phase, server_id, wave_id
 
@@ -359,15 +359,19 @@ def init(
 ) -> None:
     """Set MGN up in the region: initialise the service, the replication template (staging
     subnet, security group and key of the stack, replication over the VPN, the plan's
-    server_replication), each registered server's launch settings and, where the plan
-    fixes one, its instance type in MGN's EC2 launch template. Shows the diff and asks
-    first; a rerun changes nothing."""
+    server_replication), each registered server's launch settings and, in MGN's EC2 launch
+    template, its network (the project VPC: the plan's or the first private subnet, the
+    stack's launch security group and the plan's) and the instance type the plan fixes.
+    Shows the diff and asks first; a rerun changes nothing."""
     runtime = common.open_or_fail(plan, outputs, stack, region)
     try:
         network = runtime.outputs.server_migration_settings()
     except OutputsError as exc:
         common.fail(str(exc))
     specs = [runtime.plan.server_spec(s.id) for s in runtime.plan.servers]
+    problem = launch_network_problem(network, [s for s in specs if s.is_mgn])
+    if problem is not None:
+        common.fail(problem)
     client = runtime.clients.client("mgn")
     setup = MgnSetup(Mgn(client), str(client.meta.region_name), runtime.clients.client("ec2"))
     with common.aws_errors():

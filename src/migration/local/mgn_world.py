@@ -16,7 +16,8 @@ results are *stated* by the world's rules below and by the faults a test or the 
   :meth:`fail_post_launch`).
 * Each server's EC2 launch template (its launch configuration's ``ec2LaunchTemplateID``):
   created in the given ``ec2`` client (the emulator's) as ``mgn-<source server id>`` with
-  :data:`DEFAULT_INSTANCE_TYPE`, as MGN creates one per source server; without a client the
+  :data:`DEFAULT_INSTANCE_TYPE` and network interface 0 in the default VPC (its first subnet,
+  its default security group), as MGN creates one per source server; without a client the
   id is made up (``lt-`` + 17 hex) and names nothing.
 * Faults: :meth:`stall` (``STALLED`` with a ``dataReplicationError``; a continuous server's
   lag then grows with the clock), :meth:`set_lag`, :meth:`fail_post_launch`;
@@ -71,19 +72,42 @@ def create_launch_template(
     ec2: Any, sid: str, hostname: str, instance_type: str = DEFAULT_INSTANCE_TYPE
 ) -> str:
     """The EC2 launch template of a new source server, in ``ec2`` (a boto3 client: the
-    emulator's); returns its id. Version 1, the default, sets the instance type only."""
+    emulator's); returns its id. Version 1, the default, sets the instance type and, as MGN's
+    default template does, network interface 0 in a subnet of the region's default VPC with
+    that VPC's default security group (:func:`default_vpc_interface`)."""
     tags = [
         {"Key": "Name", "Value": hostname.split(".", 1)[0]},
         {"Key": "MgnSourceServerID", "Value": sid},
         STAND_IN_TAG,
     ]
+    data: dict[str, Any] = {"InstanceType": instance_type}
+    interface = default_vpc_interface(ec2)
+    if interface is not None:
+        data["NetworkInterfaces"] = [interface]
     created = ec2.create_launch_template(
         LaunchTemplateName=launch_template_name(sid),
         VersionDescription="made by the local MGN stand-in for a new source server",
-        LaunchTemplateData={"InstanceType": instance_type},
+        LaunchTemplateData=data,
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": tags}],
     )
     return str(created["LaunchTemplate"]["LaunchTemplateId"])
+
+
+def default_vpc_interface(ec2: Any) -> dict[str, Any] | None:
+    """Network interface 0 of MGN's default launch template: the first subnet (by id) of the
+    default VPC and its ``default`` security group; no public address member (the default
+    VPC's subnets give one). None where the region has no default VPC."""
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    if not vpcs:
+        return None
+    vpc = [{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}]
+    subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=vpc)["Subnets"])
+    groups = ec2.describe_security_groups(
+        Filters=[*vpc, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"]
+    if not subnets or not groups:
+        return None
+    return {"DeviceIndex": 0, "SubnetId": subnets[0], "Groups": [groups[0]["GroupId"]]}
 
 
 @dataclass

@@ -130,6 +130,9 @@ def _message(error: Mapping[str, Any]) -> str:
     if kind == "too_short":
         n = ctx["min_length"]
         return f"must contain at least {n} item{'s' if n != 1 else ''}"
+    if kind == "too_long":
+        n = ctx["max_length"]
+        return f"must contain at most {n} item{'s' if n != 1 else ''}, got {ctx['actual_length']}"
     if kind == "string_too_long":
         return f"must be at most {ctx['max_length']} characters"
     if kind == "value_error":

@@ -39,7 +39,9 @@ from migration.plan.validators import (
     Port,
     PublicIPv4,
     SecretRef,
+    SecurityGroupIds,
     StrictInt,
+    SubnetId,
     Text,
     cidr_overlaps,
     is_ipv4,
@@ -328,6 +330,11 @@ class ServerDefaults(_Model):
     boot_mode: BootMode = "use-source"
     max_lag_seconds: LagSeconds = DEFAULT_MAX_LAG_SECONDS
     """A server is ready to launch (test or cutover) only with its replication lag under it."""
+    subnet: SubnetId | None = None
+    """Where launched instances go: one of the stack's private subnets (``servers init``
+    checks it); None: the first of them."""
+    security_groups: SecurityGroupIds = ()
+    """Groups added to launched instances besides the stack's (the application's ingress)."""
 
 
 class Server(_Model):
@@ -346,6 +353,9 @@ class Server(_Model):
     licensing: Licensing | None = None
     boot_mode: BootMode | None = None
     max_lag_seconds: LagSeconds | None = None
+    subnet: SubnetId | None = None
+    security_groups: SecurityGroupIds | None = None
+    """Replaces the wave's ``server_defaults.security_groups`` when given."""
 
     def spec(self, defaults: ServerDefaults) -> ServerSpec:
         """This server as the runtime sees it, the wave's defaults filled in."""
@@ -359,6 +369,10 @@ class Server(_Model):
             licensing=self.licensing or defaults.licensing,
             boot_mode=self.boot_mode or defaults.boot_mode,
             max_lag_seconds=self.max_lag_seconds or defaults.max_lag_seconds,
+            subnet=self.subnet or defaults.subnet,
+            security_groups=(
+                defaults.security_groups if self.security_groups is None else self.security_groups
+            ),
         )
 
 

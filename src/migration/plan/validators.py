@@ -23,7 +23,7 @@ from migration.plan.constants import (
     PORT_MAX,
     PORT_MIN,
 )
-from migration.plan.errors import Loc, value_error
+from migration.plan.errors import Loc, problems_at, value_error
 
 _LABEL_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _HOST_LABEL_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
@@ -32,6 +32,9 @@ _SECRET_ARN_RE: Final = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
 )
 _INSTANCE_TYPE_RE: Final = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+# EC2 resource ids: the prefix, then 8 (older) or 17 hexadecimal digits.
+_SUBNET_ID_RE: Final = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SECURITY_GROUP_ID_RE: Final = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _LOOKS_NUMERIC: Final = re.compile(r"^[0-9./]+$")
 _DOCUMENTATION_NETS: Final = tuple(
     ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
@@ -100,6 +103,26 @@ def _check_ec2_instance_type(value: str) -> str:
     if not _INSTANCE_TYPE_RE.fullmatch(value):
         raise value_error(f"{value!r} is not an EC2 instance type (family.size, e.g. t3.small)")
     return value
+
+
+def _check_subnet_id(value: str) -> str:
+    """An EC2 subnet id (which subnet: ``servers init`` checks it against the stack's)."""
+    if not _SUBNET_ID_RE.fullmatch(value):
+        raise value_error(f"{value!r} is not a subnet id (subnet- and 8 or 17 hex digits)")
+    return value
+
+
+def _check_security_group_id(value: str) -> str:
+    if not _SECURITY_GROUP_ID_RE.fullmatch(value):
+        raise value_error(f"{value!r} is not a security group id (sg- and 8 or 17 hex digits)")
+    return value
+
+
+def _check_unique_ids(values: tuple[str, ...]) -> tuple[str, ...]:
+    for index, value in enumerate(values):
+        if value in values[:index]:
+            raise problems_at([((index,), f"{value} is listed twice")])
+    return values
 
 
 # -- addresses and networks --------------------------------------------------------------------
@@ -276,3 +299,12 @@ SecretRef = Annotated[str, AfterValidator(_check_secret)]
 Text = Annotated[str, AfterValidator(_check_text)]
 InstanceType = Annotated[str, AfterValidator(_check_instance_type)]
 Ec2InstanceType = Annotated[str, AfterValidator(_check_ec2_instance_type)]
+SubnetId = Annotated[str, AfterValidator(_check_subnet_id)]
+MAX_EXTRA_SECURITY_GROUPS: Final = 4
+"""A launched instance's network interface takes 5 security groups (EC2's default quota):
+the stack's launched-instance group and up to 4 the plan names."""
+SecurityGroupIds = Annotated[
+    tuple[Annotated[str, AfterValidator(_check_security_group_id)], ...],
+    Field(max_length=MAX_EXTRA_SECURITY_GROUPS),
+    AfterValidator(_check_unique_ids),
+]

@@ -12,12 +12,14 @@ idempotently, each change shown field by field before it is made.
 3. Per planned ``mgn`` server already registered with MGN, the plan's launch settings
    (``ServerSpec.launch_settings()``) with ``UpdateLaunchConfiguration``, only where
    ``GetLaunchConfiguration`` differs. A server without the agent yet is listed, not an error.
-4. Per such server whose plan fixes an EC2 instance type (not ``right-size``), that type in
-   the EC2 launch template MGN manages for it (``ec2LaunchTemplateID``), where the template's
-   default version has another: a new version from the default one with ``InstanceType``,
-   made the default (:mod:`migration.servers.launch_template`). After the launch
-   configuration's right-sizing ``NONE``, so MGN does not set its own type back. A
-   right-sized server's template is left to MGN.
+4. Per such server, the EC2 launch template MGN manages for it (``ec2LaunchTemplateID``),
+   where the template's default version differs: the plan's fixed EC2 instance type (not
+   ``right-size``, whose type is left to MGN) and the network (network interface 0 in the
+   plan's subnet, else the first of the stack's private subnets, with the stack's launch
+   security group and the plan's ``security_groups``, no public address; MGN's own template
+   uses the default VPC). One new version from the default one with what differs, made the
+   default (:mod:`migration.servers.launch_template`). After the launch configuration's
+   right-sizing ``NONE``, so MGN does not set its own type back.
 
 :meth:`MgnSetup.plan` only reads; :meth:`MgnSetup.apply` makes the writes the plan lists,
 so a second run finds nothing to change and makes no write.
@@ -31,8 +33,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from migration.outputs import ServerMigrationSettings
-from migration.servers.launch_template import LaunchTemplates
+from migration.outputs import (
+    LAUNCH_SECURITY_GROUP_KEY,
+    SERVER_SETTINGS_OUTPUT,
+    ServerMigrationSettings,
+)
+from migration.servers.launch_template import LaunchNetwork, LaunchTemplates, TemplateVersion
 from migration.servers.mgn import Mgn, MgnError, SourceServer
 from migration.servers.replication import ReplicationSpec
 from migration.servers.spec import POST_LAUNCH_DEPLOYMENT, ServerSpec, validation_action
@@ -40,6 +46,8 @@ from migration.servers.spec import POST_LAUNCH_DEPLOYMENT, ServerSpec, validatio
 PROJECT_TAGS: Final = {"Project": "migration-orchestration"}
 """Tags ``tap.py`` puts on every resource of the stack, plus ``Environment`` (the suffix)."""
 UNSET: Final = "(unset)"
+NETWORK_INTERFACES: Final = "NetworkInterfaces"
+INTERFACE: Final = "NetworkInterfaces[0]"
 
 
 class Call(enum.StrEnum):
@@ -49,7 +57,7 @@ class Call(enum.StrEnum):
     CREATE_TEMPLATE = "CreateReplicationConfigurationTemplate"
     UPDATE_TEMPLATE = "UpdateReplicationConfigurationTemplate"
     UPDATE_LAUNCH = "UpdateLaunchConfiguration"
-    SET_INSTANCE_TYPE = "CreateLaunchTemplateVersion"
+    UPDATE_LAUNCH_TEMPLATE = "CreateLaunchTemplateVersion"
     """Then ``ModifyLaunchTemplate``: the new version becomes the default."""
 
 
@@ -80,7 +88,7 @@ class Step:
     """The write's parameters besides the id: the changed fields, every field to create."""
     resource_id: str = ""
     """The template id (update), the source server id (launch configuration) or the EC2
-    launch template id (instance type)."""
+    launch template id (instance type and network)."""
 
     def lines(self) -> list[str]:
         """``+`` lines for what is created, ``~`` lines for each field that changes."""
@@ -226,7 +234,7 @@ class MgnSetup:
             if found is None:
                 result.unregistered.append(spec.id)
                 continue
-            result.steps += self._server_steps(spec, found, network.validation_document_name)
+            result.steps += self._server_steps(spec, found, network)
         return result
 
     def apply(self, plan: SetupPlan) -> list[str]:
@@ -242,8 +250,8 @@ class MgnSetup:
             elif step.call is Call.UPDATE_TEMPLATE:
                 self._mgn.update_replication_template(step.resource_id, step.fields)
                 done.append(f"{step.target}: {_plural(len(step.changes), 'field')} updated")
-            elif step.call is Call.SET_INSTANCE_TYPE:
-                done.append(self._set_instance_type(step))
+            elif step.call is Call.UPDATE_LAUNCH_TEMPLATE:
+                done.append(self._update_launch_template(step))
             else:
                 self._mgn.update_launch_configuration(step.resource_id, step.fields)
                 done.append(f"{step.target}: {_plural(len(step.changes), 'field')} updated")
@@ -295,10 +303,13 @@ class MgnSetup:
             (spec, by_id.get(recorded) or by_host.get(spec.hostname)) for spec, recorded in servers
         ]
 
-    def _server_steps(self, spec: ServerSpec, server: SourceServer, document: str) -> list[Step]:
+    def _server_steps(
+        self, spec: ServerSpec, server: SourceServer, network: ServerMigrationSettings
+    ) -> list[Step]:
         """The launch configuration's update (the plan's settings, the validation post-launch
-        action), then the launch template's instance type (right-sizing NONE first: with
-        BASIC, MGN sets the type itself)."""
+        action), then the launch template's instance type and network (right-sizing NONE
+        first: with BASIC, MGN sets the type itself)."""
+        document = network.validation_document_name
         sid = server.source_server_id
         current = self._mgn.launch_configuration(sid)
         wanted = {
@@ -317,53 +328,125 @@ class MgnSetup:
                     sid,
                 )
             )
-        instance_type = self._instance_type_step(spec, sid, current)
-        if instance_type is not None:
-            steps.append(instance_type)
+        template = self._launch_template_step(spec, sid, current, network)
+        if template is not None:
+            steps.append(template)
         return steps
 
-    def _instance_type_step(
-        self, spec: ServerSpec, sid: str, configuration: Mapping[str, Any]
+    def _launch_template_step(
+        self,
+        spec: ServerSpec,
+        sid: str,
+        configuration: Mapping[str, Any],
+        network: ServerMigrationSettings,
     ) -> Step | None:
-        """The plan's fixed type where the launch template's default version has another."""
-        wanted = spec.fixed_instance_type
-        if wanted is None:
-            return None  # right-sized: MGN sets the type at launch
+        """The plan's fixed type and the launch network (:func:`launch_network`) where the
+        launch template's default version has others: one step, one new version."""
         template_id = configuration.get("ec2LaunchTemplateID")
         if not template_id:
             raise MgnError(
                 f"MGN's launch configuration of {spec.id} ({sid}) names no EC2 launch template"
-                f" (ec2LaunchTemplateID): its instance type {wanted} cannot be set"
+                " (ec2LaunchTemplateID): its instance type and network cannot be set"
             )
         if self._templates is None:
             raise MgnError(
-                f"server {spec.id}: instance_type {wanted} is set in MGN's EC2 launch template"
-                f" {template_id}, and servers init was given no ec2 client to read it"
+                f"server {spec.id}: its instance type and network are set in MGN's EC2 launch"
+                f" template {template_id}, and servers init was given no ec2 client to read it"
             )
+        target = f"launch template {spec.id} ({template_id})"
         current = self._templates.default_version(str(template_id))
-        if current.instance_type == wanted:
+        _refuse_instance_level_groups(target, current)
+        wanted = launch_network(spec, network)
+        changes = [
+            FieldChange(f"{INTERFACE}.{name}", have, want)
+            for name, have, want in current.network_changes(wanted)
+        ]
+        fields: dict[str, Any] = {NETWORK_INTERFACES: [wanted.interface()]} if changes else {}
+        instance_type = spec.fixed_instance_type
+        if instance_type is not None and current.instance_type != instance_type:
+            changes.insert(0, FieldChange("InstanceType", current.instance_type, instance_type))
+            fields = {"InstanceType": instance_type, **fields}
+        if not changes:
             return None
-        return Step(
-            Call.SET_INSTANCE_TYPE,
-            f"launch template {spec.id} ({template_id})",
-            (FieldChange("InstanceType", current.instance_type, wanted),),
-            {"InstanceType": wanted},
-            str(template_id),
-        )
+        return Step(Call.UPDATE_LAUNCH_TEMPLATE, target, tuple(changes), fields, str(template_id))
 
-    def _set_instance_type(self, step: Step) -> str:
-        """A new default version with the type, from the default version as it is now (MGN
-        may have made one since the plan was read); none when it already has the type."""
+    def _update_launch_template(self, step: Step) -> str:
+        """A new default version with what still differs from the default version as it is
+        now (MGN may have made one since the plan was read); none when nothing does."""
         if self._templates is None:  # plan() made no such step without an ec2 client
             raise MgnError(f"{step.target}: no ec2 client to change it")
-        wanted = str(step.fields["InstanceType"])
         current = self._templates.default_version(step.resource_id)
-        if current.instance_type == wanted:
-            return f"{step.target}: InstanceType already {wanted}"
-        number = self._templates.set_instance_type(current, wanted)
+        _refuse_instance_level_groups(step.target, current)
+        data: dict[str, Any] = {}
+        done: list[str] = []
+        already: list[str] = []
+        instance_type = step.fields.get("InstanceType")
+        if instance_type is not None:
+            if current.instance_type == instance_type:
+                already.append(f"InstanceType already {instance_type}")
+            else:
+                data["InstanceType"] = instance_type
+                done.append(f"InstanceType {instance_type}")
+        if NETWORK_INTERFACES in step.fields:
+            (interface,) = step.fields[NETWORK_INTERFACES]
+            wanted = LaunchNetwork(interface["SubnetId"], tuple(interface["Groups"]))
+            shown = f"{wanted.subnet_id} ({', '.join(wanted.groups)})"
+            if current.network_changes(wanted):
+                data[NETWORK_INTERFACES] = [wanted.interface()]
+                done.append(f"{INTERFACE} {shown}")
+            else:
+                already.append(f"{INTERFACE} already {shown}")
+        if not data:
+            return f"{step.target}: {'; '.join(already)}"
+        number = self._templates.update(current, data)
         return (
-            f"{step.target}: InstanceType {wanted} in version {number} (from {current.number}),"
+            f"{step.target}: {', '.join(done)} in version {number} (from {current.number}),"
             " now the default"
+        )
+
+
+def launch_network(spec: ServerSpec, network: ServerMigrationSettings) -> LaunchNetwork:
+    """Where ``spec``'s launched instances go: its planned subnet, else the first of the
+    stack's private subnets; the stack's launch security group and the plan's groups."""
+    if network.launch_security_group_id is None:
+        raise MgnError(
+            f"the stack output {SERVER_SETTINGS_OUTPUT} has no {LAUNCH_SECURITY_GROUP_KEY}:"
+            " deploy the current stack, then write the outputs again"
+        )
+    return LaunchNetwork(
+        spec.subnet or network.staging_subnet_id,
+        (network.launch_security_group_id, *spec.security_groups),
+    )
+
+
+def launch_network_problem(
+    network: ServerMigrationSettings, servers: Sequence[ServerSpec]
+) -> str | None:
+    """Why ``init`` cannot set the launch network (checked before any call): an output of an
+    older stack without the launch security group, or a planned subnet that is not one of the
+    stack's private subnets. None when it can."""
+    if network.launch_security_group_id is None:
+        return (
+            f"the stack output {SERVER_SETTINGS_OUTPUT} has no {LAUNCH_SECURITY_GROUP_KEY}"
+            " (the launched instances' security group): deploy the current stack, then write"
+            " the outputs again"
+        )
+    outside = [s for s in servers if s.subnet and s.subnet not in network.staging_subnet_ids]
+    if not outside:
+        return None
+    named = ", ".join(f"{s.id} ({s.subnet})" for s in outside)
+    return (
+        f"subnet of {named} is not one of the stack's private subnets"
+        f" ({', '.join(network.staging_subnet_ids)}): launched instances must be in the project VPC"
+    )
+
+
+def _refuse_instance_level_groups(target: str, current: TemplateVersion) -> None:
+    if current.instance_level_groups:
+        raise MgnError(
+            f"{target}: its default version {current.number} sets"
+            f" {' and '.join(current.instance_level_groups)}, which EC2 refuses beside a network"
+            " interface's groups: make a version without them the default, then run init again"
         )
 
 

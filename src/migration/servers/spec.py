@@ -57,6 +57,11 @@ class ServerSpec:
     boot_mode: str = USE_SOURCE
     """``use-source``, ``legacy-bios`` or ``uefi`` (MGN ``bootMode``)."""
     max_lag_seconds: int = DEFAULT_MAX_LAG_SECONDS
+    subnet: str | None = None
+    """The subnet launched instances go to (one of the stack's private subnets); None: the
+    first of them."""
+    security_groups: tuple[str, ...] = ()
+    """Security groups added to launched instances besides the stack's launch group."""
 
     @property
     def is_mgn(self) -> bool:
