@@ -54,6 +54,7 @@ TABLE = {
             "SSEType": "KMS",
             "KMSMasterKeyId": {"Fn::GetAtt": ["Key", "Arn"]},
         },
+        "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
     },
 }
 GATEWAY = {
@@ -106,8 +107,14 @@ def test_deploys_verifies_and_writes_flat_outputs(emulator: Emulator, tmp_path: 
     assert deployment.resources["Table"].created_by == "tool"
     table = emulator.client("dynamodb").describe_table(TableName="ok-table")["Table"]
     assert table["SSEDescription"]["Status"] == "ENABLED"
+    ttl = emulator.client("dynamodb").describe_time_to_live(TableName="ok-table")
+    assert ttl["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "expiresAt",
+    }
     summary = deployment.summary()
     assert "point-in-time recovery" in summary and "Gateway" in summary
+    assert "time to live" in summary
     assert deployment.verified["Key"] == ["verified: enabled, rotation, tags, key policy"]
 
 
@@ -160,6 +167,23 @@ def test_a_dropped_property_is_caught(
     message = str(caught.value)
     assert "Table (AWS::DynamoDB::Table): point-in-time recovery: expected 'ENABLED'" in message
     assert not (tmp_path / "out" / "flat-outputs.json").exists()
+
+
+def test_a_dropped_time_to_live_is_caught(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = fillers_module.dynamodb_table
+
+    def without_ttl(ctx: Any, props: Any) -> fillers_module.Filled:
+        return real(ctx, {k: v for k, v in props.items() if k != "TimeToLiveSpecification"})
+
+    monkeypatch.setitem(fillers_module.FILLERS, "AWS::DynamoDB::Table", (without_ttl, "test"))
+    resources = {
+        "Key": KEY,
+        "Table": {**TABLE, "Properties": {**TABLE["Properties"], "TableName": "no-ttl"}},
+    }
+    with pytest.raises(LocalDeployError, match=r"time to live: expected 'ENABLED on expiresAt'"):
+        _deploy(emulator, _template(tmp_path, resources, {}), tmp_path, "LocalNoTtl")
 
 
 def test_an_output_referencing_an_unknown_resource_is_rejected(

@@ -215,7 +215,8 @@ def _tag_map(props: Mapping[str, Any]) -> dict[str, str]:
 
 
 def dynamodb_table(ctx: FillContext, props: Mapping[str, Any]) -> Filled:
-    """Created through the API: moto's CloudFormation drops SSESpecification and PITR."""
+    """Created through the API: moto's CloudFormation drops SSESpecification, PITR and Time
+    To Live."""
     dynamodb = ctx.client("dynamodb")
     name = props.get("TableName") or generated_name(ctx.stack_name, ctx.logical_id)
     kwargs: dict[str, Any] = {
@@ -250,6 +251,12 @@ def dynamodb_table(ctx: FillContext, props: Mapping[str, Any]) -> Filled:
         dynamodb.update_continuous_backups(
             TableName=name,
             PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
+    ttl = props.get("TimeToLiveSpecification", {})
+    if ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
         )
     attributes = {"Arn": table["TableArn"]}
     if "LatestStreamArn" in table:
@@ -355,7 +362,7 @@ FILLERS: dict[str, tuple[Filler, str]] = {
         ssm_document,
         "moto's CloudFormation requires DocumentFormat and stores object Content as a Python repr",
     ),
-    "AWS::DynamoDB::Table": (dynamodb_table, "moto's CloudFormation drops SSE and PITR"),
+    "AWS::DynamoDB::Table": (dynamodb_table, "moto's CloudFormation drops SSE, PITR and TTL"),
     "AWS::Logs::LogGroup": (log_group, "moto's CloudFormation drops KmsKeyId"),
     "AWS::Lambda::Function": (
         lambda_function,

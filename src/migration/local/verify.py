@@ -73,6 +73,16 @@ def dynamodb_table(client: Client, name: str, props: Mapping[str, Any]) -> list[
         backups = dynamodb.describe_continuous_backups(TableName=name)
         status = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
         checks.append(("point-in-time recovery", "ENABLED", status["PointInTimeRecoveryStatus"]))
+    ttl = props.get("TimeToLiveSpecification", {})
+    if ttl.get("Enabled"):
+        found = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        checks.append(
+            (
+                "time to live",
+                f"ENABLED on {ttl['AttributeName']}",
+                f"{found.get('TimeToLiveStatus')} on {found.get('AttributeName')}",
+            )
+        )
     return checks
 
 
