@@ -285,8 +285,12 @@ class StubbedMgn:
             filters["sourceServerIDs"] = ids
         self.expect("describe_source_servers", {"items": list(items)}, {"filters": filters})
 
-    def jobs(self, *found: dict[str, Any], job_id: str) -> None:
-        self.expect("describe_jobs", {"items": list(found)}, {"filters": {"jobIDs": [job_id]}})
+    def jobs(
+        self, *found: dict[str, Any], job_id: str = "", job_ids: list[str] | None = None
+    ) -> None:
+        """One ``DescribeJobs`` of ``job_id`` (or of ``job_ids``, sorted, in one request)."""
+        ids = sorted(job_ids) if job_ids else [job_id]
+        self.expect("describe_jobs", {"items": list(found)}, {"filters": {"jobIDs": ids}})
 
     def start(self, method: str, job_id: str, sid: str = SID) -> None:
         self.expect(

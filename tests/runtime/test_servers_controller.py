@@ -27,12 +27,15 @@ from tests.runtime.engine_fixtures import make_env
 from tests.runtime.mgn_fixtures import (
     CUTOVER_JOB,
     SID,
+    SID2,
     StubbedMgn,
     job,
     source_server,
     stubbed_mgn,
 )
 
+SID3 = "s-0fedcba9876543210"
+OTHER_JOB = "mgnjob-0aaaaaaaaaaaaaaaa"
 SERVER = ServerSpec(
     id="orders-app-01", hostname="orders-app-01.corp.example.com", ip="192.168.10.21"
 )
@@ -87,8 +90,9 @@ def cutover_job(status: str, reason: str = "") -> dict[str, Any]:
 
 
 def launched(stub: StubbedMgn, status: str, reason: str = "") -> None:
-    """One tick's reads of a server launched for cutover: by its recorded id, then its job."""
-    stub.describe(source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB), ids=[SID])
+    """One tick's reads of a server launched for cutover: MGN's source servers listed once
+    (the recorded id picked from them), then its job."""
+    stub.describe(source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB))
     stub.jobs(cutover_job(status, reason), job_id=CUTOVER_JOB)
 
 
@@ -181,6 +185,39 @@ def test_a_rollback_moves_traffic_and_leaves_the_servers_launched(
     assert server_head(aws).version == before.version
 
 
+def test_a_tick_reads_all_the_waves_servers_in_one_listing_and_one_jobs_request(
+    cut: Cutover, stub: StubbedMgn, aws: Aws
+) -> None:
+    """Whatever the number of servers: one DescribeSourceServers, one DescribeJobs (the
+    Stubber refuses any further call), each server's gate from that read."""
+    web = ServerSpec(id="web-01", hostname="web-01.corp.example.com", ip="192.168.10.22")
+    batch = ServerSpec(id="batch-01", hostname="batch-01.corp.example.com", ip="192.168.10.23")
+    start(cut, SERVER, web, batch)
+    tracking = aws.tracking()
+    for spec, sid, job_id in ((SERVER, SID, CUTOVER_JOB), (web, SID2, OTHER_JOB)):
+        tracking.transition(
+            server_id(spec.id),
+            Phase.CUTTING_OVER,
+            state={"sourceServerID": sid, "cutoverJobID": job_id},
+        )
+    stub.describe(
+        source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB),
+        source_server(SID2, web.hostname, life="CUTTING_OVER", cutover_job=OTHER_JOB),
+        source_server(SID3, batch.hostname),
+    )
+    stub.jobs(
+        cutover_job("SUCCESS"),
+        job(OTHER_JOB, SID2, initiated_by="START_CUTOVER"),
+        job_ids=[CUTOVER_JOB, OTHER_JOB],
+    )
+    report = cut.tick()
+    assert report.waiting["orders"] == (
+        "gates failed: servers: orders waits for its servers: server batch-01 is READY_FOR_TEST"
+        " (not launched for cutover)"
+    )
+    assert report.servers == ["server batch-01: READY_FOR_TEST"]
+
+
 def test_each_tick_records_what_mgn_shows_even_when_the_wave_is_paused(
     cut: Cutover, stub: StubbedMgn, aws: Aws
 ) -> None:
@@ -193,9 +230,7 @@ def test_each_tick_records_what_mgn_shows_even_when_the_wave_is_paused(
     head = server_head(aws)
     assert (head.phase, head.state["progress"]) == (Phase.REPLICATING, 0.4)
     # Same state next tick: read again, nothing new recorded.
-    stub.describe(
-        source_server(life="NOT_READY", state="INITIAL_SYNC", lag=None, replicated=40), ids=[SID]
-    )
+    stub.describe(source_server(life="NOT_READY", state="INITIAL_SYNC", lag=None, replicated=40))
     assert cut.tick().servers == []
     assert server_head(aws).version == head.version
 
@@ -208,7 +243,7 @@ def test_an_unreadable_server_is_a_note_of_the_tick_not_an_error(
     stub.fail("describe_source_servers", "AccessDeniedException", "not authorized")
     report = cut.tick()
     assert report.servers == [
-        "server orders-app-01: not read: AccessDeniedException: not authorized"
+        "servers orders-app-01: not read: AccessDeniedException: not authorized"
     ]
     assert report.errors == []
 

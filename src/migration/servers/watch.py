@@ -3,10 +3,12 @@ looked up in MGN at most once per tick (or command), the pre-test phase MGN show
 on ``server#<id>``, and each application's ``servers`` gate computed from those views.
 
 The controller builds one :class:`ServerWatch` per wave and tick (through its gates): the
-gate of an application reads only its own servers, when the application reaches its gates;
-after the wave's steps, :meth:`ServerWatch.observe` looks at the wave's remaining servers so
-that every server's tracked phase follows MGN each tick, paused wave or not (recording an
-observed phase is not a step: nothing is launched, nothing moves).
+first application that reaches its gates makes it read every server of the wave at once
+(one listing of MGN's source servers and one ``DescribeJobs``, whatever the number of
+servers: no call per server, under MGN's API rate); after the wave's steps,
+:meth:`ServerWatch.observe` reads them if no gate did, so that every server's tracked phase
+follows MGN each tick, paused wave or not (recording an observed phase is not a step:
+nothing is launched, nothing moves).
 
 A failure to read MGN never fails the tick or rolls anything back: the application's gate
 says "not yet" (``wait``) with the error, and ``observe`` returns it as a note.
@@ -53,20 +55,26 @@ class ServerWatch:
         """``server <id>: <phase>`` for each observed phase recorded by this watch."""
 
     def view(self, spec: ServerSpec) -> ServerView:
-        """The server's view, read once; a newer phase MGN shows is recorded on the way."""
-        if spec.id in self._views:
-            return self._views[spec.id]
-        view = self._lifecycle.view(spec)
+        """The server's view. The first one asked for reads every server of the wave at
+        once (one listing of MGN's source servers, one ``DescribeJobs``), recording each
+        newer phase MGN shows; the others come from that read."""
+        if not self._views:
+            for view in self._lifecycle.views(self._servers):
+                self._views[view.spec.id] = self._record(view)
+        if spec.id not in self._views:  # not one of the wave's servers (a SpecError before)
+            self._views[spec.id] = self._record(self._lifecycle.view(spec))
+        return self._views[spec.id]
+
+    def _record(self, view: ServerView) -> ServerView:
         try:
             head = self._lifecycle.record_observed(view)
         except (ConcurrentUpdateError, InvalidTransitionError):
             # An operator's run claimed the server meanwhile: its phase is theirs to record.
             head = None
-        if head is not None:
-            view = replace(view, head=head)
-            self.recorded.append(f"{view.label}: {head.phase}")
-        self._views[spec.id] = view
-        return view
+        if head is None:
+            return view
+        self.recorded.append(f"{view.label}: {head.phase}")
+        return replace(view, head=head)
 
     def gate(self, app: Any) -> GateResult:
         """The application's ``servers`` gate (see ``migration.servers.gates``)."""
@@ -82,14 +90,14 @@ class ServerWatch:
         return application_gate(app.name, views)
 
     def observe(self) -> list[str]:
-        """Look at every MGN server not viewed yet (recording what MGN shows); the notes:
-        phases recorded and servers that could not be read."""
+        """Read the wave's servers if no gate did in this tick (recording what MGN shows);
+        the notes: phases recorded, or why the servers could not be read."""
         problems: list[str] = []
-        for spec in self._servers:
-            if not spec.is_mgn or spec.id in self._views:
-                continue
+        mgn_servers = [spec for spec in self._servers if spec.is_mgn]
+        if mgn_servers and not self._views:
             try:
-                self.view(spec)
+                self.view(mgn_servers[0])
             except READ_ERRORS as exc:
-                problems.append(f"server {spec.id}: not read: {_error_text(exc)}")
+                ids = ", ".join(spec.id for spec in mgn_servers)
+                problems.append(f"servers {ids}: not read: {_error_text(exc)}")
         return [*self.recorded, *problems]
