@@ -67,7 +67,6 @@ def error_lines(result: Any) -> list[str]:
 def test_status_shows_phase_lag_and_progress(cli: Cli, mgn: StubbedMgn) -> None:
     web = {"life": "NOT_READY", "state": "INITIAL_SYNC", "lag": None, "replicated": 40}
     mgn.describe(*both(**web))
-    mgn.describe(*both(**web))
     result = cli("servers", "status")
     mgn.done()
     assert result.exit_code == 0, result.output
@@ -82,7 +81,6 @@ def test_status_shows_phase_lag_and_progress(cli: Cli, mgn: StubbedMgn) -> None:
 def test_test_a_wave_launches_each_server_and_records_it(
     cli: Cli, mgn: StubbedMgn, stack: MotoStack
 ) -> None:
-    mgn.describe(*both())
     mgn.describe(*both())
     mgn.start("start_test", TEST_JOB)
     mgn.start("start_test", WEB_JOB, SID2)
@@ -99,7 +97,6 @@ def test_a_refused_server_refuses_the_wave_and_changes_nothing(
     cli: Cli, mgn: StubbedMgn, stack: MotoStack
 ) -> None:
     before = stack.snapshot()
-    mgn.describe(*both(lag="PT3M"))
     mgn.describe(*both(lag="PT3M"))
     result = cli("servers", "test", "--wave", "wave-1", "--yes")
     mgn.done()  # no StartTest
@@ -124,7 +121,7 @@ def test_finalize_before_the_application_completed_is_refused(
     )
     tracking.transition(app_id("orders-api"), Phase.SHIFTING)
     before = stack.snapshot()
-    mgn.describe(source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB), ids=[SID])
+    mgn.describe(source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB))
     mgn.jobs(job(CUTOVER_JOB, initiated_by="START_CUTOVER"), job_id=CUTOVER_JOB)
     result = cli("servers", "finalize", "orders-app-01", "--yes")
     mgn.done()
@@ -183,7 +180,7 @@ def test_a_second_test_of_a_server_is_refused(cli: Cli, mgn: StubbedMgn, stack: 
     mgn.describe(*both())
     mgn.start("start_test", TEST_JOB)
     assert cli("servers", "test", "orders-app-01", "--yes").exit_code == 0
-    mgn.describe(source_server(life="TESTING", test_job=TEST_JOB), ids=[SID])
+    mgn.describe(source_server(life="TESTING", test_job=TEST_JOB))
     mgn.jobs(job(), job_id=TEST_JOB)
     again = cli("servers", "test", "orders-app-01", "--yes")
     mgn.done()
@@ -250,7 +247,7 @@ def test_status_says_a_finalize_waits_for_the_applications(
         Phase.CUTTING_OVER,
         state={"sourceServerID": SID, "cutoverJobID": CUTOVER_JOB},
     )
-    mgn.describe(source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB), ids=[SID])
+    mgn.describe(source_server(life="CUTTING_OVER", cutover_job=CUTOVER_JOB))
     mgn.jobs(job(CUTOVER_JOB, initiated_by="START_CUTOVER"), job_id=CUTOVER_JOB)
     result = cli("servers", "status", "orders-app-01")
     mgn.done()
@@ -280,7 +277,6 @@ def test_a_paused_or_aborted_wave_stops_its_servers_too(
     assert halted.exit_code == 0, halted.output
     before = stack.snapshot()
     mgn.describe(*both())
-    mgn.describe(*both())
     result = cli("servers", "test", "--wave", "wave-1", "--yes")
     mgn.done()  # no StartTest
     assert result.exit_code == 2
@@ -297,14 +293,14 @@ def test_revert_of_a_test_launch_keeps_the_tracked_phase_with_mgn(
     mgn.describe(*both())
     mgn.start("start_test", TEST_JOB)
     assert cli("servers", "test", "orders-app-01", "--yes").exit_code == 0
-    mgn.describe(source_server(life="TESTING", test_job=TEST_JOB), ids=[SID])
+    mgn.describe(source_server(life="TESTING", test_job=TEST_JOB))
     mgn.jobs(job(), job_id=TEST_JOB)
     mgn.life_cycle("READY_FOR_TEST", source_server(test_job=TEST_JOB))
     result = cli("servers", "revert", "orders-app-01", "--yes", "--by", "ops")
     assert result.exit_code == 0, result.output
     assert "orders-app-01: READY_FOR_TEST" in result.output
     # Nothing launched any more: a second revert has nothing to do (exit 2, no MGN write).
-    mgn.describe(source_server(test_job=TEST_JOB), ids=[SID])
+    mgn.describe(source_server(test_job=TEST_JOB))
     again = cli("servers", "revert", "orders-app-01", "--yes")
     mgn.done()
     assert again.exit_code == 2

@@ -124,8 +124,7 @@ def status(
     rows = []
     with common.aws_errors():
         service = _lifecycle(runtime)
-        for spec in specs:
-            view = service.view(spec)
+        for view in service.views(specs):
             rows.append(_status_row(runtime, service, view))
     output.table(("SERVER", "WAVE", "PHASE", "MGN", "LAG", "SYNCED", "SOURCE SERVER", "NEXT"), rows)
 
@@ -186,7 +185,7 @@ def _drive(
     specs = _targets(runtime, server, wave)
     with common.aws_errors():
         service = _lifecycle(runtime, by)
-        views = [service.view(spec) for spec in specs]
+        views = service.views(specs)
         waves = {view.spec.id: _waves(runtime, view.spec) for view in views}
         checks = [service.check(run, v, _users(runtime, v.spec), waves[v.spec.id]) for v in views]
     todo, skipped = _plan_or_fail(run, views, checks, single=server is not None)
