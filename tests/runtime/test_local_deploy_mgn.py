@@ -6,14 +6,13 @@ forgotten when removed, as the other fillers' resources."""
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from migration.local import Emulator, LocalDeployError, LocalDeployment, deploy_local
+from migration.local import Emulator, LocalDeployError
 from migration.local.fillers import FILLERS, FillContext
 from migration.local.mgn_templates import (
     NOT_EMULATED,
@@ -24,6 +23,7 @@ from migration.local.mgn_templates import (
 )
 from migration.local.update import TOOL_DELETERS, TOOL_UPDATERS
 from migration.local.verify import CHECKERS
+from tests.runtime.local_deploy_fixtures import deploy_template
 
 KEY: dict[str, Any] = {
     "Type": "AWS::KMS::Key",
@@ -119,25 +119,6 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-def _deploy(
-    emulator: Emulator,
-    tmp_path: Path,
-    template: dict[str, Any],
-    name: str,
-    previous: LocalDeployment | None = None,
-) -> LocalDeployment:
-    path = tmp_path / f"{name}-{len(list(tmp_path.glob('*.template.json')))}.template.json"
-    path.write_text(json.dumps(template))
-    return deploy_local(
-        path,
-        endpoint_url=emulator.endpoint_url,
-        stack_name=name,
-        region=emulator.region,
-        outputs_path=tmp_path / "out" / "flat-outputs.json",
-        previous=previous,
-    )
-
-
 # -- without the emulator ---------------------------------------------------------------------
 
 
@@ -182,7 +163,7 @@ def test_the_filler_calls_nothing_and_records_the_settings() -> None:
 
 
 def test_recorded_with_its_properties_and_verified(emulator: Emulator, tmp_path: Path) -> None:
-    deployment = _deploy(emulator, tmp_path, TEMPLATE, "MgnOk")
+    deployment = deploy_template(emulator, tmp_path, TEMPLATE, "MgnOk")
     record = deployment.resources["LaunchTemplate"]
     lct = template_id("LaunchTemplate")
     assert record.created_by == "tool"
@@ -217,19 +198,19 @@ def test_a_post_launch_document_missing_from_ssm_is_caught(
         match=r"LaunchTemplate \(AWS::MGN::LaunchConfigurationTemplate\): post-launch document "
         r"NotDeployed in SSM: expected True, found False",
     ):
-        _deploy(emulator, tmp_path, template, "MgnNoDocument")
+        deploy_template(emulator, tmp_path, template, "MgnNoDocument")
 
 
 def test_a_validation_that_may_fail_is_caught(emulator: Emulator, tmp_path: Path) -> None:
     template = _with(PostLaunchActions=_action(MustSucceedForCutover=False))
     with pytest.raises(LocalDeployError, match=r"must succeed for cutover: expected True"):
-        _deploy(emulator, tmp_path, template, "MgnMayFail")
+        deploy_template(emulator, tmp_path, template, "MgnMayFail")
 
 
 def test_no_post_launch_action_is_caught(emulator: Emulator, tmp_path: Path) -> None:
     template = _with(PostLaunchActions={"Deployment": "TEST_AND_CUTOVER", "SsmDocuments": []})
     with pytest.raises(LocalDeployError, match=r"post-launch actions: expected True, found False"):
-        _deploy(emulator, tmp_path, template, "MgnNoAction")
+        deploy_template(emulator, tmp_path, template, "MgnNoAction")
 
 
 def test_a_parameters_key_that_is_not_deployed_is_caught(
@@ -238,7 +219,7 @@ def test_a_parameters_key_that_is_not_deployed_is_caught(
     other = "arn:aws:kms:us-west-2:123456789012:key/00000000-0000-0000-0000-000000000000"
     template = _with(ParametersEncryptionKey=other, EnableParametersEncryption=None)
     with pytest.raises(LocalDeployError) as caught:
-        _deploy(emulator, tmp_path, template, "MgnOtherKey")
+        deploy_template(emulator, tmp_path, template, "MgnOtherKey")
     message = str(caught.value)
     assert f"SSM parameters key is a deployed KMS key: expected '{other}', found None" in message
     assert "SSM parameters encryption on: expected True, found None" in message
@@ -248,16 +229,16 @@ def test_without_a_parameters_key_nothing_about_keys_is_checked(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     template = _with(ParametersEncryptionKey=None, EnableParametersEncryption=None)
-    deployment = _deploy(emulator, tmp_path, template, "MgnNoKey")
+    deployment = deploy_template(emulator, tmp_path, template, "MgnNoKey")
     assert "SSM parameters" not in deployment.verified["LaunchTemplate"][0]
 
 
 def test_an_update_changes_it_in_place_and_a_removal_forgets_it(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    first = _deploy(emulator, tmp_path, TEMPLATE, "MgnUpdate")
+    first = deploy_template(emulator, tmp_path, TEMPLATE, "MgnUpdate")
     changed = _with(PostLaunchActions=_action(TimeoutSeconds=900), LaunchDisposition="STOPPED")
-    second = _deploy(emulator, tmp_path, changed, "MgnUpdate", previous=first)
+    second = deploy_template(emulator, tmp_path, changed, "MgnUpdate", previous=first)
     record = second.resources["LaunchTemplate"]
     assert record.physical_id == first.resources["LaunchTemplate"].physical_id
     assert "updated in place from the earlier deployment" in record.notes
@@ -268,7 +249,7 @@ def test_an_update_changes_it_in_place_and_a_removal_forgets_it(
     without = copy.deepcopy(changed)
     del without["Resources"]["LaunchTemplate"]
     without["Outputs"] = {}
-    third = _deploy(emulator, tmp_path, without, "MgnUpdate", previous=second)
+    third = deploy_template(emulator, tmp_path, without, "MgnUpdate", previous=second)
     (removal,) = third.removed
     assert removal.logical_id == "LaunchTemplate"
     assert removal.outcome == (
@@ -279,7 +260,7 @@ def test_an_update_changes_it_in_place_and_a_removal_forgets_it(
 
 
 def test_a_tags_change_is_refused_as_a_replacement(emulator: Emulator, tmp_path: Path) -> None:
-    first = _deploy(emulator, tmp_path, TEMPLATE, "MgnTags")
+    first = deploy_template(emulator, tmp_path, TEMPLATE, "MgnTags")
     tagged = _with(Tags=[{"Key": "Project", "Value": "x"}])
     with pytest.raises(LocalDeployError, match=r"Tags changed: CloudFormation would replace"):
-        _deploy(emulator, tmp_path, tagged, "MgnTags", previous=first)
+        deploy_template(emulator, tmp_path, tagged, "MgnTags", previous=first)

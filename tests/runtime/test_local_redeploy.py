@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from migration.local import Emulator, LocalDeployError, LocalDeployment, deploy_local
+from migration.local import Emulator, LocalDeployError, LocalDeployment
+from tests.runtime.local_deploy_fixtures import deploy_template
 
 ALARM: dict[str, Any] = {
     "Type": "AWS::CloudWatch::Alarm",
@@ -90,32 +91,13 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-def _deploy(
-    emulator: Emulator,
-    tmp_path: Path,
-    template: dict[str, Any],
-    name: str,
-    previous: LocalDeployment | None = None,
-) -> LocalDeployment:
-    path = tmp_path / f"{name}-{len(list(tmp_path.glob('*.template.json')))}.template.json"
-    path.write_text(json.dumps(template))
-    return deploy_local(
-        path,
-        endpoint_url=emulator.endpoint_url,
-        stack_name=name,
-        region=emulator.region,
-        outputs_path=tmp_path / "out" / "flat-outputs.json",
-        previous=previous,
-    )
-
-
 def _physical(deployment: LocalDeployment) -> dict[str, str]:
     return {lid: r.physical_id for lid, r in deployment.resources.items()}
 
 
 def test_an_update_keeps_updates_adds_and_removes(emulator: Emulator, tmp_path: Path) -> None:
-    first = _deploy(emulator, tmp_path, FIRST, "Redeploy")
-    second = _deploy(emulator, tmp_path, _second(), "Redeploy", previous=first)
+    first = deploy_template(emulator, tmp_path, FIRST, "Redeploy")
+    second = deploy_template(emulator, tmp_path, _second(), "Redeploy", previous=first)
 
     before, after = _physical(first), _physical(second)
     for kept in ("Topic", "Vpc", "Alarm"):
@@ -148,7 +130,7 @@ def test_an_update_keeps_updates_adds_and_removes(emulator: Emulator, tmp_path: 
     assert written["Alarm2Name"] == after["Alarm2"]
 
     # The same template again: nothing created, nothing removed, every id the same.
-    third = _deploy(emulator, tmp_path, _second(), "Redeploy", previous=second)
+    third = deploy_template(emulator, tmp_path, _second(), "Redeploy", previous=second)
     assert _physical(third) == after
     assert third.removed == []
 
@@ -156,13 +138,13 @@ def test_an_update_keeps_updates_adds_and_removes(emulator: Emulator, tmp_path: 
 def _refused(
     emulator: Emulator, tmp_path: Path, name: str, change: dict[str, Any], message: str
 ) -> None:
-    first = _deploy(emulator, tmp_path, FIRST, name)
+    first = deploy_template(emulator, tmp_path, FIRST, name)
     cloudformation = emulator.client("cloudformation")
     template_before = cloudformation.get_template(StackName=name)["TemplateBody"]
     changed = copy.deepcopy(FIRST)
     changed["Resources"].update(change)
     with pytest.raises(LocalDeployError) as raised:
-        _deploy(emulator, tmp_path, changed, name, previous=first)
+        deploy_template(emulator, tmp_path, changed, name, previous=first)
     text = str(raised.value)
     assert "\n" not in text
     assert text.startswith(f"cannot update {name} locally: ")
@@ -209,9 +191,9 @@ def test_a_type_change_is_refused(emulator: Emulator, tmp_path: Path) -> None:
 def test_an_earlier_deployment_of_another_stack_is_refused(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    first = _deploy(emulator, tmp_path, FIRST, "Original")
+    first = deploy_template(emulator, tmp_path, FIRST, "Original")
     with pytest.raises(LocalDeployError, match="the earlier deployment is of Original"):
-        _deploy(emulator, tmp_path, FIRST, "Other", previous=first)
+        deploy_template(emulator, tmp_path, FIRST, "Other", previous=first)
 
 
 def _function_template(timeout: int, stage: str) -> dict[str, Any]:
@@ -257,8 +239,8 @@ def test_a_changed_function_is_updated_in_place(emulator: Emulator, tmp_path: Pa
     )
     s3.put_object(Bucket="redeploy-code", Key="code.zip", Body=archive.getvalue())
 
-    first = _deploy(emulator, tmp_path, _function_template(10, "one"), "RedeployFunction")
-    second = _deploy(
+    first = deploy_template(emulator, tmp_path, _function_template(10, "one"), "RedeployFunction")
+    second = deploy_template(
         emulator, tmp_path, _function_template(20, "two"), "RedeployFunction", previous=first
     )
 

@@ -35,7 +35,8 @@ from . import common, cutover_cmd, output, wave_cmd
 
 app = typer.Typer(
     help=(
-        "Servers moved by AWS Application Migration Service: init, status, test, cutover, finalize."
+        "Servers moved by AWS Application Migration Service: init, status, test, cutover, finalize,"
+        " revert."
     ),
     no_args_is_help=True,
 )
