@@ -230,20 +230,13 @@ class Rollback(Construct):
                 )
             )
         self._trigger_rule_arns.append(arn)
-        return events.Rule(
+        return self._trigger_rule(
             scope,
             construct_id,
-            rule_name=rule_name,
-            description=description,
-            event_pattern=event_pattern,
-            targets=[
-                targets.LambdaFunction(
-                    self.function,
-                    dead_letter_queue=self.trigger_dead_letter_queue,
-                    retry_attempts=TRIGGER_RETRY_ATTEMPTS,
-                    max_event_age=TRIGGER_MAX_EVENT_AGE,
-                )
-            ],
+            rule_name,
+            description,
+            event_pattern,
+            self.trigger_dead_letter_queue,
         )
 
     def add_wave_trigger(
@@ -269,6 +262,18 @@ class Rollback(Construct):
         queue = sqs.Queue.from_queue_arn(
             scope, f"{construct_id}DeadLetterQueue", self.trigger_dead_letter_queue.queue_arn
         )
+        return self._trigger_rule(scope, construct_id, rule_name, description, event_pattern, queue)
+
+    def _trigger_rule(
+        self,
+        scope: Construct,
+        construct_id: str,
+        rule_name: str,
+        description: str,
+        event_pattern: events.EventPattern,
+        dead_letter_queue: sqs.IQueue,
+    ) -> events.Rule:
+        """A rule delivering its events to the function: retried, then dead-lettered."""
         return events.Rule(
             scope,
             construct_id,
@@ -278,7 +283,7 @@ class Rollback(Construct):
             targets=[
                 targets.LambdaFunction(
                     self.function,
-                    dead_letter_queue=queue,
+                    dead_letter_queue=dead_letter_queue,
                     retry_attempts=TRIGGER_RETRY_ATTEMPTS,
                     max_event_age=TRIGGER_MAX_EVENT_AGE,
                 )
